@@ -1,0 +1,1 @@
+"""Skeleton data: joint layouts, graphs, readers, the in-memory sample set, transforms."""

@@ -1,0 +1,172 @@
+"""Joint layouts as data: joint names, bones, centre joint, and mappings between layouts.
+
+Bones are undirected 0-based joint pairs. ``centre`` is the joint the graph is rooted at (the
+spatial partition of ST-GCN / CTR-GCN measures hop distance to it); ``origin`` is the joint
+sequences are centred on during pre-processing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    joints: tuple[str, ...]
+    bones: tuple[tuple[int, int], ...]
+    centre: int  # graph root
+    origin: int  # centring joint
+    description: str
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, joint: str) -> int:
+        return self.joints.index(joint)
+
+
+def _pairs(one_based: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    return tuple((a - 1, b - 1) for a, b in one_based)
+
+
+NTU25 = Layout(
+    name="ntu25",
+    joints=(
+        "spine base", "spine mid", "neck", "head",
+        "left shoulder", "left elbow", "left wrist", "left hand",
+        "right shoulder", "right elbow", "right wrist", "right hand",
+        "left hip", "left knee", "left ankle", "left foot",
+        "right hip", "right knee", "right ankle", "right foot",
+        "spine shoulder", "left hand tip", "left thumb", "right hand tip", "right thumb",
+    ),  # fmt: skip
+    # Kinect v2 skeleton (1-based); hand tip and thumb both hang from the hand.
+    bones=_pairs([
+        (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21),
+        (10, 9), (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1),
+        (18, 17), (19, 18), (20, 19), (22, 8), (23, 8), (24, 12), (25, 12),
+    ]),  # fmt: skip
+    centre=20,  # spine shoulder
+    origin=1,  # spine mid
+    description="Kinect v2, 25 joints (NTU RGB+D 60/120, PKU-MMD)",
+)
+
+KINECT20 = Layout(
+    name="kinect20",
+    joints=(
+        "hip centre", "spine", "shoulder centre", "head",
+        "left shoulder", "left elbow", "left wrist", "left hand",
+        "right shoulder", "right elbow", "right wrist", "right hand",
+        "left hip", "left knee", "left ankle", "left foot",
+        "right hip", "right knee", "right ankle", "right foot",
+    ),  # fmt: skip
+    # Kinect v1 SDK order; bones as CTR-GCN's NW-UCLA feeder defines them (1-based).
+    bones=_pairs([
+        (1, 2), (2, 3), (4, 3), (5, 3), (6, 5), (7, 6), (8, 7), (9, 3), (10, 9),
+        (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17),
+        (19, 18), (20, 19),
+    ]),  # fmt: skip
+    centre=2,  # shoulder centre
+    origin=1,  # spine
+    description="Kinect v1 SDK, 20 joints (NW-UCLA)",
+)
+
+MSR20 = Layout(
+    name="msr20",
+    joints=(
+        "left shoulder", "right shoulder", "shoulder centre", "spine",
+        "left hip", "right hip", "hip centre",
+        "left elbow", "right elbow", "left wrist", "right wrist", "left hand", "right hand",
+        "left knee", "right knee", "left ankle", "right ankle", "left foot", "right foot",
+        "head",
+    ),  # fmt: skip
+    # Bones from the dataset's drawskt.m (1-based child-parent pairs).
+    bones=_pairs([
+        (20, 3), (1, 3), (2, 3), (1, 8), (8, 10), (10, 12), (2, 9), (9, 11), (11, 13),
+        (3, 4), (4, 7), (7, 5), (7, 6), (5, 14), (14, 16), (16, 18), (6, 15), (15, 17),
+        (17, 19),
+    ]),  # fmt: skip
+    centre=2,  # shoulder centre
+    origin=3,  # spine
+    description="MSR Action3D, 20 joints in its own order (not the SDK order)",
+)
+
+COCO17 = Layout(
+    name="coco17",
+    joints=(
+        "nose", "left eye", "right eye", "left ear", "right ear",
+        "left shoulder", "right shoulder", "left elbow", "right elbow",
+        "left wrist", "right wrist", "left hip", "right hip",
+        "left knee", "right knee", "left ankle", "right ankle",
+    ),  # fmt: skip
+    bones=(
+        (15, 13), (13, 11), (16, 14), (14, 12), (11, 5), (12, 6), (9, 7), (7, 5),
+        (10, 8), (8, 6), (5, 0), (6, 0), (1, 0), (3, 1), (2, 0), (4, 2),
+    ),  # fmt: skip
+    centre=0,  # nose
+    origin=0,
+    description="COCO keypoints, 17 joints (2D pose estimators, PYSKL 2D annotations)",
+)
+
+LAYOUTS: dict[str, Layout] = {x.name: x for x in (NTU25, KINECT20, MSR20, COCO17)}
+
+
+def get_layout(name: str) -> Layout:
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown joint layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+
+
+def layout_for_joint_count(v: int) -> Layout | None:
+    """The default layout for a joint count (20 -> kinect20), or None if ambiguous/unknown."""
+    return {25: NTU25, 20: KINECT20, 17: COCO17}.get(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# mappings between layouts: index arrays into the source joints, one per destination joint
+
+_BY_NAME = {
+    # destination kinect20 joint name -> joint name in the source layout
+    ("ntu25", "kinect20"): {
+        "hip centre": "spine base",
+        "spine": "spine mid",
+        "shoulder centre": "spine shoulder",
+    },
+    ("msr20", "kinect20"): {},
+}
+
+
+def joint_map(src: str, dst: str) -> np.ndarray:
+    """Indices ``idx`` (V_dst,) such that ``x[..., idx, :]`` re-expresses ``src`` joints in ``dst``.
+
+    Supported: identity, ntu25 -> kinect20, msr20 -> kinect20, kinect20 -> msr20,
+    ntu25 -> msr20.
+    """
+    if src == dst:
+        return np.arange(get_layout(src).num_joints)
+    if (src, dst) in _BY_NAME:
+        s, d = get_layout(src), get_layout(dst)
+        rename = _BY_NAME[(src, dst)]
+        return np.array([s.index(rename.get(j, j)) for j in d.joints], dtype=np.int64)
+    if (src, dst) == ("kinect20", "msr20"):
+        fwd = joint_map("msr20", "kinect20")
+        return np.argsort(fwd)
+    if (src, dst) == ("ntu25", "msr20"):
+        return joint_map("ntu25", "kinect20")[joint_map("kinect20", "msr20")]
+    raise ConfigError(
+        f"no joint mapping from {src!r} to {dst!r}; supported: ntu25->kinect20, "
+        "msr20<->kinect20, ntu25->msr20"
+    )
+
+
+def convert(joints: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Re-express joints (..., V_src, C) in layout ``dst`` (..., V_dst, C)."""
+    v = get_layout(src).num_joints
+    assert joints.shape[-2] == v, f"expected {v} joints for {src}, got shape {joints.shape}"
+    return joints[..., joint_map(src, dst), :]
