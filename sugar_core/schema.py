@@ -99,6 +99,7 @@ KINDS: dict[str, tuple[Spec, ...]] = {
     "tokens": (
         Spec(TOKENS, 2, "f"),
         Spec(TOKEN_OFFSETS, 1, "i"),
+        Spec(FEATURES, 2, "f"),
         Spec(LABELS, 1, "i"),
         Spec(CLASS_NAMES, 1, "S"),
         Spec(SAMPLE_IDS, 1, "S"),

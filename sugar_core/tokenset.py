@@ -1,0 +1,110 @@
+"""The tokens file (kind tokens): per-sample token sequences from the stage-1 encoder.
+
+Written by ``sugar tokenize``, read by ``sugar align`` and ``sugar zeroshot``. Sequences are
+concatenated (sum Ls, D) float16 with offsets, so each sample keeps its own Ls. Alongside:
+pooled features (N, D) and their projection into the text space (N, D_text), labels, class
+names, sample ids, the data file's splits, the encoder's weights and config, the training
+history and the priors file's hash.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import schema
+from .errors import SchemaError
+
+PROJECTED = "projected"  # (N, D_text) float32: features through the training head
+HEAD = "head"  # group: weights of the linear head to the text space
+
+
+@dataclass
+class TokenSet:
+    tokens: list[np.ndarray]  # N x (Ls, D) float16
+    features: np.ndarray  # (N, D) float32 pooled encoder features
+    projected: np.ndarray  # (N, D_text) float32, L2-normalised, text-space features
+    labels: np.ndarray  # (N,) int64
+    class_names: list[str]
+    sample_ids: list[str]
+    splits: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) int8
+    train_split: str = ""  # the split whose train part trained the encoder
+    train_classes: list[int] | None = None  # class ids the encoder saw (None = all)
+    encoder_config: dict = field(default_factory=dict)
+    encoder_state: dict = field(default_factory=dict)  # torch state dict
+    head_state: dict = field(default_factory=dict)  # torch state dict of the text head
+    history: list[dict] = field(default_factory=list)  # one dict per epoch
+    priors_sha256: str = ""
+    layout: str = ""
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def dim(self) -> int:
+        return int(self.tokens[0].shape[-1])
+
+    def split_indices(self, split: str, part: str) -> np.ndarray:
+        if split not in self.splits:
+            raise SchemaError(
+                f"no split {split!r} in these tokens; available: {', '.join(self.splits)}"
+            )
+        return np.flatnonzero(self.splits[split] == {"train": 1, "test": 0}[part])
+
+
+def write_tokens(ts: TokenSet, path, config=None, seed=None, inputs=()) -> None:
+    n = len(ts.tokens)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([t.shape[0] for t in ts.tokens], out=offsets[1:])
+    with schema.create(path, "tokens", config=config, seed=seed, inputs=inputs) as f:
+        f.create_dataset(
+            schema.TOKENS, data=np.concatenate(ts.tokens).astype(np.float16), chunks=True
+        )
+        f.create_dataset(schema.TOKEN_OFFSETS, data=offsets)
+        f.create_dataset(schema.FEATURES, data=ts.features.astype(np.float32))
+        f.create_dataset(PROJECTED, data=ts.projected.astype(np.float32))
+        f.create_dataset(schema.LABELS, data=np.asarray(ts.labels, dtype=np.int64))
+        schema.write_strings(f, schema.CLASS_NAMES, ts.class_names)
+        schema.write_strings(f, schema.SAMPLE_IDS, ts.sample_ids)
+        sp = f.create_group(schema.SPLITS)
+        for name, arr in ts.splits.items():
+            sp.create_dataset(name, data=np.asarray(arr, dtype=np.int8))
+        schema.write_state_dict(f.create_group(schema.ENCODER), ts.encoder_state)
+        schema.write_state_dict(f.create_group(HEAD), ts.head_state)
+        schema.write_json(f, "encoder_config", ts.encoder_config)
+        schema.write_json(f, schema.HISTORY, ts.history)
+        schema.write_json(f, "train_classes", ts.train_classes)
+        f.attrs["train_split"] = ts.train_split
+        f.attrs["priors_sha256"] = ts.priors_sha256
+        f.attrs["layout"] = ts.layout
+
+
+def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
+    with schema.open_file(path, "tokens") as f:
+        offsets = f[schema.TOKEN_OFFSETS][...]
+        n = f[schema.LABELS].shape[0]
+        if offsets.shape[0] != n + 1 or offsets[-1] != f[schema.TOKENS].shape[0]:
+            raise SchemaError(
+                f"{path}: dataset {schema.TOKEN_OFFSETS!r} expected {n + 1} entries ending at "
+                f"{f[schema.TOKENS].shape[0]}, found {offsets.shape[0]} ending at {offsets[-1]}"
+            )
+        flat = f[schema.TOKENS][...]
+        return TokenSet(
+            tokens=[flat[offsets[i] : offsets[i + 1]] for i in range(n)],
+            features=f[schema.FEATURES][...],
+            projected=f[PROJECTED][...],
+            labels=f[schema.LABELS][...].astype(np.int64),
+            class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
+            sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],
+            splits={k: v[...].astype(np.int8) for k, v in f[schema.SPLITS].items()},
+            train_split=str(f.attrs.get("train_split", "")),
+            train_classes=schema.read_json(f, "train_classes"),
+            encoder_config=schema.read_json(f, "encoder_config"),
+            encoder_state=schema.read_state_dict(f[schema.ENCODER]) if weights else {},
+            head_state=schema.read_state_dict(f[HEAD]) if weights else {},
+            history=schema.read_json(f, schema.HISTORY),
+            priors_sha256=str(f.attrs.get("priors_sha256", "")),
+            layout=str(f.attrs.get("layout", "")),
+        )
