@@ -1,0 +1,106 @@
+"""Predictions on a test set, as stored in `aligned` and `zeroshot` files and read by `sugar eval`.
+
+A stage that predicts writes one ``Predictions`` plus whatever else its kind needs (trained
+weights, the LLM's id) through ``write_predictions(..., extra=fn)``, where ``fn(h5file)`` adds
+the stage's own groups inside the same atomic write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+from . import schema
+from .errors import SchemaError
+
+CANDIDATES = "candidates"  # (K_c,) int64: class ids the predictor could answer (zero-shot subsets)
+FEATURES = schema.FEATURES
+
+
+@dataclass
+class Predictions:
+    labels: np.ndarray  # (N,) int64 true class ids (into class_names)
+    pred: np.ndarray  # (N,) int64 predicted class id, -1 = the answer named no listed class
+    top5: np.ndarray  # (N, 5) int64 ranked class ids (-1 pads when fewer candidates)
+    class_names: list[str]  # (K,)
+    sample_ids: list[str]  # (N,)
+    scores: np.ndarray | None = None  # (N, 5) float32 scores of top5 (log-likelihood, cosine)
+    raw_text: list[str] | None = None  # (N,) LLM answers verbatim
+    description: list[str] | None = None  # (N,) generated descriptions
+    candidates: np.ndarray | None = None  # (K_c,) class ids that were on the list
+    features: np.ndarray | None = None  # (N, D) encoder features of the predicted samples
+    metrics: dict = field(default_factory=dict)  # top1, top5, mean_class_acc, n, ... (design.md)
+
+    def __post_init__(self):
+        n = len(self.labels)
+        assert self.pred.shape == (n,), f"pred {self.pred.shape}, expected ({n},)"
+        assert self.top5.ndim == 2 and self.top5.shape[0] == n, f"top5 {self.top5.shape}"
+        assert len(self.sample_ids) == n, f"{len(self.sample_ids)} sample ids for {n} labels"
+
+
+def write_predictions(
+    p: Predictions,
+    path: str | os.PathLike,
+    kind: str,
+    config: dict | None = None,
+    seed: int | None = None,
+    inputs=(),
+    extra: Callable[[h5py.File], None] | None = None,
+) -> None:
+    """Write predictions (kind ``aligned`` or ``zeroshot``) atomically."""
+    assert kind in ("aligned", "zeroshot"), kind
+    with schema.create(path, kind, config=config, seed=seed, inputs=inputs) as f:
+        f.create_dataset(schema.LABELS, data=np.asarray(p.labels, dtype=np.int64))
+        f.create_dataset(schema.PRED, data=np.asarray(p.pred, dtype=np.int64))
+        f.create_dataset(schema.TOP5, data=np.asarray(p.top5, dtype=np.int64))
+        schema.write_strings(f, schema.CLASS_NAMES, p.class_names)
+        schema.write_strings(f, schema.SAMPLE_IDS, p.sample_ids)
+        if p.scores is not None:
+            f.create_dataset(schema.SCORES, data=np.asarray(p.scores, dtype=np.float32))
+        if p.raw_text is not None:
+            schema.write_strings(f, schema.RAW_TEXT, p.raw_text)
+        if p.description is not None:
+            schema.write_strings(f, schema.DESCRIPTION, p.description)
+        if p.candidates is not None:
+            f.create_dataset(CANDIDATES, data=np.asarray(p.candidates, dtype=np.int64))
+        if p.features is not None:
+            f.create_dataset(FEATURES, data=np.asarray(p.features, dtype=np.float32))
+        schema.write_json(f, schema.METRICS, p.metrics)
+        if extra is not None:
+            extra(f)
+
+
+def read_predictions(path: str | os.PathLike) -> tuple[Predictions, str]:
+    """(Predictions, kind) from an aligned or zeroshot file."""
+    with schema.open_file(path, ("aligned", "zeroshot")) as f:
+        kind = str(f.attrs["sugar_kind"])
+        n = f[schema.LABELS].shape[0]
+        for name in (schema.PRED, schema.TOP5, schema.SAMPLE_IDS):
+            if f[name].shape[0] != n:
+                raise SchemaError(
+                    f"{path}: dataset {name!r} has {f[name].shape[0]} rows, expected {n}"
+                )
+
+        def opt(name, strings=False):
+            if name not in f:
+                return None
+            return [str(x) for x in schema.read_strings(f, name)] if strings else f[name][...]
+
+        p = Predictions(
+            labels=f[schema.LABELS][...],
+            pred=f[schema.PRED][...],
+            top5=f[schema.TOP5][...],
+            class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
+            sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],
+            scores=opt(schema.SCORES),
+            raw_text=opt(schema.RAW_TEXT, strings=True),
+            description=opt(schema.DESCRIPTION, strings=True),
+            candidates=opt(CANDIDATES),
+            features=opt(FEATURES),
+            metrics=schema.read_json(f, schema.METRICS),
+        )
+    return p, kind
