@@ -97,6 +97,11 @@ def random_unseen(num_classes: int, num_unseen: int, seed: int) -> tuple[int, ..
 _SYNSE = "SynSE split (Gupta et al., ICIP 2021), ids as in anchors.md"
 _PURLS = "PURLS NW-UCLA split (Zhu et al., CVPR 2024), ids as in anchors.md"
 
+_NTU120_96_24 = (
+    5, 9, 11, 16, 18, 20, 22, 29, 35, 39, 45, 49,
+    59, 68, 70, 81, 84, 87, 93, 94, 104, 113, 114, 119,
+)  # fmt: skip
+
 _FIXED = (
     UnseenSplit("ntu60-55-5", "ntu60", (10, 11, 19, 26, 56), "synse", note=_SYNSE),
     UnseenSplit(
@@ -109,38 +114,7 @@ _FIXED = (
     UnseenSplit(
         "ntu120-110-10", "ntu120", (4, 13, 37, 43, 49, 65, 88, 95, 99, 106), "synse", note=_SYNSE
     ),
-    UnseenSplit(
-        "ntu120-96-24",
-        "ntu120",
-        (
-            5,
-            9,
-            11,
-            16,
-            18,
-            20,
-            22,
-            29,
-            35,
-            39,
-            45,
-            49,
-            59,
-            68,
-            70,
-            81,
-            84,
-            87,
-            93,
-            94,
-            104,
-            113,
-            114,
-            119,
-        ),  # fmt: skip
-        "synse",
-        note=_SYNSE,
-    ),
+    UnseenSplit("ntu120-96-24", "ntu120", _NTU120_96_24, "synse", note=_SYNSE),
     UnseenSplit("nw-ucla-ru2", "nw-ucla", (1, 4), "purls", note=_PURLS),
     UnseenSplit("nw-ucla-ru5", "nw-ucla", (1, 3, 4, 6, 8), "purls", note=_PURLS),
 )
