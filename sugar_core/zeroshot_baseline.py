@@ -1,0 +1,106 @@
+"""Zero-shot scoring without the LLM: the embedding baseline, chance levels and GZSL figures.
+
+The embedding baseline asks how far the encoder's text-space projection alone gets: each
+candidate class is represented by its prototype, the mean of its prior text embeddings (every
+masked-in text: motion, motion parts, visual), renormalised; a sample's scores are cosines
+between its projected feature and the prototypes. Pure functions of arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, SchemaError
+from .priors.store import Priors
+
+
+def class_prototypes(priors: Priors, names: list[str]) -> np.ndarray:
+    """Unit-norm mean text embedding per class, (K_c, D), rows in the order of ``names``.
+
+    Only masked-in texts count, so a masked cell (which may hold anything) never leaks in.
+    """
+    sub = priors.select(names)
+    mask = sub.mask  # (K_c, P)
+    empty = [n for n, row in zip(names, mask) if not row.any()]
+    if empty:
+        raise SchemaError(f"priors have no text for class(es) {empty[:5]}; cannot build prototypes")
+    emb = np.where(mask[..., None], sub.embeddings, 0.0)  # (K_c, P, D)
+    proto = emb.sum(axis=1) / mask.sum(axis=1, keepdims=True)  # (K_c, D)
+    norm = np.linalg.norm(proto, axis=1, keepdims=True)  # (K_c, 1)
+    ok = np.isfinite(proto).all(axis=1) & (norm[:, 0] >= 1e-12)  # (K_c,)
+    if not ok.all():
+        bad = [n for n, good in zip(names, ok) if not good]
+        raise SchemaError(f"priors of class(es) {bad[:5]} have non-finite or zero embeddings")
+    return (proto / norm).astype(np.float32)
+
+
+def cosine_rank(
+    projected: np.ndarray, prototypes: np.ndarray, candidates: np.ndarray, k: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank candidate classes by cosine similarity.
+
+    projected (N, D) text-space features; prototypes (K_c, D) unit rows; candidates (K_c,)
+    class ids the rows stand for. Returns pred (N,), top-k ids (N, k) padded with -1 when
+    K_c < k, and their cosines (N, k) (NaN in padded cells).
+    """
+    n, d = projected.shape
+    assert prototypes.ndim == 2 and len(prototypes) == len(candidates), (
+        f"prototypes {prototypes.shape} for {len(candidates)} candidates"
+    )
+    if prototypes.shape[1] != d:
+        raise ConfigError(
+            f"the encoder projects into a {d}-d text space but the priors' embeddings are "
+            f"{prototypes.shape[1]}-d; use priors from the encoder's own text encoder"
+        )
+    x = projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
+    sim = x.astype(np.float32) @ prototypes.T  # (N, K_c)
+    order = np.argsort(-sim, axis=1, kind="stable")[:, :k]  # (N, <=k)
+    cand = np.asarray(candidates, dtype=np.int64)
+    top = np.full((n, k), -1, dtype=np.int64)
+    scores = np.full((n, k), np.nan, dtype=np.float32)
+    top[:, : order.shape[1]] = cand[order]
+    scores[:, : order.shape[1]] = np.take_along_axis(sim, order, axis=1)
+    return top[:, 0].copy(), top, scores
+
+
+def chance(num_candidates: int) -> dict:
+    """Top-1 and top-5 accuracy of a uniform random guess among U candidates."""
+    u = int(num_candidates)
+    assert u > 0, f"no candidates ({u})"
+    return {"top1": 1.0 / u, "top5": min(5, u) / u}
+
+
+def _mean_class_acc(labels: np.ndarray, pred: np.ndarray, classes) -> float:
+    accs = [float((pred[labels == c] == c).mean()) for c in classes if (labels == c).any()]
+    return float(np.mean(accs)) if accs else 0.0
+
+
+def gzsl_metrics(labels, pred, seen: list[int], unseen: list[int]) -> dict:
+    """Generalised zero-shot figures: seen accuracy S, unseen accuracy U, harmonic mean H.
+
+    S and U are mean per-class top-1 accuracies over the seen / unseen classes present in
+    ``labels`` (the convention of Xian et al., CVPR 2017, which the skeleton ZSL papers follow);
+    H = 2SU / (S + U). Per-sample accuracies are reported beside them.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    pred = np.asarray(pred, dtype=np.int64)
+    is_seen = np.isin(labels, seen)
+    is_unseen = np.isin(labels, unseen)
+    s = _mean_class_acc(labels, pred, seen)
+    u = _mean_class_acc(labels, pred, unseen)
+    h = 2 * s * u / (s + u) if s + u > 0 else 0.0
+    return {
+        "seen": s,
+        "unseen": u,
+        "harmonic": h,
+        "seen_samples": float((pred[is_seen] == labels[is_seen]).mean()) if is_seen.any() else 0.0,
+        "unseen_samples": (
+            float((pred[is_unseen] == labels[is_unseen]).mean()) if is_unseen.any() else 0.0
+        ),
+        "n_seen": int(is_seen.sum()),
+        "n_unseen": int(is_unseen.sum()),
+        # share of unseen-class samples answered with a seen class: the usual GZSL failure
+        "unseen_to_seen_rate": (
+            float(np.isin(pred[is_unseen], seen).mean()) if is_unseen.any() else 0.0
+        ),
+    }
