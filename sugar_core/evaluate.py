@@ -2,7 +2,7 @@
 
 Everything here is a pure function of arrays: ``compute_metrics`` is what the align and zeroshot
 stages store in their files, and what ``sugar eval`` recomputes from the stored arrays. Plots
-live in ``sugar_core.plots``.
+live in ``sugar_core.plots`` and are re-exported here.
 
 Conventions:
 - a prediction of -1 means the LLM's answer named no listed class: it counts as wrong and in
@@ -15,9 +15,28 @@ Conventions:
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+
+from . import schema
+from .errors import ConfigError, SchemaError
+from .plots import embed_2d, plot_confusion, plot_tsne, plot_tsne_before_after, separation
+from .predictions import read_predictions
+
+__all__ = [
+    "compute_metrics",
+    "format_report",
+    "plot_confusion",
+    "plot_tsne",
+    "plot_tsne_before_after",
+    "embed_2d",
+    "separation",
+    "load_features",
+    "evaluate_file",
+]
 
 OFF_LIST = "(off list)"  # name shown for pred == -1 in confused pairs
 TOP_PAIRS = 10  # confused pairs kept
@@ -182,3 +201,90 @@ def format_report(metrics: dict, max_classes: int = 60) -> str:
         for a in answers:
             lines.append(f"  {a['count']:>4}  {a['text'][:70]!r}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole predictions file (what `sugar eval` runs)
+
+
+def load_features(tokens_path: str | os.PathLike, sample_ids: list[str]) -> np.ndarray:
+    """Pooled encoder features (N, D) from a tokens file, in the order of ``sample_ids``.
+
+    Raises SchemaError naming the tokens file when some ids are not in it.
+    """
+    with schema.open_file(tokens_path, "tokens") as f:
+        ids = [str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)]
+        feats = f[schema.FEATURES][...]  # (N_tok, D)
+    if len(ids) != len(feats):
+        raise SchemaError(f"{tokens_path}: {len(feats)} feature rows for {len(ids)} sample ids")
+    row = {sid: i for i, sid in enumerate(ids)}
+    missing = [sid for sid in sample_ids if sid not in row]
+    if missing:
+        raise SchemaError(
+            f"{tokens_path}: {len(missing)} of {len(sample_ids)} predicted samples are not in "
+            f"this tokens file (e.g. {', '.join(missing[:3])})"
+        )
+    return feats[[row[sid] for sid in sample_ids]].astype(np.float32)
+
+
+def evaluate_file(
+    path: str | os.PathLike,
+    plots_dir: str | os.PathLike | None = None,
+    features: str | os.PathLike | None = None,
+    before: str | os.PathLike | None = None,
+) -> dict:
+    """Recompute metrics of an aligned or zeroshot file from its stored arrays.
+
+    The stored ``metrics`` are not trusted: only their ``protocol`` and ``split`` are carried
+    over (and ``stored_top1`` for comparison). With ``plots_dir``, writes confusion.png and,
+    when features are available (``features`` tokens file, else the file's own ``features``
+    dataset), tsne.png; ``before`` (a tokens file of the encoder trained without knowledge)
+    adds tsne_before_after.png. Returns the metrics plus ``kind`` and ``plots`` (paths written)
+    and ``notes`` (why a plot was skipped).
+    """
+    p, kind = read_predictions(path)
+    m = compute_metrics(
+        p.labels, p.pred, p.top5, p.class_names, raw_text=p.raw_text, candidates=p.candidates
+    )
+    stored = p.metrics or {}
+    m["protocol"] = stored.get("protocol")
+    m["split"] = stored.get("split")
+    if "top1" in stored:
+        m["stored_top1"] = stored["top1"]
+    m["kind"] = kind
+    m["plots"] = []
+    m["notes"] = []
+    if before is not None and plots_dir is None:
+        raise ConfigError("--before draws a figure: give --plots DIR too")
+    if plots_dir is None:
+        return m
+
+    out = Path(plots_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory (--plots wants a folder)")
+    # read every input first, so a bad --features/--before file writes no figure at all
+    feats = None
+    if features is not None:
+        feats = load_features(features, p.sample_ids)
+    elif p.features is not None:
+        feats = np.asarray(p.features, dtype=np.float32)
+    old = load_features(before, p.sample_ids) if before is not None else None
+    if old is not None and feats is None:
+        raise ConfigError(
+            f"{path}: has no features; give --features tokens.h5 for the 'after' panel"
+        )
+
+    plot_confusion(m["confusion"], m["confusion_classes"], out / "confusion.png")
+    m["plots"].append(str(out / "confusion.png"))
+    if feats is None:
+        m["notes"].append(
+            f"no t-SNE: {path} stores no features; pass --features tokens.h5 to draw one"
+        )
+        return m
+    title = f"t-SNE of encoder features ({m['split'] or kind})"
+    plot_tsne(feats, p.labels, p.class_names, out / "tsne.png", title=title)
+    m["plots"].append(str(out / "tsne.png"))
+    if old is not None:
+        plot_tsne_before_after(old, feats, p.labels, p.class_names, out / "tsne_before_after.png")
+        m["plots"].append(str(out / "tsne_before_after.png"))
+    return m

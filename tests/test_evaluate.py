@@ -123,3 +123,58 @@ def test_format_report(example):
     assert "clap -> wave" in text
     # lowest f1 first
     assert text.index("kick") < text.index("wave  ")
+
+
+# ---------------------------------------------------------------------------------------------
+# plots
+
+
+def _valid_png(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        return im.format, im.size
+
+
+def test_plot_confusion_png(tmp_path):
+    from sugar_core.evaluate import plot_confusion
+
+    out = tmp_path / "sub" / "confusion.png"
+    plot_confusion([[5, 1, 0], [2, 3, 0], [0, 0, 0]], ["a", "b", "c"], out)
+    fmt, size = _valid_png(out)
+    assert fmt == "PNG" and min(size) > 100
+    with pytest.raises(AssertionError, match="confusion shape"):
+        plot_confusion([[1, 2]], ["a", "b"], tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
+
+
+@pytest.mark.parametrize("n", [1, 3, 6, 40])
+def test_tsne_handles_small_n(tmp_path, n):
+    from sugar_core.evaluate import embed_2d, plot_tsne
+
+    rng = np.random.default_rng(n)
+    labels = np.arange(n) % 3
+    feats = rng.normal(size=(n, 16)) + 3 * np.eye(16)[labels]
+    xy = embed_2d(feats)
+    assert xy.shape == (n, 2) and np.isfinite(xy).all()
+    plot_tsne(feats, labels, ["x", "y", "z"], tmp_path / "t.png", title="t")
+    assert _valid_png(tmp_path / "t.png")[0] == "PNG"
+
+
+def test_tsne_is_deterministic():
+    from sugar_core.evaluate import embed_2d
+
+    feats = np.random.default_rng(0).normal(size=(30, 10))
+    assert np.allclose(embed_2d(feats), embed_2d(feats))
+
+
+def test_separation_ranks_clustered_above_random():
+    from sugar_core.evaluate import separation
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    noise = rng.normal(size=(60, 8))
+    assert separation(noise + 5 * np.eye(8)[labels], labels) > separation(noise, labels) + 0.3
+    assert separation(noise[:2], labels[:2]) is None
