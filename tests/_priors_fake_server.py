@@ -1,0 +1,101 @@
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1, run in a thread by tests.
+
+``FakeServer(script)``: ``script(n, body) -> (status, headers, payload | bytes)`` is called for
+the n-th request (0-based); ``sensible`` answers each prompt kind the way a good model would.
+Every request's headers and JSON body are kept in ``.requests``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def chat(content: str) -> dict:
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+
+
+def sensible(prompt: str) -> str:
+    """What a well-behaved model says to each of the priors prompts."""
+    name = re.findall(r"\{([^}]*)\}", prompt)
+    name = name[-1] if name else "x"
+    if "An action of" in prompt:
+        name = [n for n in re.findall(r"\{([^}]*)\}", prompt) if n != "drink water"][-1]
+        return (
+            f"head looks toward the {name}; hand moves for {name}; arm swings; "
+            f"hip turns slightly; leg shifts weight; foot stays planted"
+        )
+    if "Based on the image" in prompt:
+        return f"A person is shown doing {name} in the middle of the picture."
+    if "different short sentences" in prompt:
+        return "\n".join(f"{i + 1}. A person doing {name}, view {i + 1}." for i in range(3))
+    return f"A person performs the action {name}."
+
+
+def _prompt_of(body: dict) -> str:
+    content = body["messages"][-1]["content"]
+    if isinstance(content, list):
+        return " ".join(c.get("text", "") for c in content if c.get("type") == "text")
+    return content
+
+
+def sensible_script(n: int, body: dict):
+    return 200, {}, chat(sensible(_prompt_of(body)))
+
+
+class FakeServer:
+    def __init__(self, script=sensible_script):
+        self.script = script
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with outer.lock:
+                    n = len(outer.requests)
+                    outer.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body}
+                    )
+                status, headers, payload = outer.script(n, body)
+                if status == "sleep":
+                    time.sleep(headers)
+                    status, headers, payload = 200, {}, chat("late")
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, str(v))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def prompts(self) -> list[str]:
+        return [_prompt_of(r["body"]) for r in self.requests]
