@@ -1,0 +1,124 @@
+"""An aligned model inside an aligned.h5 (kind ``aligned``), beside its predictions.
+
+Layout added to the ``Predictions`` datasets of ``predictions.py``::
+
+    weights/bridge/<name>   bridge state dict (TQP or a baseline)
+    weights/lora/<name>     LoRA adapter tensors (empty group when trained with --no-lora)
+    align_config            JSON of the AlignConfig (bridge, LLM and training settings)
+    prompt_classes          (K,) the action list the model was trained with, in prompt order
+    align_history           JSON, one dict per epoch
+    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim
+
+The LLM itself is not copied: ``llm_spec`` names it and ``llm_fingerprint`` (sha256 of its
+config and weight bytes, ``llm.fingerprint``) proves on load that the same weights came back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import h5py
+import torch
+
+from . import schema
+from .errors import ConfigError, SchemaError
+from .predictions import Predictions, write_predictions
+
+BRIDGE = "bridge"
+LORA = "lora"
+ALIGN_CONFIG = "align_config"
+PROMPT_CLASSES = "prompt_classes"
+ALIGN_HISTORY = "align_history"
+
+
+def aligned_writer(model) -> Callable[[h5py.File], None]:
+    """An ``extra=`` function for ``write_predictions`` that stores ``model`` (AlignedModel)."""
+
+    def write(f: h5py.File) -> None:
+        w = f.require_group(schema.WEIGHTS)
+        schema.write_state_dict(w.create_group(BRIDGE), model.bridge.state_dict())
+        schema.write_state_dict(w.create_group(LORA), model.llm.trainable_state())
+        schema.write_json(f, ALIGN_CONFIG, model.config.to_dict())
+        schema.write_strings(f, PROMPT_CLASSES, model.class_names)
+        schema.write_json(f, ALIGN_HISTORY, model.history)
+        f.attrs["llm_spec"] = model.config.llm.spec
+        f.attrs["llm_fingerprint"] = model.llm.fingerprint
+        f.attrs["llm_model_type"] = str(getattr(model.llm.base_model().config, "model_type", ""))
+        f.attrs["token_dim"] = int(model.token_dim)
+
+    return write
+
+
+def save_aligned(
+    path: str | os.PathLike,
+    model,
+    predictions: Predictions,
+    config: dict | None = None,
+    seed: int | None = None,
+    inputs=(),
+) -> None:
+    """Write predictions and the trained model to ``path`` atomically (kind ``aligned``)."""
+    write_predictions(
+        predictions,
+        path,
+        "aligned",
+        config=config if config is not None else model.config.to_dict(),
+        seed=model.config.seed if seed is None else seed,
+        inputs=inputs,
+        extra=aligned_writer(model),
+    )
+
+
+def load_aligned(
+    path: str | os.PathLike,
+    llm_spec: str | None = None,
+    device: str | torch.device | None = None,
+    check_fingerprint: bool = True,
+):
+    """Rebuild the AlignedModel stored in ``path``.
+
+    ``llm_spec`` overrides where the LLM is loaded from (the same weights elsewhere);
+    with ``check_fingerprint`` a different LLM is refused (ConfigError naming the file).
+    """
+    from .align import AlignConfig, AlignedModel, load_llm
+    from .projection import build_bridge
+
+    with schema.open_file(path, "aligned") as f:
+        for name in (schema.WEIGHTS, ALIGN_CONFIG, PROMPT_CLASSES):
+            if name not in f:
+                raise SchemaError(
+                    f"{path}: {name!r} missing: this aligned file holds predictions but no model"
+                )
+        cfg = AlignConfig.from_dict(schema.read_json(f, ALIGN_CONFIG))
+        bridge_state = schema.read_state_dict(f[schema.WEIGHTS][BRIDGE])
+        lora_state = schema.read_state_dict(f[schema.WEIGHTS][LORA])
+        names = [str(x) for x in schema.read_strings(f, PROMPT_CLASSES)]
+        history = schema.read_json(f, ALIGN_HISTORY) if ALIGN_HISTORY in f else []
+        stored_fp = str(f.attrs.get("llm_fingerprint", ""))
+        token_dim = int(f.attrs["token_dim"])
+    if llm_spec is not None:
+        cfg.llm.spec = str(llm_spec)
+    llm = load_llm(cfg.llm)
+    if check_fingerprint and llm.fingerprint != stored_fp:
+        raise ConfigError(
+            f"{path}: trained with LLM fingerprint {stored_fp[:12]}..., but {cfg.llm.spec!r} "
+            f"loads as {llm.fingerprint[:12]}...: not the same weights"
+        )
+    bridge = build_bridge(cfg.bridge, token_dim, llm.width)
+    try:
+        bridge.load_state_dict(bridge_state)
+    except RuntimeError as exc:
+        raise SchemaError(f"{path}: bridge weights do not fit its config ({exc})") from None
+    expected = set(llm.trainable_state())
+    if set(lora_state) != expected:
+        raise SchemaError(
+            f"{path}: LoRA weights hold {len(lora_state)} tensors, the config makes "
+            f"{len(expected)} (first missing: {sorted(expected - set(lora_state))[:1]})"
+        )
+    llm.load_state_dict(lora_state, strict=False)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
+    bridge.to(device).eval()
+    llm.to(device).eval()
+    return AlignedModel(bridge, llm, cfg, names, token_dim, history)

@@ -1,0 +1,241 @@
+"""The frozen LLM recognizer: load, freeze, LoRA, fingerprint, prompt, splice, loss.
+
+``FrozenLLM`` wraps any ``AutoModelForCausalLM``. Its pre-trained weights never change: they are
+set ``requires_grad=False`` and ``train()`` on the wrapper leaves them in eval mode (no dropout),
+so only the bridge and, optionally, LoRA adapters (through ``peft``) learn.
+
+Prompt (method.md step 3), sent through the tokenizer's chat template when it has one::
+
+    Given a sequence of action tokens <action>, please choose the most compatible action
+    from: [name 1, name 2, ...], and describe the action.
+
+The ``<action>`` placeholder is replaced, in the input embeddings, by the bridge's Q_out action
+tokens. Target answer (our choice of format; the paper only shows ``{class}. description``)::
+
+    {class name}. one-sentence description<eos>
+
+tokenised as three pieces, ``{class name}`` + ``. description`` + eos, so the ids that rank
+decoding scores for a class are exactly the ids the model was trained to produce. Prompt and
+action positions carry no loss (label -100 in HF terms; here only the answer's logits are made).
+Decoding (rank, greedy generation) lives in ``decoding.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+ACTION = "<action>"
+PROMPT = (
+    "Given a sequence of action tokens " + ACTION + ", please choose the most compatible action "
+    "from: [{names}], and describe the action."
+)
+_VOLATILE_CONFIG_KEYS = ("transformers_version", "_name_or_path", "torch_dtype", "dtype")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LLMConfig:
+    spec: str = "smollm2"  # `smollm2`, a local folder or a hub id for AutoModelForCausalLM
+    lora: bool = True  # False = train the bridge alone (--no-lora)
+    lora_r: int = 64  # adapter rank (paper: 64)
+    lora_alpha: int = 16  # adapter scale numerator (paper: 16)
+    lora_dropout: float = 0.0  # 0: the wrapper keeps the LLM in eval mode anyway
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])  # paper: unsaid
+    dtype: str = "float32"  # weights in memory; bfloat16 for 7B models on GPUs
+    gradient_checkpointing: bool = False  # trade compute for memory (7B)
+    max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
+
+    def check(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown LLM dtype {self.dtype!r}; choose one of {list(DTYPES)}")
+        if self.lora and (self.lora_r < 1 or not self.lora_targets):
+            raise ConfigError(
+                f"LoRA needs r >= 1 and target modules (r={self.lora_r}, {self.lora_targets})"
+            )
+
+
+def fingerprint(model: nn.Module) -> str:
+    """sha256 over the model's config (minus volatile keys) and every state-dict tensor's bytes."""
+    h = hashlib.sha256()
+    config = model.config.to_dict() if hasattr(model, "config") else {}
+    for key in _VOLATILE_CONFIG_KEYS:
+        config.pop(key, None)
+    h.update(json.dumps(config, sort_keys=True, default=str).encode())
+    seen: dict[int, str] = {}
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        ptr = t.data_ptr()
+        if ptr in seen and t.numel() > 0:  # tied weights: name the twin, do not hash twice
+            h.update(seen[ptr].encode())
+            continue
+        seen[ptr] = name
+        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8)
+        h.update(memoryview(raw.numpy()))
+    return h.hexdigest()
+
+
+@dataclass
+class Prompt:
+    """A tokenised prompt for one action list; the same for every sample."""
+
+    names: list[str]  # (K,) the action list in the order shown
+    prefix: torch.Tensor  # (L1,) ids before the action tokens
+    suffix: torch.Tensor  # (L2,) ids after them, up to where the answer starts
+    candidates: list[list[int]]  # K x ids of "{name}", what rank decoding scores
+
+    @property
+    def length(self) -> int:
+        return len(self.prefix) + len(self.suffix)
+
+
+def cache_argument(model: nn.Module) -> str:
+    """Name of the KV-cache keyword: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+class FrozenLLM(nn.Module):
+    """A causal LM whose own weights stay frozen; LoRA adapters (if any) are the trainable part."""
+
+    def __init__(self, model: nn.Module, tokenizer, cfg: LLMConfig, model_fingerprint: str = ""):
+        super().__init__()
+        cfg.check()
+        self.cfg = cfg
+        self.fingerprint = model_fingerprint or fingerprint(model)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        if cfg.lora:
+            from peft import LoraConfig, get_peft_model
+
+            lora = LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=list(cfg.lora_targets),
+                bias="none",
+                task_type="CAUSAL_LM",
+            )
+            try:
+                with warnings.catch_warnings():  # peft calls a helper transformers 5 renamed
+                    warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                    model = get_peft_model(model, lora)
+            except ValueError as exc:
+                raise ConfigError(f"LoRA targets {cfg.lora_targets} do not fit: {exc}") from None
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.cache_kw = cache_argument(model)
+        self.model.eval()
+
+    # -- the guard ----------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> FrozenLLM:
+        """Record the mode but keep the LLM (and its adapters) in eval mode: no dropout, ever.
+
+        With gradient checkpointing, only the flag that switches checkpointing on follows
+        ``mode`` (HF checkpoints only modules whose ``training`` is set).
+        """
+        self.training = mode
+        self.model.eval()
+        if self.cfg.gradient_checkpointing:
+            for m in self.model.modules():
+                if getattr(m, "gradient_checkpointing", False) is True:
+                    m.training = mode
+        return self
+
+    @property
+    def width(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.get_input_embeddings().weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.get_input_embeddings().weight.device
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().cpu() for n, p in self.named_parameters() if p.requires_grad}
+
+    def base_model(self) -> nn.Module:
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    # -- text ----------------------------------------------------------------------------------
+    def ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stop_ids(self) -> set[int]:
+        stops = {self.tokenizer.eos_token_id}
+        gen = getattr(self.base_model(), "generation_config", None)
+        extra = getattr(gen, "eos_token_id", None) if gen is not None else None
+        stops.update(extra if isinstance(extra, (list, tuple)) else [extra])
+        return {s for s in stops if s is not None}
+
+    def prompt(self, names: list[str]) -> Prompt:
+        """Tokenise the prompt for the action list ``names``."""
+        text = PROMPT.format(names=", ".join(names))
+        tok = self.tokenizer
+        if getattr(tok, "chat_template", None):
+            full = tok.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+            before, after = full.split(ACTION, 1)
+            prefix = self.ids(before)
+        else:
+            before, after = text.split(ACTION, 1)
+            after = after + "\nAnswer: "
+            prefix = list(tok(before, add_special_tokens=True)["input_ids"])
+        as_ids = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
+        cands = [self.ids("{" + n + "}") for n in names]
+        return Prompt(list(names), as_ids(prefix), as_ids(self.ids(after)), cands)
+
+    def answer_ids(self, prompt: Prompt, index: int, description: str) -> list[int]:
+        """Target ids: ``{name}`` + ``. description`` (cut) + eos."""
+        desc = self.ids(". " + description.strip().rstrip("."))[: self.cfg.max_description_tokens]
+        return prompt.candidates[index] + desc + [self.tokenizer.eos_token_id]
+
+    # -- embeddings ----------------------------------------------------------------------------
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.get_input_embeddings()(ids.to(self.device))
+
+    def splice(self, action: torch.Tensor, prompt: Prompt) -> torch.Tensor:
+        """Prompt embeddings with the action tokens at the placeholder: (B, Q_out, D_llm) ->
+        (B, L1 + Q_out + L2, D_llm)."""
+        B = action.shape[0]
+        pre = self.embed(prompt.prefix)[None].expand(B, -1, -1)
+        post = self.embed(prompt.suffix)[None].expand(B, -1, -1)
+        return torch.cat([pre, action.to(pre.dtype), post], dim=1)
+
+    def forward(
+        self, action: torch.Tensor, prompt: Prompt, target: torch.Tensor, target_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean token cross-entropy of the answers.
+
+        action (B, Q_out, D_llm); target (B, Lt) answer ids, right-padded; target_mask (B, Lt).
+        Only the answer's logits are computed (the prompt has no loss).
+        """
+        B, Lt = target.shape
+        target = target.to(self.device)
+        target_mask = target_mask.to(self.device)
+        emb = torch.cat([self.splice(action, prompt), self.embed(target)], dim=1)
+        attn = torch.ones(emb.shape[:2], dtype=torch.long, device=self.device)
+        attn[:, -Lt:] = target_mask.long()
+        out = self.model(inputs_embeds=emb, attention_mask=attn, logits_to_keep=Lt + 1)
+        logits = out.logits[:, :-1].float()  # (B, Lt, V): position j predicts target j
+        labels = target.masked_fill(~target_mask.bool(), -100)
+        return nn.functional.cross_entropy(logits.reshape(B * Lt, -1), labels.reshape(-1))

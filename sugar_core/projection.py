@@ -1,0 +1,216 @@
+"""Bridges from a skeleton token sequence to a few LLM input embeddings.
+
+The method's bridge is the Temporal Query Projection (TQP, method.md step 3): one Q-Former block
+(self-attention over the queries, cross-attention to a chunk of the sequence, feed-forward)
+applied chunk by chunk with shared weights. Learnable queries read chunk 1; the output of each
+step is the query set that reads the next chunk; the last output goes through a linear layer
+into the LLM's embedding width. Baselines for the ablation:
+
+- ``qformer``: the same block run once over the whole sequence (no chunking),
+- ``linear``: every token through one linear layer into the LLM width. Sequences differ in
+  length, so each valid part is first resampled (linear interpolation along time) to a fixed
+  ``linear_len`` tokens; the LLM then sees as many action tokens for every sample,
+- ``pool``: mean over the valid tokens, one linear layer, one action token.
+
+Every bridge maps ``x`` (B, Ls, D) with ``mask`` (B, Ls) (True = a real token, False = padding)
+to (B, Q_out, D_llm), where Q_out is ``bridge.num_tokens``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+BRIDGES = ("tqp", "qformer", "linear", "pool")
+
+
+@dataclass
+class BridgeConfig:
+    kind: str = "tqp"  # tqp | qformer | linear | pool (the ablation in method.md)
+    queries: int = 16  # Q action tokens handed to the LLM (paper: 128; few keep CPU prompts short)
+    chunk: int = 16  # S tokens read per TQP step (paper: unreported); last chunk is masked
+    width: int = 256  # H of the Q-Former (paper: unreported)
+    depth: int = 1  # Q-Former layers per step (paper: unreported)
+    heads: int = 4  # attention heads; must divide width
+    ffn_mult: int = 2  # feed-forward hidden = ffn_mult * width
+    dropout: float = 0.0  # inside the Q-Former; 0 keeps runs deterministic
+    linear_len: int = 0  # tokens the `linear` bridge resamples to; 0 = same as `queries`
+
+    def check(self) -> None:
+        if self.kind not in BRIDGES:
+            raise ConfigError(f"unknown bridge {self.kind!r}; choose one of {', '.join(BRIDGES)}")
+        for name in ("queries", "chunk", "width", "depth", "heads", "ffn_mult"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"bridge {name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.heads:
+            raise ConfigError(f"bridge width {self.width} is not divisible by heads {self.heads}")
+
+
+def sinusoid(n: int, width: int, device=None) -> torch.Tensor:
+    """Fixed sine/cosine position codes, (n, width)."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(
+        torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(1e4) / width)
+    )
+    out = torch.zeros(n, width, device=device)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq)[:, : width // 2]
+    return out
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over valid time steps: x (B, Ls, D), mask (B, Ls) -> (B, D)."""
+    w = mask.to(x.dtype)[..., None]
+    return (x * w).sum(1) / w.sum(1).clamp(min=1.0)
+
+
+def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
+    """Resample each sequence's valid part to ``length`` steps by linear interpolation.
+
+    x (B, Ls, D), mask (B, Ls) with valid tokens first -> (B, length, D). A one-token sequence is
+    repeated.
+    """
+    B, Ls, D = x.shape
+    n = mask.sum(1).clamp(min=1).to(x.dtype)  # (B,)
+    t = torch.linspace(0, 1, length, device=x.device, dtype=x.dtype)[None] * (n[:, None] - 1)
+    lo = t.floor().long().clamp(max=Ls - 1)  # (B, length)
+    hi = (lo + 1).clamp(max=(n.long() - 1)[:, None])
+    w = (t - lo.to(x.dtype))[..., None]
+    pick = lambda idx: x.gather(1, idx[..., None].expand(B, length, D))  # noqa: E731
+    return pick(lo) * (1 - w) + pick(hi) * w
+
+
+class QFormerLayer(nn.Module):
+    """Pre-norm Q-Former layer: self-attention over queries, cross-attention, feed-forward."""
+
+    def __init__(self, width: int, heads: int, ffn_mult: int, dropout: float):
+        super().__init__()
+        self.norm_self = nn.LayerNorm(width)
+        self.self_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.norm_cross = nn.LayerNorm(width)
+        self.norm_kv = nn.LayerNorm(width)
+        self.cross_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.norm_ff = nn.LayerNorm(width)
+        self.ff = nn.Sequential(
+            nn.Linear(width, ffn_mult * width),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(ffn_mult * width, width),
+        )
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor, kv_pad: torch.Tensor) -> torch.Tensor:
+        """q (B, Q, H), kv (B, S, H), kv_pad (B, S) True = ignore; every row keeps one key."""
+        h = self.norm_self(q)
+        q = q + self.self_attn(h, h, h, need_weights=False)[0]
+        kv = self.norm_kv(kv)
+        q = q + self.cross_attn(self.norm_cross(q), kv, kv, key_padding_mask=kv_pad)[0]
+        return q + self.ff(self.norm_ff(q))
+
+
+class QFormer(nn.Module):
+    """``depth`` Q-Former layers and a final norm: queries (B, Q, H) read a context (B, S, H)."""
+
+    def __init__(self, cfg: BridgeConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            QFormerLayer(cfg.width, cfg.heads, cfg.ffn_mult, cfg.dropout) for _ in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(cfg.width)
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """q (B, Q, H), kv (B, S, H), valid (B, S) -> (B, Q, H).
+
+        Rows without a single valid key return their queries unchanged, so a short sequence in
+        a padded batch gives exactly what it gives alone.
+        """
+        has = valid.any(1)  # (B,)
+        pad = ~valid
+        pad[:, 0] &= has  # a fully padded row attends to a dummy key; its result is discarded
+        out = q
+        for layer in self.layers:
+            out = layer(out, kv, pad)
+        out = self.norm(out)
+        return torch.where(has[:, None, None], out, q)
+
+
+class TemporalQueryProjection(nn.Module):
+    """TQP (``chunked=True``) or one Q-Former over the whole sequence (``chunked=False``)."""
+
+    def __init__(self, cfg: BridgeConfig, in_dim: int, out_dim: int, chunked: bool = True):
+        super().__init__()
+        self.chunk = cfg.chunk if chunked else None
+        self.num_tokens = cfg.queries
+        self.inp = nn.Sequential(nn.Linear(in_dim, cfg.width), nn.LayerNorm(cfg.width))
+        self.queries = nn.Parameter(torch.randn(1, cfg.queries, cfg.width) * 0.02)  # (1, Q, H)
+        self.qformer = QFormer(cfg)  # one set of weights, shared by every chunk
+        self.out = nn.Linear(cfg.width, out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, Ls, D = x.shape
+        assert mask.shape == (B, Ls), f"mask {tuple(mask.shape)} for tokens {tuple(x.shape)}"
+        h = self.inp(x)  # (B, Ls, H)
+        S = self.chunk or Ls
+        pos = sinusoid(S, h.shape[-1], device=x.device).to(h.dtype)  # (S, H), position in chunk
+        q = self.queries.expand(B, -1, -1)  # (B, Q, H)
+        # 1. chunk 1 is read by the learnable queries; 2. each next chunk by the previous output
+        for start in range(0, Ls, S):
+            part, valid = h[:, start : start + S], mask[:, start : start + S]
+            if not valid.any():
+                break
+            q = self.qformer(q, part + pos[: part.shape[1]], valid)
+        # 3. the last output goes into the LLM's embedding width
+        return self.out(q)  # (B, Q, D_llm)
+
+
+class LinearBridge(nn.Module):
+    """Resample to ``length`` tokens, then one linear layer per token."""
+
+    def __init__(self, in_dim: int, out_dim: int, length: int):
+        super().__init__()
+        self.num_tokens = length
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.proj(resample(x, mask, self.num_tokens))  # (B, L, D_llm)
+
+
+class PoolBridge(nn.Module):
+    """Mean over the valid tokens, one linear layer: a single action token."""
+
+    num_tokens = 1
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.proj(masked_mean(x, mask))[:, None]  # (B, 1, D_llm)
+
+
+def build_bridge(cfg: BridgeConfig, in_dim: int, out_dim: int) -> nn.Module:
+    """The bridge ``cfg.kind`` from token width D to LLM width D_llm."""
+    cfg.check()
+    if cfg.kind == "tqp":
+        return TemporalQueryProjection(cfg, in_dim, out_dim, chunked=True)
+    if cfg.kind == "qformer":
+        return TemporalQueryProjection(cfg, in_dim, out_dim, chunked=False)
+    if cfg.kind == "linear":
+        return LinearBridge(in_dim, out_dim, cfg.linear_len or cfg.queries)
+    return PoolBridge(in_dim, out_dim)
+
+
+def pad_tokens(seqs, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A list of (Ls_i, D) arrays -> padded (B, max Ls, D) tensor and (B, max Ls) valid mask."""
+    lengths = [int(s.shape[0]) for s in seqs]
+    assert min(lengths) > 0, f"empty token sequence in batch (lengths {lengths})"
+    x = torch.zeros(len(seqs), max(lengths), int(seqs[0].shape[-1]), dtype=dtype, device=device)
+    mask = torch.zeros(len(seqs), max(lengths), dtype=torch.bool, device=device)
+    for i, s in enumerate(seqs):
+        x[i, : lengths[i]] = torch.as_tensor(s, dtype=dtype)
+        mask[i, : lengths[i]] = True
+    return x, mask

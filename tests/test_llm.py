@@ -1,0 +1,168 @@
+import pytest
+import torch
+from _align_tiny import CLASSES, tiny_llama
+
+from sugar_core.align import _pad_answers
+from sugar_core.decoding import continue_greedy, rank_scores, run_prompt
+from sugar_core.errors import ConfigError
+from sugar_core.llm import FrozenLLM, LLMConfig, fingerprint
+from sugar_core.projection import BridgeConfig, build_bridge, pad_tokens
+
+
+def _llm(lora=True, chat=True, seed=0, **kw):
+    model, tok = tiny_llama(seed, chat)
+    llm = FrozenLLM(model, tok, LLMConfig(spec="tiny", lora=lora, lora_r=4, **kw))
+    if lora:  # LoRA B starts at zero; make the adapters matter for the checks below
+        g = torch.Generator().manual_seed(1)
+        for n, p in llm.named_parameters():
+            if "lora_B" in n:
+                p.data = torch.randn(p.shape, generator=g) * 0.3
+    return llm
+
+
+def _action(llm, b=3, q=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, q, llm.width, generator=g)
+
+
+def test_prompt_splits_at_the_placeholder_and_uses_the_chat_template():
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    tok = llm.tokenizer
+    before, after = tok.decode(p.prefix), tok.decode(p.suffix)
+    assert before.startswith("<|im_start|>user\nGiven a sequence of action tokens ")
+    assert after.startswith(", please choose the most compatible action from: [pick up, pick up w")
+    assert after.endswith("and describe the action.<|im_end|>\n<|im_start|>assistant\n")
+    assert [tok.decode(c) for c in p.candidates] == ["{" + c + "}" for c in CLASSES]
+    ans = llm.answer_ids(p, 2, "a person sits.")
+    assert ans[: len(p.candidates[2])] == p.candidates[2] and ans[-1] == tok.eos_token_id
+    assert tok.decode(ans[:-1]) == "{sit down}. a person sits"
+
+
+def test_prompt_without_chat_template():
+    llm = _llm(chat=False)
+    p = llm.prompt(CLASSES[:2])
+    assert llm.tokenizer.decode(p.suffix).endswith("and describe the action.\nAnswer: ")
+
+
+def test_train_keeps_the_llm_in_eval_and_frozen():
+    llm = _llm()
+    llm.train()
+    assert llm.training and not any(m.training for m in llm.model.modules())
+    trainable = [n for n, p in llm.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    assert not any(p.requires_grad for p in _llm(lora=False).parameters())
+
+
+@pytest.mark.parametrize("lora", [True, False])
+def test_only_bridge_and_lora_get_gradients(lora):
+    llm = _llm(lora=lora)
+    bridge = build_bridge(BridgeConfig(queries=2, chunk=3, width=16, heads=2), 5, llm.width)
+    p = llm.prompt(CLASSES)
+    x, mask = pad_tokens([torch.randn(7, 5), torch.randn(2, 5)])
+    target, tmask = _pad_answers([llm.answer_ids(p, 0, "a b c"), llm.answer_ids(p, 3, "a b")])
+    loss = llm(bridge(x, mask), p, target, tmask)
+    loss.backward()
+    for n, prm in llm.named_parameters():
+        assert (prm.grad is not None) == ("lora_" in n), n
+    assert all(prm.grad is not None for prm in bridge.parameters())
+
+
+def test_loss_ignores_padding_of_short_answers():
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 2)
+    long_, short = llm.answer_ids(p, 1, "a b c d e f"), llm.answer_ids(p, 2, "a")
+    pad = torch.tensor([long_, short + [0] * (len(long_) - len(short))])
+    mask = torch.tensor(
+        [[True] * len(long_), [True] * len(short) + [False] * (len(long_) - len(short))]
+    )
+    with torch.no_grad():
+        both = llm(act, p, pad, mask)
+        only_short = llm(act[1:], p, torch.tensor([short]), torch.ones(1, len(short), dtype=bool))
+        only_long = llm(act[:1], p, torch.tensor([long_]), torch.ones(1, len(long_), dtype=bool))
+    n_l, n_s = len(long_), len(short)
+    torch.testing.assert_close(both, (only_long * n_l + only_short * n_s) / (n_l + n_s))
+
+
+def _brute_force(llm, act, p):
+    """log P(candidate ids | prompt) by one full forward per (sample, class)."""
+    out = torch.zeros(act.shape[0], len(p.candidates))
+    for b in range(act.shape[0]):
+        for k, ids in enumerate(p.candidates):
+            ids_t = torch.tensor(ids)
+            emb = torch.cat([llm.splice(act[b : b + 1], p), llm.embed(ids_t)[None]], dim=1)
+            logp = llm.model(inputs_embeds=emb).logits[0].log_softmax(-1)
+            start = emb.shape[1] - len(ids)
+            out[b, k] = sum(logp[start - 1 + j, t] for j, t in enumerate(ids))
+    return out
+
+
+@pytest.mark.parametrize("max_rows", [256, 5])  # one batched forward, or several row chunks
+def test_rank_matches_brute_force(max_rows):
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    act = _action(llm)
+    with torch.no_grad():
+        fast = rank_scores(llm, act, p, max_rows=max_rows)
+        slow = _brute_force(llm, act, p)
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
+    assert fast.shape == (3, len(CLASSES))
+
+
+def test_rank_leaves_the_prompt_cache_usable():
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 2)
+    state = run_prompt(llm, act, p)
+    rank_scores(llm, act, p, state=state)
+    L = p.length + act.shape[1]
+    after_rank = continue_greedy(llm, state, L, [[], []], 6)
+    fresh = continue_greedy(llm, run_prompt(llm, act, p), L, [[], []], 6)
+    assert after_rank == fresh
+
+
+def test_greedy_in_lockstep_equals_one_row_at_a_time():
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 3)
+    L = p.length + act.shape[1]
+    forced = [p.candidates[1], [], p.candidates[2]]  # different lengths, one free row
+    together = continue_greedy(llm, run_prompt(llm, act, p), L, forced, 7)
+    for b in range(3):
+        alone = continue_greedy(llm, run_prompt(llm, act[b : b + 1], p), L, [forced[b]], 7)
+        assert together[b] == alone[0]
+        assert together[b][: len(forced[b])] == forced[b]
+        assert len(together[b]) <= len(forced[b]) + 7
+
+
+def test_greedy_matches_a_manual_argmax_loop():
+    llm = _llm(lora=False)
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 1)
+    got = continue_greedy(llm, run_prompt(llm, act, p), p.length + 2, [[]], 5)[0]
+    emb = llm.splice(act, p)
+    want = []
+    with torch.no_grad():
+        for _ in range(5):
+            nxt = int(llm.model(inputs_embeds=emb).logits[0, -1].argmax())
+            if nxt in llm.stop_ids():
+                break
+            want.append(nxt)
+            emb = torch.cat([emb, llm.embed(torch.tensor([[nxt]]))], dim=1)
+    assert got == want
+
+
+def test_fingerprint_sees_one_changed_weight():
+    a, _ = tiny_llama(0)
+    b, _ = tiny_llama(0)
+    assert fingerprint(a) == fingerprint(b)
+    with torch.no_grad():
+        b.model.layers[1].mlp.up_proj.weight[0, 0] += 1e-3
+    assert fingerprint(a) != fingerprint(b)
+
+
+def test_bad_lora_targets_are_a_config_error():
+    model, tok = tiny_llama(0)
+    with pytest.raises(ConfigError, match="LoRA targets"):
+        FrozenLLM(model, tok, LLMConfig(lora_targets=["no_such_proj"]))
