@@ -31,7 +31,8 @@ def sensible(prompt: str) -> str:
     if "Based on the image" in prompt:
         return f"A person is shown doing {name} in the middle of the picture."
     if "different short sentences" in prompt:
-        return "\n".join(f"{i + 1}. A person doing {name}, view {i + 1}." for i in range(3))
+        views = ("from the front", "from the side", "from behind")
+        return "\n".join(f"{i + 1}. A person doing {name}, seen {v}." for i, v in enumerate(views))
     return f"A person performs the action {name}."
 
 

@@ -166,7 +166,7 @@ def _generate(**o) -> None:
     if not o["output"]:
         raise click.UsageError("missing -o/--output (the priors file to write)")
     t0 = time.perf_counter()
-    stdin = click.get_text_stream("stdin") if o["classes_file"] == "-" else None
+    stdin = sys.stdin if o["classes_file"] == "-" else None
     classes = classlist.resolve(o["classes_from"], o["classes_file"], o["classes_list"], stdin)
     backend = BackendConfig(
         name=o["backend"],
@@ -260,7 +260,7 @@ def show(file, classes, as_json):
         table.add_row(row["name"], "description", row["description"])
         for t in row["texts"]:
             table.add_row("", t["kind"], t["text"])
-    Console(file=click.get_text_stream("stdout"), soft_wrap=False).print(table)
+    Console(file=sys.stdout, soft_wrap=False).print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

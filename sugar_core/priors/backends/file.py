@@ -75,9 +75,10 @@ def _read_json(path: Path) -> dict[str, Knowledge]:
             fail(f"'motion' should be an object with keys {list(MOTION_PARTS)}")
         extra = sorted(set(motion) - set(MOTION_PARTS))
         missing = [p for p in MOTION_PARTS if not _text(motion.get(p))]
-        if extra or missing:
-            unknown_parts = f", unknown: {extra}" if extra else ""
-            fail(f"motion parts missing or empty: {missing}{unknown_parts}")
+        if missing:
+            fail(f"motion parts missing or empty: {missing}")
+        if extra:
+            fail(f"unknown motion part(s) {extra}; expected {list(MOTION_PARTS)}")
         visual = entry.get("visual")
         if not isinstance(visual, list) or not visual or not all(_text(v) for v in visual):
             fail("'visual' should be a non-empty list of non-empty strings")
