@@ -49,7 +49,9 @@ def test_projection_flips_image_coordinates_and_hides_absent_bodies():
     assert np.isnan(xy[1, 0]).all() and np.isnan(xy[1, 2]).all()
     assert np.isfinite(xy[1, 1]).all()
     j3 = np.ones((1, 2, 25, 3), np.float32)
-    assert np.all(project(j3, get_layout("ntu25"))[..., 1] == 1.0)  # 3D: y already up
+    xy3 = project(j3, get_layout("ntu25"))
+    assert np.all(xy3[..., 1] == 1.0)  # 3D: y already up
+    assert np.all(xy3[..., 0] == -1.0)  # Kinect x points to the sensor's left: mirrored
 
 
 def test_limits_are_square_and_hold_every_point(rng):

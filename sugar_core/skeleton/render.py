@@ -1,8 +1,10 @@
 """Draw a skeleton sequence as an animated GIF (what `sugar data show` writes).
 
 Each frame draws every body's bones (the layout's ``bones``) projected onto the x-y plane:
-3D data is in camera space with y up; 2D keypoints (two channels, or the coco17 layout whose
-third channel is a confidence) are in image coordinates with y down, so they are flipped.
+3D data is in Kinect camera space (y up, x toward the sensor's left), so x is mirrored to draw
+the scene as the sensor sees it, a person's left on the picture's right when they face it;
+2D keypoints (two channels, or the coco17 layout whose third channel is a confidence) are in
+image coordinates with y down, so y is flipped instead.
 Axis limits are fixed over the whole sequence so the body moves inside a still frame. Bodies
 that are absent in a frame (all joints zero) are not drawn.
 """
@@ -36,7 +38,8 @@ def _is_image(layout: Layout, c: int) -> bool:
 
 
 def project(joints: np.ndarray, layout: Layout) -> np.ndarray:
-    """(M, T, V, C) joints -> (M, T, V, 2) drawing coordinates, y up, NaN where a body is absent."""
+    """(M, T, V, C) joints -> (M, T, V, 2) drawing coordinates (x right, y up as seen from the
+    sensor), NaN where a body is absent."""
     assert joints.ndim == 4 and joints.shape[2] == layout.num_joints, (
         f"joints shape {joints.shape}, expected (M, T, {layout.num_joints}, C)"
     )
@@ -44,6 +47,8 @@ def project(joints: np.ndarray, layout: Layout) -> np.ndarray:
     xy = joints[..., :2].astype(np.float64).copy()  # (M, T, V, 2)
     if _is_image(layout, joints.shape[3]):
         xy[..., 1] = -xy[..., 1]
+    else:
+        xy[..., 0] = -xy[..., 0]
     absent = ~np.any(joints != 0, axis=(2, 3))  # (M, T)
     xy[absent] = np.nan
     return xy
