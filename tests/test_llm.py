@@ -9,6 +9,15 @@ from sugar_core.llm import FrozenLLM, LLMConfig, fingerprint
 from sugar_core.projection import BridgeConfig, build_bridge, pad_tokens
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is faster, and immune to other jobs on the shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _llm(lora=True, chat=True, seed=0, **kw):
     model, tok = tiny_llama(seed, chat)
     llm = FrozenLLM(model, tok, LLMConfig(spec="tiny", lora=lora, lora_r=4, **kw))

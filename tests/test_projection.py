@@ -4,6 +4,16 @@ import torch
 from sugar_core.errors import ConfigError
 from sugar_core.projection import BridgeConfig, build_bridge, pad_tokens, resample
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is faster, and immune to other jobs on the shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 D, D_LLM = 6, 10
 
 

@@ -1,0 +1,195 @@
+import numpy as np
+import pytest
+import torch
+from _align_tiny import CLASSES, save_tiny_llama, synthetic_priors, synthetic_tokens
+
+from sugar_core.align import AlignConfig, load_aligned, predict, save_aligned, train_alignment
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.llm import LLMConfig
+from sugar_core.predictions import Predictions, read_predictions
+from sugar_core.projection import BridgeConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is faster, and immune to other jobs on the shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def llm_dir(tmp_path_factory):
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def _cfg(llm_dir, **kw):
+    base = dict(
+        bridge=BridgeConfig(queries=3, chunk=4, width=16, heads=2),
+        llm=LLMConfig(spec=str(llm_dir), lora_r=4, max_description_tokens=6),
+        epochs=2,
+        lr=5e-3,
+        batch_size=8,
+    )
+    base.update(kw)
+    return AlignConfig(**base)
+
+
+def _base_weights(llm) -> dict[str, torch.Tensor]:
+    """The LLM's own weights under their original names (LoRA tensors left out)."""
+    out = {}
+    for name, p in llm.model.named_parameters():
+        if "lora_" in name:
+            continue
+        name = name.removeprefix("base_model.model.").replace(".base_layer", "")
+        out[name] = p.detach().clone()
+    return out
+
+
+def test_training_leaves_the_llm_bit_identical_and_lowers_the_loss(llm_dir):
+    from transformers import AutoModelForCausalLM
+
+    events = []
+    model = train_alignment(
+        synthetic_tokens(), synthetic_priors(), _cfg(llm_dir, epochs=3), "xview",
+        callback=events.append,
+    )  # fmt: skip
+    fresh = dict(AutoModelForCausalLM.from_pretrained(llm_dir).named_parameters())
+    trained = _base_weights(model.llm)
+    assert set(trained) == set(fresh)
+    for name, w in trained.items():
+        assert torch.equal(w, fresh[name]), name
+    assert not any(p.requires_grad for n, p in model.llm.named_parameters() if "lora_" not in n)
+    assert model.history[-1]["loss"] < model.history[0]["loss"]
+    assert events[-1]["step"] == events[-1]["total"] == 3 * 4  # 32 train samples / 8
+    assert model.class_names == CLASSES
+
+
+def test_no_lora_trains_the_bridge_alone(llm_dir):
+    cfg = _cfg(llm_dir, epochs=1)
+    cfg.llm.lora = False
+    model = train_alignment(synthetic_tokens(), synthetic_priors(), cfg, "xview")
+    assert model.llm.trainable_state() == {}
+
+
+def test_train_classes_restrict_the_list_and_the_samples(llm_dir):
+    events = []
+    model = train_alignment(
+        synthetic_tokens(), synthetic_priors(), _cfg(llm_dir, epochs=1), "xview",
+        train_classes=[3, 1], callback=events.append,
+    )  # fmt: skip
+    assert model.class_names == [CLASSES[1], CLASSES[3]]
+    assert events[-1]["total"] == 2  # 16 samples of two classes / 8
+
+
+def test_predict_rank_and_generate_shapes(llm_dir):
+    ts = synthetic_tokens()
+    model = train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1), "xview")
+    test = ts.split_indices("xview", "test")
+    seqs = [ts.tokens[i] for i in test]
+    r = predict(model, seqs, CLASSES, decode="rank", batch_size=5, max_new_tokens=4)
+    assert r.pred.shape == (len(test),) and r.top5.shape == (len(test), 5)
+    assert (r.pred >= 0).all() and (r.top5[:, :4] >= 0).all() and (r.top5[:, 4] == -1).all()
+    assert (np.diff(r.scores[:, :4], axis=1) <= 1e-6).all()  # ranked best first
+    assert all(t.startswith("{" + CLASSES[p] + "}") for t, p in zip(r.raw_text, r.pred))
+    g = predict(model, seqs, CLASSES, decode="generate", max_new_tokens=8)
+    assert len(g.raw_text) == len(test) and set(g.how) <= {"exact", "normalised", "prefix", "none"}
+    assert ((g.pred >= -1) & (g.pred < len(CLASSES))).all()
+    assert (g.top5[:, 0] == g.pred).all() and (g.top5[:, 1:] == -1).all()
+    # zero-shot style: another list, no retraining
+    z = predict(model, seqs[:3], ["sit down", "walk around"], decode="rank", describe=False)
+    assert set(z.pred) <= {0, 1} and z.raw_text[0] in ("{sit down}", "{walk around}")
+    with pytest.raises(ConfigError, match="width"):
+        predict(model, [np.zeros((3, 5), np.float16)], CLASSES)
+
+
+def test_save_load_round_trip_predicts_the_same(llm_dir, tmp_path):
+    ts = synthetic_tokens()
+    model = train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1), "xview")
+    test = ts.split_indices("xview", "test")
+    seqs = [ts.tokens[i] for i in test]
+    a = predict(model, seqs, CLASSES, describe=False)
+    p = Predictions(
+        labels=ts.labels[test], pred=a.pred, top5=a.top5, class_names=CLASSES,
+        sample_ids=[ts.sample_ids[i] for i in test], scores=a.scores, raw_text=a.raw_text,
+        metrics={"top1": 0.5},
+    )  # fmt: skip
+    save_aligned(tmp_path / "aligned.h5", model, p)
+    back = load_aligned(tmp_path / "aligned.h5")
+    b = predict(back, seqs, CLASSES, describe=False)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    assert back.class_names == CLASSES and back.config == model.config
+    stored, kind = read_predictions(tmp_path / "aligned.h5")
+    assert kind == "aligned" and (stored.pred == a.pred).all()
+
+
+def test_load_refuses_other_llm_weights(llm_dir, tmp_path):
+    ts = synthetic_tokens()
+    model = train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1), "xview")
+    p = Predictions(
+        labels=ts.labels[:2], pred=ts.labels[:2], top5=np.zeros((2, 5), np.int64),
+        class_names=CLASSES, sample_ids=ts.sample_ids[:2],
+    )  # fmt: skip
+    save_aligned(tmp_path / "a.h5", model, p)
+    other = save_tiny_llama(tmp_path / "other", seed=1)
+    with pytest.raises(ConfigError, match="not the same weights"):
+        load_aligned(tmp_path / "a.h5", llm_spec=str(other))
+
+
+def test_predictions_only_file_has_no_model(tmp_path):
+    from sugar_core.predictions import write_predictions
+
+    p = Predictions(
+        labels=np.zeros(1, np.int64), pred=np.zeros(1, np.int64), top5=np.zeros((1, 5), np.int64),
+        class_names=["a"], sample_ids=["s"],
+    )  # fmt: skip
+    write_predictions(p, tmp_path / "p.h5", "aligned")
+    with pytest.raises(SchemaError, match="no model"):
+        load_aligned(tmp_path / "p.h5")
+
+
+def test_resume_after_interruption_gives_the_same_weights(llm_dir, tmp_path):
+    ts, pr = synthetic_tokens(), synthetic_priors()
+    cfg = _cfg(llm_dir, epochs=2, checkpoint_every=1)
+    straight = train_alignment(ts, pr, cfg, "xview", run_dir=tmp_path / "a")
+
+    def stop_at_5(ev):
+        if ev["step"] == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_alignment(ts, pr, cfg, "xview", run_dir=tmp_path / "b", callback=stop_at_5)
+    resumed = train_alignment(ts, pr, cfg, "xview", run_dir=tmp_path / "b", resume=True)
+    for (n, a), b in zip(
+        straight.bridge.state_dict().items(), resumed.bridge.state_dict().values()
+    ):
+        torch.testing.assert_close(a, b, msg=n)
+    for n, a in straight.llm.trainable_state().items():
+        torch.testing.assert_close(a, resumed.llm.trainable_state()[n], msg=n)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
+def test_resume_refuses_other_settings(llm_dir, tmp_path):
+    ts, pr = synthetic_tokens(), synthetic_priors()
+    train_alignment(ts, pr, _cfg(llm_dir, epochs=1), "xview", run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="lr"):
+        train_alignment(
+            ts, pr, _cfg(llm_dir, epochs=1, lr=1e-2), "xview", run_dir=tmp_path, resume=True
+        )
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        train_alignment(ts, pr, _cfg(llm_dir), "xview", run_dir=tmp_path / "empty", resume=True)
+
+
+def test_bad_split_and_missing_priors_are_user_errors(llm_dir):
+    ts = synthetic_tokens()
+    with pytest.raises(SchemaError, match="no split 'xsub'"):
+        train_alignment(ts, synthetic_priors(), _cfg(llm_dir), "xsub")
+    pr = synthetic_priors().select(CLASSES[:2])
+    with pytest.raises(SchemaError, match="no entry for class"):
+        train_alignment(ts, pr, _cfg(llm_dir), "xview")
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = AlignConfig(bridge=BridgeConfig(kind="pool"), llm=LLMConfig(lora=False), epochs=3)
+    assert AlignConfig.from_dict(cfg.to_dict()) == cfg

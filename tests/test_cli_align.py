@@ -1,0 +1,103 @@
+import json
+
+import pytest
+import torch
+from _align_tiny import save_tiny_llama, synthetic_priors, synthetic_tokens
+from click.testing import CliRunner
+
+from sugar_cli.main import cli
+from sugar_core.predictions import read_predictions
+from sugar_core.priors.store import write_priors
+from sugar_core.tokenset import write_tokens
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is faster, and immune to other jobs on the shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("align-cli")
+    write_tokens(synthetic_tokens(), d / "tokens.h5")
+    write_priors(synthetic_priors(), d / "priors.h5")
+    return d, save_tiny_llama(d / "llm")
+
+
+def _args(d, llm, *extra):
+    return [
+        "align", str(d / "tokens.h5"), "--priors", str(d / "priors.h5"), "--llm", str(llm),
+        "--queries", "3", "--chunk", "4", "--width", "16", "--heads", "2", "--lora-r", "4",
+        "--epochs", "1", "--max-new-tokens", "6", "--max-description-tokens", "6", *extra,
+    ]  # fmt: skip
+
+
+def test_align_writes_an_aligned_file_and_prints_its_path(files):
+    d, llm = files
+    out = d / "aligned.h5"
+    res = CliRunner().invoke(cli, _args(d, llm, "-o", str(out)))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(out)
+    p, kind = read_predictions(out)
+    assert kind == "aligned" and len(p.labels) == 16 and (p.pred >= 0).all()
+    assert p.metrics["split"] == "xview" and 0 <= p.metrics["top1"] <= 1
+    assert len(p.description) == 16 and p.raw_text[0].startswith("{")
+    ev = CliRunner().invoke(cli, ["eval", str(out), "--json"])
+    assert ev.exit_code == 0 and json.loads(ev.stdout)["n"] == 16
+
+
+def test_generate_with_json_and_no_lora(files):
+    d, llm = files
+    out = d / "gen.h5"
+    res = CliRunner().invoke(
+        cli,
+        _args(
+            d,
+            llm,
+            "--decode",
+            "generate",
+            "--no-lora",
+            "--json",
+            "-o",
+            str(out),
+            "--match-encoder",
+            "none",
+        ),
+    )
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)
+    assert m["decode"] == "generate" and m["n"] == 16 and 0 <= m["off_list_rate"] <= 1
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--split", "xsub"], "no split 'xsub'"),
+        (["--resume"], "--resume needs --run-dir"),
+        (["--lora-targets", "nope_proj"], "LoRA targets"),
+        (["--heads", "3"], "not divisible"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_no_file(files, extra, message):
+    d, llm = files
+    out = d / "bad.h5"
+    res = CliRunner().invoke(cli, _args(d, llm, *extra, "-o", str(out)))
+    assert res.exit_code == 1, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_missing_tokens_file_names_it(files):
+    d, llm = files
+    res = CliRunner().invoke(cli, ["align", str(d / "nope.h5"), "--priors", str(d / "priors.h5"),
+                                   "-o", str(d / "x.h5")])  # fmt: skip
+    assert res.exit_code == 1 and "nope.h5: no such file" in res.output
+
+
+def test_help_has_examples():
+    res = CliRunner().invoke(cli, ["align", "--help"])
+    assert res.exit_code == 0 and "Examples:" in res.output and "--no-lora" in res.output
