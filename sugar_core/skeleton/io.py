@@ -1,0 +1,214 @@
+"""Reading raw skeleton data sets: one entry point for every format sugar imports.
+
+``read_dataset(src, fmt, options)`` turns a directory of raw files (or one array / pickle file)
+into a SkeletonSet; ``load`` does the same and also returns what was skipped and the facts the
+reader recorded; ``read_file(path, fmt)`` parses ONE raw file into samples (for ``sugar predict``
+on a user's own recordings: labels are -1 where the file does not say).
+
+Formats: ``ntu`` (raw NTU RGB+D .skeleton files), ``nw-ucla`` (CTR-GCN JSON), ``msr`` (MSR
+Action3D ``*_skeleton3D.txt``), ``pyskl`` (PYSKL / MMAction2 annotation pickle), ``npz``
+(CTR-GCN ``x_train/y_train/x_test/y_test``) and ``numpy`` (sugar's plain array format).
+
+Directory formats are parsed file by file, in a process pool when ``workers > 1``; every worker
+returns samples or "bad file" records, so ``skip_bad`` can list what it left out.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import ConfigError, InputFormatError
+from .dataset import Sample, SkeletonSet
+from .readers import arrays, msr, ntu, pyskl, ucla
+from .readers.common import Notes, ReadOptions, Skipped
+
+__all__ = ["FORMATS", "Imported", "ReadOptions", "Skipped", "load", "read_dataset", "read_file"]
+
+# name -> reader module; directory readers expose SUFFIX, WHAT, list_inputs, parse, assemble;
+# single-file readers expose read
+DIRECTORY_READERS: dict[str, ModuleType] = {"ntu": ntu, "nw-ucla": ucla, "msr": msr}
+FILE_READERS: dict[str, ModuleType] = {"pyskl": pyskl, "npz": arrays, "numpy": arrays}
+FORMATS = tuple(DIRECTORY_READERS) + tuple(FILE_READERS)
+
+# options that only some formats read; giving one to another format is a mistake worth naming
+_OPTION_FORMATS = {
+    "drop_list": ("ntu",),
+    "cleanup": ("ntu",),
+    "max_bodies": ("ntu",),
+    "file_list": ("msr",),
+    "split_name": ("npz",),
+    "layout": ("pyskl", "npz"),
+    "classes": ("ntu", "pyskl", "npz"),
+}
+_OPTION_FLAGS = {"cleanup": "no-cleanup", "file_list": "no-file-list"}
+
+Progress = Callable[[int, int], None]  # (files just done, total files)
+
+
+@dataclass
+class Imported:
+    data: SkeletonSet
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)  # reader facts, stored in the output config
+    files: int = 0  # raw files read (or 1 for single-file formats)
+
+
+def check_options(fmt: str, opts: ReadOptions) -> None:
+    """Refuse unknown formats and options that the format would silently ignore."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    defaults = ReadOptions()
+    for f in fields(ReadOptions):
+        allowed = _OPTION_FORMATS.get(f.name)
+        if allowed and fmt not in allowed and getattr(opts, f.name) != getattr(defaults, f.name):
+            flag = _OPTION_FLAGS.get(f.name, f.name.replace("_", "-"))
+            raise ConfigError(f"--{flag} applies to --format {' / '.join(allowed)}, not {fmt}")
+    if opts.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {opts.workers}")
+    if opts.max_bodies < 1:
+        raise ConfigError(f"--max-bodies must be at least 1, got {opts.max_bodies}")
+
+
+def load(
+    src: str | os.PathLike,
+    fmt: str,
+    options: ReadOptions | None = None,
+    on_progress: Progress | None = None,
+) -> Imported:
+    """Read a whole data set; raise InputFormatError on the first bad file unless skip_bad."""
+    opts = options or ReadOptions()
+    check_options(fmt, opts)
+    if fmt in FILE_READERS:
+        path = Path(src)
+        if not path.is_file():
+            what = "is a directory" if path.is_dir() else "no such file"
+            raise InputFormatError(path, f"{what}; --format {fmt} reads one file")
+        notes = Notes()
+        data, skipped = FILE_READERS[fmt].read(path, fmt, opts, notes)
+        if on_progress:
+            on_progress(1, 1)
+        return Imported(data, skipped, notes.items, 1)
+
+    reader = DIRECTORY_READERS[fmt]
+    notes = Notes()
+    paths = reader.list_inputs(Path(src), opts, notes)
+    samples: list[Sample] = []
+    skipped: list[Skipped] = []
+    for result in _parse_all(fmt, paths, opts, on_progress):
+        if isinstance(result, Sample):
+            samples.append(result)
+        elif opts.skip_bad:
+            skipped.append(result)
+        else:
+            raise InputFormatError(result.path, result.reason, result.line)
+    if not samples:
+        raise InputFormatError(src, f"none of the {len(paths)} files could be read")
+    return Imported(reader.assemble(samples, opts, notes), skipped, notes.items, len(paths))
+
+
+def read_dataset(
+    src: str | os.PathLike,
+    fmt: str,
+    options: ReadOptions | None = None,
+    on_progress: Progress | None = None,
+) -> SkeletonSet:
+    """The SkeletonSet of a raw data set (see ``load`` for the skipped list and notes)."""
+    return load(src, fmt, options, on_progress).data
+
+
+def read_file(
+    path: str | os.PathLike, fmt: str, options: ReadOptions | None = None
+) -> list[Sample]:
+    """Parse ONE raw file of format ``fmt`` into its samples (one for the directory formats).
+
+    File names need not follow the data set's naming scheme: where nothing gives the label it is
+    -1 and the metadata is empty. Raises InputFormatError naming the file (and line).
+    """
+    opts = options or ReadOptions()
+    check_options(fmt, opts)
+    path = Path(path)
+    if fmt in FILE_READERS:
+        return read_dataset(path, fmt, opts).samples
+    if not path.is_file():
+        raise InputFormatError(path, "no such file")
+    return [DIRECTORY_READERS[fmt].parse(path, opts, strict=False)]
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing many files, optionally in a pool
+
+
+def _parse_batch(job: tuple[str, list[Path], ReadOptions]) -> list[Sample | Skipped]:
+    fmt, paths, opts = job
+    reader = DIRECTORY_READERS[fmt]
+    out: list[Sample | Skipped] = []
+    for p in paths:
+        try:
+            out.append(reader.parse(p, opts, strict=True))
+        except InputFormatError as exc:  # travels back as data: exceptions do not pickle well
+            out.append(Skipped.from_error(exc))
+    return out
+
+
+def _parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Progress | None):
+    """Yield a Sample or a Skipped per path, in path order."""
+    total = len(paths)
+    workers = min(opts.workers, max(1, total // 16))  # a pool does not pay for a handful
+    size = max(4, min(128, total // (workers * 8) or 1))
+    batches = [(fmt, paths[i : i + size], opts) for i in range(0, total, size)]
+    if workers == 1:
+        tune_allocator()
+        results = map(_parse_batch, batches)
+        pool = None
+    else:
+        pool = mp.get_context().Pool(workers, initializer=_worker_init)
+        results = pool.imap(_parse_batch, batches)
+    try:
+        for batch in results:
+            if on_progress:
+                on_progress(len(batch), total)
+            yield from batch
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def _worker_init() -> None:
+    tune_allocator()
+    try:  # the parsers' small matrix products gain nothing from BLAS threads
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+_TUNED = False
+
+
+def tune_allocator() -> None:
+    """Keep freed memory in the process (glibc) instead of returning it to the system.
+
+    The parsers allocate and free arrays of a few hundred KB per file; by default glibc hands
+    such blocks back to the kernel and page-faults them in again for the next file, which
+    costs more than the parsing itself on virtual machines. Allocations under 64 MiB now come
+    from the heap and up to 256 MiB of free heap is kept. A no-op off glibc.
+    """
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)

@@ -1,0 +1,1 @@
+"""One module per raw format; ``sugar_core.skeleton.io`` is the entry point that picks one."""

@@ -1,0 +1,301 @@
+"""NTU RGB+D 60/120 raw ``.skeleton`` files: parsing, sample names, class list and splits.
+
+File structure (Kinect v2 dump, CRLF or LF)::
+
+    <frames>
+    per frame:  <bodies>
+      per body: <bodyID clippedEdges handLeftConf handLeftState handRightConf handRightState
+                 isRestricted leanX leanY trackingState>
+                <joints = 25>
+                25 x <x y z depthX depthY colorX colorY orientW orientX orientY orientZ state>
+
+Only x, y, z (camera space, metres) are kept. A fast path walks the structure once per body
+record and parses the x, y, z columns of every joint line at once (``text.parse_decimals``); if
+anything looks unusual it hands over to a careful line-by-line parser that either copes or raises
+an error naming the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ConfigError, InputFormatError
+from ..classes import NTU60, NTU120
+from ..dataset import TEST, TRAIN, Sample, SkeletonSet
+from .common import Notes, ReadOptions, list_files, resolve_classes
+from .ntu_clean import NtuCleanup, NtuRecording, clean
+from .text import leading_tokens, line_bounds, parse_decimals
+
+V = 25  # joints per body in Kinect v2
+JOINT_VALUES = 12  # values per joint line
+INFO_VALUES = 10  # values per body-info line
+NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
+
+# public protocol facts (NTU RGB+D papers; see docs/anchors.md)
+NTU60_XSUB_TRAIN = frozenset(
+    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
+)
+NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset(
+    (45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86,
+     89, 91, 92, 93, 94, 95, 97, 98, 100, 103)
+)  # fmt: skip
+XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+
+
+def parse_name(stem: str) -> dict[str, int] | None:
+    """``S001C002P003R002A013`` -> {setup, camera, subject, repetition, action}, or None."""
+    m = NAME.match(stem)
+    if m is None:
+        return None
+    setup, camera, subject, rep, action = (int(g) for g in m.groups())
+    return {
+        "setup": setup,
+        "camera": camera,
+        "subject": subject,
+        "repetition": rep,
+        "action": action,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+
+
+def _scan_fast(buf: bytes) -> NtuRecording | None:
+    """Parse a well-formed file fast; None if anything is unusual (the careful parser decides)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    starts, ends = line_bounds(a)
+    s, e = starts.tolist(), ends.tolist()
+    info: list[int] = []  # line index of each body-info line
+    frame_of: list[int] = []
+    try:
+        frames = int(buf[s[0] : e[0]])
+        i = 1
+        for t in range(frames):
+            nb = int(buf[s[i] : e[i]])
+            i += 1
+            for _ in range(nb):
+                if int(buf[s[i + 1] : e[i + 1]]) != V:
+                    return None
+                info.append(i)
+                frame_of.append(t)
+                i += 2 + V
+    except (ValueError, IndexError):
+        return None
+    if i > len(s) or frames < 0 or np.any(ends[i:] != starts[i:]):
+        return None  # truncated, or something after the last frame
+    if not info:
+        return NtuRecording(frames, np.zeros(0, np.int64), [], np.zeros((0, V, 3), np.float32))
+
+    info_idx = np.asarray(info, dtype=np.int64)
+    joint_lines = (info_idx[:, None] + 2 + np.arange(V)).ravel()  # (B * V,)
+    # count lines hold one integer each (int() above), so a line with a value missing or extra
+    # changes the total number of spaces (two lines that compensate would not, and their
+    # x, y, z still parse; the careful parser is stricter)
+    spaces = len(info) * (INFO_VALUES - 1 + V * (JOINT_VALUES - 1))
+    if np.count_nonzero(a == 32) != spaces:
+        return None
+    bounds = leading_tokens(buf, starts[joint_lines], 3)
+    if bounds is None:
+        return None
+    values = parse_decimals(buf, *bounds)  # (B * V * 3,)
+    if values is None:
+        return None
+    ids = [buf[s[j] : e[j]].split(b" ", 1)[0] for j in info]
+    xyz = values.astype(np.float32).reshape(len(info), V, 3)
+    return NtuRecording(frames, np.asarray(frame_of, dtype=np.int64), ids, xyz)
+
+
+def _scan_careful(buf: bytes, path: str) -> NtuRecording:
+    """Parse line by line with any whitespace; raise InputFormatError naming the line.
+
+    Checks the structure (counts, values per line) and that x, y, z are numbers; the columns
+    sugar does not read are only counted.
+    """
+    lines = buf.decode("latin-1").splitlines()
+    pos = 0  # index of the next line to read
+
+    def take(what: str) -> list[str]:
+        nonlocal pos
+        if pos >= len(lines):
+            raise InputFormatError(path, f"file ends early: expected {what}", len(lines) + 1)
+        pos += 1
+        return lines[pos - 1].split()
+
+    def count(what: str) -> int:
+        toks = take(what)
+        if len(toks) != 1 or not toks[0].lstrip("-").isdigit() or int(toks[0]) < 0:
+            found = " ".join(toks)[:40] or "an empty line"
+            raise InputFormatError(path, f"expected {what} (a whole number), found {found!r}", pos)
+        return int(toks[0])
+
+    frames = count("the frame count")
+    info_ids: list[bytes] = []
+    frame_of: list[int] = []
+    rows: list[list[float]] = []
+    for t in range(frames):
+        nb = count(f"the body count of frame {t + 1} of {frames}")
+        for b in range(nb):
+            where = f"frame {t + 1}, body {b + 1}"
+            toks = take(f"the body-info line of {where}")
+            if len(toks) != INFO_VALUES:
+                raise InputFormatError(
+                    path,
+                    f"body-info line of {where}: expected {INFO_VALUES} values, found {len(toks)}",
+                    pos,
+                )
+            info_ids.append(toks[0].encode())
+            nj = count(f"the joint count of {where}")
+            if nj != V:
+                raise InputFormatError(
+                    path, f"{where}: expected {V} joints (Kinect v2), found {nj}", pos
+                )
+            for j in range(V):
+                toks = take(f"joint {j + 1} of {where}")
+                if len(toks) != JOINT_VALUES:
+                    raise InputFormatError(
+                        path,
+                        f"joint line of {where}: expected {JOINT_VALUES} values, found {len(toks)}",
+                        pos,
+                    )
+                try:
+                    rows.append([float(x) for x in toks[:3]])
+                except ValueError:
+                    bad = next(x for x in toks if not _is_float(x))
+                    raise InputFormatError(
+                        path, f"joint line of {where}: {bad[:30]!r} is not a number", pos
+                    ) from None
+            frame_of.append(t)
+    rest = [n for n in range(pos, len(lines)) if lines[n].strip()]
+    if rest:
+        raise InputFormatError(
+            path, f"unexpected content after the last of {frames} frames", rest[0] + 1
+        )
+    xyz = np.asarray(rows, dtype=np.float32).reshape(len(frame_of), V, 3)
+    return NtuRecording(frames, np.asarray(frame_of, dtype=np.int64), info_ids, xyz)
+
+
+def _is_float(x: str) -> bool:
+    try:
+        float(x)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_recording(buf: bytes, path: str | Path) -> NtuRecording:
+    """Every body record of one ``.skeleton`` file (fast path, careful path if needed)."""
+    rec = _scan_fast(buf)
+    return rec if rec is not None else _scan_careful(buf, str(path))
+
+
+def read_ntu_file(path: str | Path, cleanup: NtuCleanup | None = None) -> Sample:
+    """One ``.skeleton`` file as a Sample (M, T, 25, 3) after clean-up.
+
+    Label and metadata come from an NTU name (SsssCcccPpppRrrrAaaa); other names give label -1
+    and no metadata, which suits prediction on a user's own recordings.
+    """
+    path = Path(path)
+    try:
+        buf = path.read_bytes()
+    except OSError as exc:
+        raise InputFormatError(path, f"cannot read ({exc.strerror})") from None
+    rec = parse_recording(buf, path)
+    if len(rec.body_ids) == 0:
+        raise InputFormatError(
+            path,
+            f"no body is tracked in any of its {rec.frames} frames (a missing-skeleton "
+            "sample; pass --drop-list with the published list, or --skip-bad)",
+        )
+    joints = clean(rec, cleanup or NtuCleanup())
+    stem = path.name.split(".")[0]
+    meta = parse_name(stem)
+    if meta is None:
+        return Sample(joints, -1, stem, {})
+    action = meta.pop("action")
+    meta["view"] = meta["camera"]
+    return Sample(joints, action - 1, stem, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# data set level
+
+
+SUFFIX = ".skeleton"
+WHAT = "NTU RGB+D .skeleton"
+
+
+def cleanup_from(opts: ReadOptions) -> NtuCleanup:
+    return NtuCleanup(enabled=opts.cleanup, max_bodies=opts.max_bodies)
+
+
+def list_inputs(src: Path, opts: ReadOptions, notes: Notes) -> list[Path]:
+    """The .skeleton files under ``src`` minus those named in ``opts.drop_list``."""
+    files = list_files(src, SUFFIX, WHAT)
+    if opts.drop_list:
+        drop = read_drop_list(opts.drop_list)
+        kept = [p for p in files if p.name.split(".")[0] not in drop]
+        notes["drop_list"] = {
+            "path": str(Path(opts.drop_list).resolve()),
+            "names": len(drop),
+            "dropped": len(files) - len(kept),
+        }
+        files = kept
+        if not files:
+            raise InputFormatError(src, f"every .skeleton file is named in {opts.drop_list}")
+    return files
+
+
+def parse(path: Path, opts: ReadOptions, strict: bool) -> Sample:
+    """One file; ``strict`` (data-set import) also requires an NTU sample name."""
+    if strict and parse_name(path.name.split(".")[0]) is None:
+        raise InputFormatError(
+            path, "file name is not an NTU sample name (SsssCcccPpppRrrrAaaa.skeleton)"
+        )
+    return read_ntu_file(path, cleanup_from(opts))
+
+
+def read_drop_list(path: str | Path) -> set[str]:
+    """Sample names, one per line (``.skeleton`` suffix, blanks and ``#`` comments allowed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--drop-list {path}: no such file")
+    names = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        stem = line.split(".")[0]
+        if NAME.match(stem) is None:
+            raise InputFormatError(path, f"{line[:40]!r} is not an NTU sample name", n)
+        names.add(stem)
+    return names
+
+
+def assemble(samples: list[Sample], opts: ReadOptions, notes: Notes) -> SkeletonSet:
+    """Class list (ntu60 unless an action id exceeds 60) and the standard splits."""
+    top = max(s.label for s in samples) + 1
+    spec = opts.classes or ("ntu120" if top > 60 else "ntu60")
+    names = resolve_classes(spec, known=("ntu60", "ntu120"))
+    if top > len(names):
+        raise ConfigError(f"--classes {spec} has {len(names)} classes but action A{top:03d} occurs")
+    ntu120 = tuple(names) == NTU120
+    subjects = np.array([s.meta["subject"] for s in samples])
+    train_subjects = NTU120_XSUB_TRAIN if ntu120 else NTU60_XSUB_TRAIN
+    splits = {"xsub": _split(np.isin(subjects, list(train_subjects)))}
+    if ntu120:
+        setups = np.array([s.meta["setup"] for s in samples])
+        splits["xset"] = _split(setups % 2 == 0)
+    else:
+        cameras = np.array([s.meta["camera"] for s in samples])
+        splits["xview"] = _split(np.isin(cameras, list(XVIEW_TRAIN_CAMERAS)))
+    notes["class_list"] = spec if tuple(names) in (NTU60, NTU120) else "file"
+    notes["cleanup"] = cleanup_from(opts).describe()
+    return SkeletonSet(samples, names, "ntu25", splits, source="ntu")
+
+
+def _split(train: np.ndarray) -> np.ndarray:
+    return np.where(train, TRAIN, TEST).astype(np.int8)
