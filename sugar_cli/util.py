@@ -56,8 +56,9 @@ def progress(description: str, total: int | None, disable: bool = False):
     with bar:
         task = bar.add_task(description, total=total, info="")
 
-        def advance(n: int = 1, info: str | None = None):
-            bar.update(task, advance=n, **({"info": info} if info is not None else {}))
+        def advance(n: int = 1, info: str | None = None, total: int | None = None):
+            fields = {"info": info} if info is not None else {}
+            bar.update(task, advance=n, total=total, **fields)  # total None: unchanged
 
         yield advance
 
