@@ -22,11 +22,17 @@ from pathlib import Path
 
 from ..errors import ConfigError, SchemaError
 from ..skeleton.classes import MSR, NTU120, NW_UCLA
+from ..synthetic import SYNTHETIC_CLASSES
 from .store import MOTION_PARTS
 
-BUILTIN_SETS = ("ntu120", "nw-ucla", "msr")
+BUILTIN_SETS = ("ntu120", "nw-ucla", "msr", "synthetic")
 # Which class list each file covers; "ntu60" is the first 60 classes of the NTU-120 file.
-_CLASS_LISTS: dict[str, tuple[str, ...]] = {"ntu120": NTU120, "nw-ucla": NW_UCLA, "msr": MSR}
+_CLASS_LISTS: dict[str, tuple[str, ...]] = {
+    "ntu120": NTU120,
+    "nw-ucla": NW_UCLA,
+    "msr": MSR,
+    "synthetic": SYNTHETIC_CLASSES,  # the embedded demo dataset (sugar_core/synthetic.py)
+}
 _ALIASES = {"ntu60": ("ntu120", 60)}
 DATA_DIR = Path(__file__).with_name("builtin")
 
