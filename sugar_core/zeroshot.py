@@ -66,6 +66,7 @@ class ZeroShotConfig:
     baseline: bool = True  # the embedding baseline: no LLM, cosine to prior prototypes
     describe: bool = False  # rank: also generate a description per sample (a generation each)
     predict_batch: int = 16  # samples per LLM forward at prediction time
+    max_new_tokens: int = 48  # generate / describe: answer length cap
     tokenize: object = None  # TokenizeConfig (None = its defaults); shared with `sugar tokenize`
     align: AlignConfig = field(default_factory=AlignConfig)  # shared with `sugar align`
 
@@ -94,6 +95,7 @@ class ZeroShotConfig:
             "baseline": self.baseline,
             "describe": self.describe,
             "predict_batch": self.predict_batch,
+            "max_new_tokens": self.max_new_tokens,
             "tokenize": self.tokenize.to_dict(),
             "align": self.align.to_dict(),
         }
@@ -204,10 +206,10 @@ def _to_ids(local: np.ndarray, candidates: list[int]) -> np.ndarray:
     return np.where(local >= 0, cand[np.clip(local, 0, None)], -1)
 
 
-def _llm(model, seqs, candidates, names, decode, cfg, callback):
+def _llm(model, seqs, candidates, names, decode, cfg, callback, embed_fn=None):
     d = predict(
-        model, seqs, names, decode=decode, batch_size=cfg.predict_batch,
-        describe=cfg.describe, callback=callback,
+        model, seqs, names, decode=decode, batch_size=cfg.predict_batch, describe=cfg.describe,
+        max_new_tokens=cfg.max_new_tokens, embed_fn=embed_fn, callback=callback,
     )  # fmt: skip
     return d, _to_ids(d.pred, candidates), _to_ids(d.top5, candidates)
 
@@ -229,10 +231,12 @@ def run_zeroshot(
     callback: Callback | None = None,
     run_dir=None,
     priors_sha256: str = "",
+    embed_fn=None,
 ) -> ZeroShotResult:
     """The whole protocol (module docstring). ``tokens`` / ``aligned``: reuse a seen-only
     encoder / alignment (refused if it saw an unseen class); ``reused_from`` names their files
-    in errors. ``callback`` receives the stages' progress events with a ``phase`` key."""
+    in errors. ``callback`` receives the stages' progress events with a ``phase`` key.
+    ``embed_fn`` (texts -> unit rows) lets generate match an answer to the closest name."""
     from .tokenize import tokenize
 
     reused_from = reused_from or {}
@@ -300,7 +304,7 @@ def run_zeroshot(
     by_decode, primary = {}, None
     for decode in cfg.decodes:
         d, pred, top5 = _llm(aligned, seqs, plan.unseen, plan.unseen_names, decode, cfg,
-                             _notify(callback, f"predict:{decode}"))  # fmt: skip
+                             _notify(callback, f"predict:{decode}"), embed_fn)  # fmt: skip
         m = compute_metrics(labels, pred, top5, test.class_names, d.raw_text, plan.unseen)
         by_decode[decode] = {**_summary(m), "seconds": d.seconds}
         arrays[f"llm_{decode}"] = {"pred": pred, "top5": top5, "scores": d.scores}
@@ -317,9 +321,8 @@ def run_zeroshot(
         arrays["baseline"] = {"pred": b_pred, "top5": b_top5, "scores": b_scores}
 
     if cfg.gzsl:
-        metrics["gzsl"] = _gzsl(
-            aligned, test, test_tokens, test_priors, plan, idx, test_split, cross, cfg, callback
-        )
+        metrics["gzsl"] = _gzsl(aligned, test, test_tokens, test_priors, plan, idx, test_split,
+                                cross, cfg, callback, embed_fn)  # fmt: skip
 
     p = Predictions(
         labels=labels, pred=pred, top5=top5, class_names=list(test.class_names),
@@ -330,7 +333,8 @@ def run_zeroshot(
     return ZeroShotResult(p, train_tokens, aligned, plan, arrays)
 
 
-def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross, cfg, callback):
+def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross, cfg, callback,
+          embed_fn):  # fmt: skip
     """Seen + unseen candidates on seen-class test samples and the unseen samples."""
     if not plan.seen_in_test:
         raise ConfigError("--gzsl: the test data has no class that was seen in training")
@@ -344,7 +348,7 @@ def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross,
     labels = test.labels[idx]
     out = {"candidates": len(cand), "decode": cfg.decodes[0]}
     _, pred, _ = _llm(model, [test_tokens.tokens[i] for i in idx], cand, names, cfg.decodes[0],
-                      cfg, _notify(callback, "predict:gzsl"))  # fmt: skip
+                      cfg, _notify(callback, "predict:gzsl"), embed_fn)  # fmt: skip
     out["llm"] = gzsl_metrics(labels, pred, plan.seen_in_test, plan.unseen)
     if cfg.baseline:
         protos = class_prototypes(test_priors, names)

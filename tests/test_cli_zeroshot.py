@@ -1,0 +1,116 @@
+"""`sugar zeroshot` through Click: registry listing, a full tiny run, reuse, user errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from _align_tiny import save_tiny_llama
+from _zeroshot_tiny import tiny_config, tiny_data, tiny_priors
+from click.testing import CliRunner
+
+from sugar_cli.commands.eval import cli as eval_cli
+from sugar_cli.commands.zeroshot import cli
+from sugar_core.priors.store import write_priors
+from sugar_core.skeleton.dataset import write_skeletons
+from sugar_core.zeroshot_splits import SPLITS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zs-cli")
+    llm = save_tiny_llama(d / "llm")
+    write_skeletons(tiny_data(), d / "data.h5")
+    write_priors(tiny_priors(), d / "priors.h5")
+    cfg = tiny_config(llm).to_dict()
+    cfg.pop("decodes")
+    (d / "tiny.json").write_text(json.dumps({"tokenize": cfg["tokenize"], "align": cfg["align"]}))
+    (d / "unseen.txt").write_text("sit down\nstand up\n")
+    return d
+
+
+def _invoke(args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_list_splits_table_and_json():
+    out = _invoke(["--list-splits"])
+    assert out.exit_code == 0
+    assert "nw-ucla-ru5" in out.stdout and "1,3,4,6,8" in out.stdout
+    rows = json.loads(_invoke(["--list-splits", "--json"]).stdout)
+    assert {r["name"] for r in rows} == set(SPLITS)
+    ru2 = next(r for r in rows if r["name"] == "nw-ucla-ru2")
+    assert ru2["unseen"] == [1, 4] and ru2["num_seen"] == 8 and ru2["protocol"] == "purls"
+
+
+def test_missing_inputs_is_a_usage_error(files):
+    out = _invoke([files / "data.h5", "--priors", files / "priors.h5", "-o", files / "x.h5"])
+    assert out.exit_code == 2 and "--unseen-split" in out.output
+
+
+def test_full_run_then_reuse_then_eval(files):
+    d = files
+    common = [d / "data.h5", "--priors", d / "priors.h5", "--config", d / "tiny.json"]
+    out = _invoke(
+        [*common, "--unseen-split", d / "unseen.txt", "--decode", "rank", "--save-tokens",
+         d / "tok.h5", "--save-aligned", d / "al.h5", "--json", "-o", d / "zs.h5"]
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    m = json.loads(out.stdout)
+    assert m["split"] == "unseen" and m["protocol"] == "zeroshot/user"
+    assert m["unseen"] == ["sit down", "stand up"] and m["n"] == 6
+    assert set(m["llm"]) == {"rank"} and {"top1", "top5"} <= set(m["baseline"])
+    assert m["chance"] == {"top1": 0.5, "top5": 1.0}
+
+    ev = CliRunner().invoke(eval_cli, [str(d / "zs.h5"), "--json"])
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.stdout)["top1"] == pytest.approx(m["top1"])
+
+    # reuse: same unseen classes, both artifacts, generalised setting; no output path on stdout
+    out2 = _invoke(
+        [*common, "--unseen-split", d / "unseen.txt", "--decode", "rank", "--tokens", d / "tok.h5",
+         "--aligned", d / "al.h5", "--gzsl", "-o", d / "zs2.h5"]
+    )  # fmt: skip
+    assert out2.exit_code == 0, out2.output
+    assert out2.stdout.strip() == str(d / "zs2.h5")
+
+    # reuse for unseen classes the encoder did see: refused, nothing written
+    (d / "leaky.txt").write_text("pick up, sit down\n")
+    out3 = _invoke(
+        [*common, "--unseen-split", d / "leaky.txt", "--tokens", d / "tok.h5", "-o", d / "z3.h5"]
+    )
+    assert out3.exit_code == 1
+    assert "tok.h5" in out3.output and "pick up" in out3.output
+    assert "Traceback" not in out3.output and not (d / "z3.h5").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--unseen-split", "nw-ucla-ru9"], "unknown unseen split"),
+        (["--unseen-split", "nw-ucla-ru2"], "is for nw-ucla (10 classes)"),
+        (["--unseen-split", "{bad}"], "bad.txt:2: unknown class 'moonwalk'"),
+        (["--unseen-split", "{unseen}", "--save-aligned", "a.h5"], "needs --save-tokens"),
+        (["--unseen-split", "{unseen}", "--aligned", "a.h5"], "--aligned needs --tokens"),
+        (["--unseen-split", "{unseen}", "--config", "{badcfg}"], "badcfg.json:1: not JSON"),
+    ],
+)
+def test_user_errors_are_one_line(files, extra, message):
+    d = files
+    (d / "bad.txt").write_text("sit down\nmoonwalk\n")
+    (d / "badcfg.json").write_text("{tokenize: 1}")
+    extra = [e.format(bad=d / "bad.txt", unseen=d / "unseen.txt", badcfg=d / "badcfg.json")
+             for e in extra]  # fmt: skip
+    out = _invoke([d / "data.h5", "--priors", d / "priors.h5", *extra, "-o", d / "e.h5"])
+    assert out.exit_code == 1, out.output
+    assert message in out.output and "Traceback" not in out.output
+    assert not (d / "e.h5").exists()
