@@ -43,14 +43,16 @@ def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
 
 def _load(path: Path) -> dict[str, np.ndarray]:
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise InputFormatError(path, f"cannot read ({exc.strerror})") from None
+    if not magic.startswith(b"PK\x03\x04"):
+        kind = "a single .npy array" if magic == b"\x93NUMPY" else "not a zip file"
+        raise InputFormatError(path, f"not an .npz archive ({kind})")
+    try:
         with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise InputFormatError(path, "a single .npy array, expected an .npz archive")
             return {k: z[k] for k in z.files}
-    except InputFormatError:
-        raise
-    except AttributeError:
-        raise InputFormatError(path, "not an .npz archive") from None
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise InputFormatError(

@@ -1,0 +1,266 @@
+"""`sugar data`: import raw skeleton data sets into a sugar file; describe any sugar file."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from sugar_cli.util import console, echo_json, handle_errors, progress
+
+# subcommands kept in their own files, loaded only when asked for: name -> module
+LAZY = {"show": "data_show"}
+FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
+
+
+class DataGroup(click.Group):
+    def list_commands(self, ctx):
+        lazy = [n for n, mod in LAZY.items() if _available(mod)]
+        return sorted(super().list_commands(ctx) + lazy)
+
+    def get_command(self, ctx, name):
+        if name in LAZY and _available(LAZY[name]):
+            return importlib.import_module(f"sugar_cli.commands.{LAZY[name]}").cli
+        return super().get_command(ctx, name)
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"sugar_cli.commands.{module}") is not None
+
+
+@click.group(cls=DataGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Import raw skeleton data sets and inspect sugar files.
+
+    \b
+    Examples:
+      sugar data import ../data/nw-ucla/all_sqe --format nw-ucla -o ucla.h5
+      sugar data info ucla.h5
+      sugar data info ucla.h5 --json
+    """
+
+
+@cli.command("import")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="Format of SRC (see above).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="HDF5 file to write (kind skeletons).",
+)
+@click.option(
+    "-j",
+    "--workers",
+    type=int,
+    default=lambda: os.cpu_count() or 1,
+    show_default="all cores",
+    help="Processes parsing files in parallel.",
+)
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Leave unreadable files out, list them on stderr and in the file's config.",
+)
+@click.option(
+    "--classes",
+    metavar="NAME|FILE",
+    help="Class list: ntu60, ntu120, ... or a text file, one name per line (ntu, pyskl, npz).",
+)
+@click.option("--layout", help="Joint layout when the joint count is ambiguous (pyskl, npz).")
+@click.option(
+    "--drop-list",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="ntu: file of sample names to leave out (the missing-skeleton lists).",
+)
+@click.option(
+    "--max-bodies",
+    type=int,
+    default=2,
+    show_default=True,
+    help="ntu: bodies kept per sample after clean-up.",
+)
+@click.option(
+    "--no-cleanup",
+    "cleanup",
+    is_flag=True,
+    default=True,
+    flag_value=False,
+    help="ntu: keep every tracked body and every frame, as recorded.",
+)
+@click.option(
+    "--no-file-list",
+    "file_list",
+    is_flag=True,
+    default=True,
+    flag_value=False,
+    help="msr: keep all 567 sequences, not only the 557 of the CVPR 2012 list.",
+)
+@click.option("--split-name", help="npz: name of the file's train/test split.")
+@handle_errors
+def import_(
+    src,
+    fmt,
+    output,
+    workers,
+    skip_bad,
+    classes,
+    layout,
+    drop_list,
+    max_bodies,
+    cleanup,
+    file_list,
+    split_name,
+):
+    """Import a raw skeleton data set into one HDF5 file.
+
+    SRC is a directory of raw files (ntu, nw-ucla, msr) or one file (pyskl, npz, numpy). Every
+    sequence is stored without loss (its own length and body count) with class names, metadata
+    (subject, view, camera, setup, repetition) and the standard splits. Prints the output path.
+
+    \b
+    Formats and the splits they bring:
+      ntu      NTU RGB+D .skeleton files      xsub, xview (NTU-60) or xsub, xset (NTU-120)
+      nw-ucla  CTR-GCN JSON (all_sqe)         xview
+      msr      MSR Action3D *_skeleton3D.txt  xsub, as1, as2, as3
+      pyskl    PYSKL / MMAction2 .pkl         the pickle's own split lists
+      npz      CTR-GCN x_train/y_train/...    one, named from the file (CS -> xsub, ...)
+      numpy    sugar's plain .npz             its split_<name> arrays
+
+    \b
+    Examples:
+      sugar data import ../data/nw-ucla/all_sqe --format nw-ucla -o ucla.h5
+      sugar data import ../data/msr-action3d --format msr -o msr.h5
+      sugar data import nturgb+d_skeletons --format ntu --drop-list missing.txt -o ntu.h5
+      sugar data import ntu60_3danno.pkl --format pyskl -o ntu60.h5
+    """
+    from sugar_core.schema import input_record
+    from sugar_core.skeleton.dataset import write_skeletons
+    from sugar_core.skeleton.io import ReadOptions, load
+
+    opts = ReadOptions(
+        workers=workers,
+        skip_bad=skip_bad,
+        classes=classes,
+        layout=layout,
+        drop_list=str(drop_list) if drop_list else None,
+        cleanup=cleanup,
+        max_bodies=max_bodies,
+        file_list=file_list,
+        split_name=split_name,
+    )
+    start = time.perf_counter()
+    with progress(f"reading {fmt}", total=None) as advance:
+        imported = load(src, fmt, opts, on_progress=lambda n, total: advance(n, total=total))
+    read_s = time.perf_counter() - start
+    for s in imported.skipped:
+        console.print(f"skipped {s.message()}", markup=False, highlight=False, soft_wrap=True)
+    data = imported.data
+    config = {
+        "stage": "data import",
+        "format": fmt,
+        "source": str(src),
+        "options": asdict(opts),
+        "files": imported.files,
+        "skipped": [s.as_dict() for s in imported.skipped],
+        "notes": imported.notes,
+    }
+    inputs = [src] + ([drop_list] if drop_list else [])
+    with console.status(f"writing {output}"):
+        write_skeletons(data, output, config=config, inputs=input_record(inputs))
+    total_s = time.perf_counter() - start
+    splits = ", ".join(
+        f"{name} {int((a == 1).sum())}/{int((a == 0).sum())}" for name, a in data.splits.items()
+    )
+    skipped = f", skipped {len(imported.skipped)}" if imported.skipped else ""
+    console.print(
+        f"{len(data)} samples, {len(data.class_names)} classes, layout {data.layout}, splits "
+        f"{splits or 'none'}{skipped}; read {imported.files} files in {read_s:.1f} s, "
+        f"wrote {output} in {total_s - read_s:.1f} s",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    click.echo(str(output))
+
+
+@cli.command("info")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON on stdout.")
+@handle_errors
+def info(file, as_json):
+    """Describe a sugar file: counts per class and split, lengths, layout.
+
+    Any sugar file works: for kinds other than skeletons it shows the kind, the root attributes
+    and the shape of every dataset. Without --json the description goes to stderr.
+
+    \b
+    Examples:
+      sugar data info ucla.h5
+      sugar data info ucla.h5 --json | jq '.summary.splits'
+      sugar data info priors.h5
+    """
+    from sugar_core.fileinfo import describe
+
+    desc = describe(file)
+    if as_json:
+        echo_json(desc)
+    else:
+        _print_description(desc)
+
+
+def _print_description(desc: dict) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    def line(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    line(
+        f"{desc['path']}: kind {desc['kind']}, schema {desc['schema_version']}, "
+        f"sugar {desc['sugar_version']}, created {desc['created_utc']}"
+    )
+    config = desc.get("config") or {}
+    if config.get("stage") == "data import":
+        line(
+            f"imported from {config.get('source')} (format {config.get('format')}, "
+            f"{config.get('files')} files, {len(config.get('skipped', []))} skipped)"
+        )
+    summary = desc.get("summary")
+    if summary is None:
+        table = Table("dataset", "shape", "dtype", title="datasets")
+        for name, ds in desc["datasets"].items():
+            table.add_row(Text(name), str(tuple(ds["shape"])), ds["dtype"])
+        console.print(table)
+        return
+    lengths = summary["lengths"]
+    bodies = ", ".join(f"{n} with {k}" for k, n in summary["bodies"].items())
+    line(
+        f"{summary['n']} samples, layout {summary['layout']}, {summary['channels']} channels, "
+        f"bodies: {bodies}"
+    )
+    line(
+        f"lengths: min {lengths['min']}, median {lengths['median']:g}, mean "
+        f"{lengths['mean']:.1f}, max {lengths['max']} ({lengths['frames']} frames)"
+    )
+    if summary["splits"]:
+        table = Table("split", "train", "test", "unused", title="splits")
+        for name, c in summary["splits"].items():
+            table.add_row(Text(name), str(c["train"]), str(c["test"]), str(c["unused"]))
+        console.print(table)
+    table = Table("id", "class", "samples", title=f"{len(summary['classes'])} classes")
+    for c in summary["classes"]:
+        table.add_row(str(c["id"]), Text(c["name"]), str(c["count"]))
+    console.print(table)
