@@ -35,8 +35,11 @@ def test_malformed_tokens_give_none(bad):
     assert parse_decimals(buf, s, e) is None
 
 
-def test_too_long_or_empty_tokens_give_none():
-    buf, s, e = _bounds([b"1." + b"1" * 20])
+def test_long_tokens_go_through_float_and_empty_ones_give_none():
+    long = b"-1." + b"1" * 20
+    buf, s, e = _bounds([b"2.5", long, b"1.25e+02"])
+    assert list(parse_decimals(buf, s, e)) == [2.5, float(long), 125.0]
+    buf, s, e = _bounds([b"2.5", b"1." + b"x" * 20])
     assert parse_decimals(buf, s, e) is None
     assert parse_decimals(b"1 2", np.array([0, 1]), np.array([1, 1])) is None
     assert parse_decimals(b"", np.zeros(0, int), np.zeros(0, int)).shape == (0,)

@@ -64,49 +64,74 @@ def parse_name(stem: str) -> dict[str, int] | None:
 # parsing
 
 
+def _structure(buf: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """(frames, info line of each body record, frame of each record) of a clean file, or None.
+
+    Walks the structure without a Python loop: count lines are the only lines of one or two
+    characters (beyond the first), joint counts are all 25 and a body count never is (Kinect v2
+    tracks at most 6), so the short lines split into body counts and joint counts, and the
+    body counts fix where every line must be. Any line out of place gives None.
+    """
+    try:
+        frames = int(buf[starts[0] : ends[0]])
+    except ValueError:
+        return None
+    if frames < 0:
+        return None
+    length = ends - starts
+    short = np.flatnonzero((length >= 1) & (length <= 2))
+    short = short[short > 0]
+    first = a[starts[short]].astype(np.int64) - 48
+    last = a[ends[short] - 1].astype(np.int64) - 48
+    if np.any((first < 0) | (first > 9) | (last < 0) | (last > 9)):
+        return None
+    value = np.where(length[short] == 2, 10 * first + last, first)
+    is_frame = value != V
+    frame_lines, counts = short[is_frame], value[is_frame]
+    if len(frame_lines) != frames:
+        return None
+    before = np.cumsum(counts) - counts  # body records before each frame
+    if np.any(frame_lines != 1 + np.arange(frames) + (2 + V) * before):
+        return None
+    b = int(counts.sum())
+    frame_of = np.repeat(np.arange(frames), counts)
+    info = frame_lines[frame_of] + 1 + (2 + V) * (np.arange(b) - before[frame_of])
+    if not np.array_equal(short[~is_frame], info + 1):
+        return None  # a joint count other than 25, or a short line where none belongs
+    end = 1 + frames + (2 + V) * b
+    if end > len(starts) or np.any(length[end:] != 0):
+        return None  # truncated, or something after the last frame
+    return frames, info, frame_of
+
+
 def _scan_fast(buf: bytes) -> NtuRecording | None:
     """Parse a well-formed file fast; None if anything is unusual (the careful parser decides)."""
     a = np.frombuffer(buf, dtype=np.uint8)
     starts, ends = line_bounds(a)
-    s, e = starts.tolist(), ends.tolist()
-    info: list[int] = []  # line index of each body-info line
-    frame_of: list[int] = []
-    try:
-        frames = int(buf[s[0] : e[0]])
-        i = 1
-        for t in range(frames):
-            nb = int(buf[s[i] : e[i]])
-            i += 1
-            for _ in range(nb):
-                if int(buf[s[i + 1] : e[i + 1]]) != V:
-                    return None
-                info.append(i)
-                frame_of.append(t)
-                i += 2 + V
-    except (ValueError, IndexError):
+    layout = _structure(buf, a, starts, ends)
+    if layout is None:
         return None
-    if i > len(s) or frames < 0 or np.any(ends[i:] != starts[i:]):
-        return None  # truncated, or something after the last frame
-    if not info:
-        return NtuRecording(frames, np.zeros(0, np.int64), [], np.zeros((0, V, 3), np.float32))
-
-    info_idx = np.asarray(info, dtype=np.int64)
-    joint_lines = (info_idx[:, None] + 2 + np.arange(V)).ravel()  # (B * V,)
-    # count lines hold one integer each (int() above), so a line with a value missing or extra
-    # changes the total number of spaces (two lines that compensate would not, and their
-    # x, y, z still parse; the careful parser is stricter)
+    frames, info, frame_of = layout
+    if len(info) == 0:
+        return NtuRecording(frames, frame_of, [], np.zeros((0, V, 3), np.float32))
+    # count lines hold one integer each, so a line with a value missing or extra changes the
+    # total number of spaces (two lines that compensate would not, and their x, y, z still
+    # parse; the careful parser is stricter)
     spaces = len(info) * (INFO_VALUES - 1 + V * (JOINT_VALUES - 1))
     if np.count_nonzero(a == 32) != spaces:
         return None
-    bounds = leading_tokens(buf, starts[joint_lines], 3)
+    joint_lines = (info[:, None] + 2 + np.arange(V)).ravel()  # (B * V,)
+    bounds = leading_tokens(buf, starts[np.concatenate([joint_lines, info])], 3)
     if bounds is None:
         return None
-    values = parse_decimals(buf, *bounds)  # (B * V * 3,)
+    n = len(joint_lines)
+    values = parse_decimals(buf, bounds[0][:n], bounds[1][:n])  # (B * V * 3,)
     if values is None:
         return None
-    ids = [buf[s[j] : e[j]].split(b" ", 1)[0] for j in info]
+    id_starts, id_ends = bounds[0][n:, 0].tolist(), bounds[1][n:, 0].tolist()
+    ids = [buf[i:j] for i, j in zip(id_starts, id_ends)]
     xyz = values.astype(np.float32).reshape(len(info), V, 3)
-    return NtuRecording(frames, np.asarray(frame_of, dtype=np.int64), ids, xyz)
+    return NtuRecording(frames, frame_of, ids, xyz)
 
 
 def _scan_careful(buf: bytes, path: str) -> NtuRecording:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-TOKEN_WIDTH = 16  # longest token the fast road takes (15 digits + dot: exact in float64)
+TOKEN_WIDTH = 16  # longest token the fast road looks for
+MATRIX_WIDTH = 12  # widest token body (after the sign) parsed in the matrix: -0.001234567
 
-_RCOL = np.arange(TOKEN_WIDTH - 1, -1, -1, dtype=np.uint8)  # distance of a column from row end
-_POW10 = 10.0 ** _RCOL.astype(np.float64)  # (W,) power of ten of a right-aligned digit column
-# row k (flattened, one row per TOKEN_WIDTH bytes): True in the last k columns
-_INSIDE = (_RCOL[None, :] < np.arange(TOKEN_WIDTH + 1)[:, None]).ravel()
+_POW10 = 10.0 ** np.arange(TOKEN_WIDTH - 1, -1, -1)  # (16,) 1e15 ... 1e0
+# per row width w: row k (flattened, w bytes a row) is True in its last k columns
+_INSIDE = {
+    w: (np.arange(w)[None, :] >= w - np.arange(w + 1)[:, None]).ravel()
+    for w in range(1, MATRIX_WIDTH + 1)
+}
 
 
 def _rows(padded: np.ndarray, width: int, at: np.ndarray) -> np.ndarray:
@@ -52,16 +55,15 @@ def leading_tokens(buf: bytes, starts: np.ndarray, k: int):
     """Bounds (starts, ends), each (L, k), of the first ``k`` single-space-separated tokens of the
     lines starting at ``starts``; None if one of these tokens is empty (a leading or doubled
     space) or longer than TOKEN_WIDTH, or a line ends first."""
-    w = TOKEN_WIDTH + 1
+    w = TOKEN_WIDTH + 2
     padded = np.frombuffer(buf + b"\n" * w, dtype=np.uint8)
     tok_starts = np.empty((len(starts), k), dtype=np.int64)
     tok_ends = np.empty_like(tok_starts)
     at = starts
-    rows_idx = np.arange(len(starts))
     for j in range(k):
         rows = _rows(padded, w, at)  # (L, w) bytes from each token's start
-        col = (rows == 32).argmax(axis=1)  # first space; 0 if none (caught below)
-        if np.any(rows[rows_idx, col] != 32) or np.any(col == 0):
+        col = (rows == 32).argmax(axis=1)  # first space; 0 if none, or if the token is empty
+        if np.any(col == 0):
             return None
         tok_starts[:, j] = at
         tok_ends[:, j] = at + col
@@ -75,53 +77,49 @@ def parse_decimals(buf: bytes, starts: np.ndarray, ends: np.ndarray):
     Equal to ``float(token)`` bit for bit: the digits form an integer ``A`` (exact in float64 up
     to 15 digits) in which the dot holds a column; with ``f`` digits after the dot,
     ``I = floor(A / 10^(f+1))`` is the integer part and the value is
-    ``(A - 9 * I * 10^f) / 10^f``, one correctly rounded division.
+    ``(A - 9 * I * 10^f) / 10^f``, one correctly rounded division. Rows are as wide as the
+    longest token up to ``MATRIX_WIDTH``; longer tokens (exponent forms, mostly) go through
+    ``float`` one by one.
     """
     starts, ends = np.ravel(starts), np.ravel(ends)
     n = len(starts)
     if n == 0:
         return np.zeros(0)
-    w = TOKEN_WIDTH
     lengths = ends - starts
-    if int(lengths.min()) < 1 or int(lengths.max()) > w:
+    if int(lengths.min()) < 1:
         return None
+    w = min(int(lengths.max()), MATRIX_WIDTH)
     padded = np.frombuffer(b" " * w + buf, dtype=np.uint8)
     chars = _rows(padded, w, ends)  # (n, w): row i ends where token i ends
     first = padded[starts + w]
     signed = (first == 45) | (first == 43)  # '-' or '+'
-    body = lengths - signed  # characters after the sign
-    inside = _rows(_INSIDE, w, w * body)  # (n, w) the last ``body`` columns
+    body = np.minimum(lengths - signed, w)  # characters after the sign (that fit in a row)
+    inside = _rows(_INSIDE[w], w, w * body)  # (n, w) the last ``body`` columns
     digit = chars - np.uint8(48)
     isdig = (digit < 10) & inside
     isdot = (chars == 46) & inside
     dotcol = isdot.argmax(axis=1)
     hasdot = isdot.ravel()[np.arange(0, n * w, w) + dotcol]
     frac = np.where(hasdot, w - 1 - dotcol, 0)  # digits after the dot
-    # every row valid <=> no stray character, at most one dot per row, a digit in every row
-    ok = np.count_nonzero(isdig) + np.count_nonzero(isdot) == int(body.sum())
-    ok = ok and np.count_nonzero(isdot) == np.count_nonzero(hasdot)
-    ok = ok and bool(np.all(body > hasdot))
 
-    mant = (digit * isdig).astype(np.float64) @ _POW10  # (n,) exact integers
+    mant = (digit * isdig).astype(np.float64) @ _POW10[-w:]  # (n,) exact integers
     scale = _POW10[::-1][frac]  # 10^frac (a table: np.power is slow)
     whole = np.floor(mant / (10.0 * scale))
     values = np.where(hasdot, (mant - 9.0 * whole * scale) / scale, mant)
     values = np.where(first == 45, -values, values)
-    if not ok:
-        return _patch_exponents(buf, starts, ends, values, chars, inside, isdig, isdot)
-    return values
 
-
-def _patch_exponents(buf, starts, ends, values, chars, inside, isdig, isdot):
-    """Parse rows holding other characters (exponent forms) with ``float``; None if any fails."""
-    stray = inside & ~isdig & ~isdot
-    bad = stray.any(axis=1) | (isdot.sum(axis=1) > 1) | ~isdig.any(axis=1)
-    for i in np.flatnonzero(bad):
-        token = buf[starts[i] : ends[i]]
-        if b"e" not in token.lower():
-            return None
+    # bodies wider than a row, rows with no digit, and (looked for only when the counts say
+    # there are some) rows with two dots or a stray character (exponent forms) go through float
+    redo = [np.flatnonzero(lengths - signed > w), np.flatnonzero(body <= hasdot)]
+    ndig, ndot = np.count_nonzero(isdig), np.count_nonzero(isdot)
+    if ndot != np.count_nonzero(hasdot):
+        dots = np.flatnonzero(isdot.ravel()) // w
+        redo.append(dots[1:][dots[1:] == dots[:-1]])
+    if ndig + ndot != int(body.sum()):
+        redo.append(np.flatnonzero((inside & ~isdig & ~isdot).ravel()) // w)
+    for i in np.unique(np.concatenate(redo)):
         try:
-            values[i] = float(token)
+            values[i] = float(buf[starts[i] : ends[i]])
         except ValueError:
             return None
     return values
