@@ -1,0 +1,293 @@
+"""`sugar tokenize`: train the stage-1 encoder (or reuse one) and write every sample's tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..util import console, echo_json, handle_errors
+
+
+class _Bar:
+    """Rich progress over all training steps, with loss, accuracy and the last validation."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and console.is_terminal
+        self.bar = self.task = None
+        self.val = ""
+
+    def __call__(self, e: dict) -> None:
+        if e["event"] == "start":
+            console.print(
+                f"training on {e['n_train']} samples, validating on {e['n_val']}, "
+                f"{e['epochs']} epochs x {e['steps_per_epoch']} steps"
+                + (f", resuming after epoch {e['start_epoch']}" if e["start_epoch"] else "")
+            )
+            if self.enabled:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(
+                    TextColumn("[bold]train"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                )
+                self.bar.start()
+                total = e["epochs"] * e["steps_per_epoch"]
+                done = e["start_epoch"] * e["steps_per_epoch"]
+                self.task = self.bar.add_task("train", total=total, completed=done, info="")
+        elif e["event"] == "step" and self.bar is not None:
+            info = f"ep {e['epoch'] + 1} loss {e['loss']:.3f} acc {e['acc']:.2f}{self.val}"
+            self.bar.update(self.task, advance=1, info=info)
+        elif e["event"] == "epoch":
+            vals = [f"{k[4:-5]} {e[k]:.3f}" for k in e if k.startswith("val_") and k != "val_n"]
+            self.val = f" | val {', '.join(vals)}" if vals else self.val
+            if self.bar is None:
+                console.print(
+                    f"epoch {e['epoch']}: loss {e['loss']:.4f} "
+                    f"train acc {e['train_acc']:.3f}{self.val}"
+                )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@click.command("tokenize")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--priors",
+    "priors_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Priors file (kind priors); required unless --encoder is given.",
+)
+@click.option("--split", default=None, help="Split in DATA whose train part trains the encoder.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Tokens file to write (kind tokens).",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["small", "paper"]),
+    default="small",
+    show_default=True,
+    help="Encoder size: small for CPUs, paper (CTR-GCN) for GPUs.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["mil-nce", "ce", "both"]),
+    default="mil-nce",
+    show_default=True,
+    help="Training loss.",
+)
+@click.option("--epochs", type=int, default=60, show_default=True)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Global batch, split across processes.",
+)
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 0.05, SGD).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Checkpoint folder (default: OUTPUT with suffix .run).",
+)
+@click.option("--resume", is_flag=True, help="Continue the run checkpointed in --run-dir.")
+@click.option(
+    "--encoder",
+    "encoder_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Reuse the encoder in this tokens file; no training.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="DataLoader processes preparing batches.",
+)
+@click.option(
+    "--eval-every",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Validate every N epochs (0 = never).",
+)
+@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the path.")
+@handle_errors
+def cli(
+    data,
+    priors_path,
+    split,
+    output,
+    preset,
+    objective,
+    epochs,
+    batch_size,
+    lr,
+    seed,
+    precision,
+    run_dir,
+    resume,
+    encoder_path,
+    workers,
+    eval_every,
+    threads,
+    as_json,
+):
+    """Train the knowledge-supervised skeleton encoder and write token sequences.
+
+    Trains a CTR-GCN-style encoder on the train part of --split against the class texts in
+    --priors (or reuses the encoder of an earlier tokens file), then writes every sample's
+    token sequence, pooled and text-space features, and the trained weights to OUTPUT.
+    Runs unchanged under `accelerate launch` on several processes or GPUs.
+
+    \b
+    Examples:
+      sugar tokenize ucla.h5 --priors priors.h5 --split xview -o tokens.h5
+      sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --objective both --epochs 40
+      sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --resume
+      sugar tokenize other.h5 --encoder tokens.h5 -o other-tokens.h5
+      accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
+          --preset paper --precision bf16 -o ntu-tokens.h5
+    """
+    import torch
+
+    from sugar_core import schema
+    from sugar_core.errors import ConfigError
+    from sugar_core.skeleton.dataset import read_skeletons
+    from sugar_core.tokenize import make_accelerator
+
+    if threads:
+        torch.set_num_threads(threads)
+    skeletons = read_skeletons(data)
+    acc = make_accelerator(precision)
+    if encoder_path is not None:
+        ts, config = _reuse(skeletons, encoder_path, acc)
+        inputs = schema.input_record([data, encoder_path])
+    else:
+        if priors_path is None or split is None:
+            raise ConfigError("training needs --priors and --split (or give --encoder)")
+        ts, config = _train(
+            skeletons,
+            priors_path,
+            split,
+            output,
+            acc,
+            _Bar(acc.is_main_process),
+            preset=preset,
+            objective=objective,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            precision=precision,
+            run_dir=run_dir,
+            resume=resume,
+            workers=workers,
+            eval_every=eval_every,
+        )
+        inputs = schema.input_record([data, priors_path])
+    if acc.is_main_process:
+        from sugar_core.tokenset import write_tokens
+
+        write_tokens(ts, output, config=config, seed=config.get("seed"), inputs=inputs)
+        if as_json:
+            last = ts.history[-1] if ts.history else {}
+            echo_json(
+                {
+                    "output": str(output),
+                    "n": len(ts),
+                    "ls": int(ts.tokens[0].shape[0]),
+                    "d": ts.dim,
+                    "world_size": acc.num_processes,
+                    **{k: v for k, v in last.items() if k.startswith("val_")},
+                }
+            )
+        else:
+            click.echo(str(output))
+    acc.wait_for_everyone()
+
+
+def _train(skeletons, priors_path, split, output, acc, bar, run_dir, resume, **opts):
+    from sugar_core import schema
+    from sugar_core.priors.store import read_priors
+    from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder
+
+    priors = read_priors(priors_path)
+    if opts["lr"] is None:
+        del opts["lr"]
+    cfg = TokenizeConfig(**opts)
+    run_dir = run_dir or output.with_name(output.name + ".run")
+    try:
+        enc, heads, history = train_encoder(
+            skeletons,
+            priors,
+            cfg,
+            split,
+            callback=bar,
+            run_dir=run_dir,
+            resume=resume,
+            accelerator=acc,
+        )
+    finally:
+        bar.close()
+    ts = tokenize(
+        skeletons,
+        enc,
+        heads,
+        prep=cfg.prep,
+        accelerator=acc,
+        history=history,
+        train_split=split,
+        priors_sha256=schema.sha256(priors_path),
+    )
+    if acc.is_main_process:
+        console.print(f"checkpoints in {run_dir}")
+    return ts, {**cfg.to_dict(), "run_dir": str(run_dir)}
+
+
+def _reuse(skeletons, encoder_path, acc):
+    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.stage1 import encoder_from_state, heads_from_state
+    from sugar_core.tokenize import tokenize
+    from sugar_core.tokenset import read_tokens
+
+    src = read_tokens(encoder_path)
+    enc_cfg = dict(src.encoder_config)
+    prep = PrepConfig(**enc_cfg.pop("prep", {}))
+    encoder = encoder_from_state(enc_cfg, src.encoder_state).to(acc.device)
+    heads = heads_from_state(src.head_state).to(acc.device)
+    ts = tokenize(
+        skeletons,
+        encoder,
+        heads,
+        prep=prep,
+        accelerator=acc,
+        history=src.history,
+        train_split=src.train_split,
+        train_classes=src.train_classes,
+        priors_sha256=src.priors_sha256,
+    )
+    return ts, {"encoder": str(encoder_path), "encoder_config": src.encoder_config}

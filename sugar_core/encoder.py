@@ -1,0 +1,266 @@
+"""A CTR-GCN-style skeleton encoder that keeps the time axis.
+
+Each block is a channel-wise topology-refined graph convolution (the shared, learnable
+spatial partition plus a per-sample, per-channel correction computed from pairwise joint
+relations) followed by a multi-scale temporal convolution (dilated branches, a max-pool branch
+and a point branch). Unlike the classifier it is modelled on, nothing pools over time: the
+output is a feature sequence (N, Ls, D) with Ls = ceil(T / prod(strides)); joints and bodies
+are averaged per time step.
+
+    EncoderConfig.small(...)   CPU preset: T=52, widths (64, 64, 128, 128), strides (2, 1, 2, 1)
+                               -> Ls = 13 for T=52, D = 128
+    EncoderConfig.paper(...)   CTR-GCN-sized: T=64, widths 64 x4, 128 x3, 256 x3, stride 2 at
+                               blocks 5 and 8 -> Ls = 16 for T=64, D = 256
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError
+from .skeleton.graph import spatial_partitions
+from .skeleton.layouts import get_layout
+
+
+@dataclass
+class EncoderConfig:
+    layout: str = "ntu25"  # joint layout: sets V and the graph (skeleton/graph.py)
+    in_channels: int = 3  # C: 3 for x y z, 2 for image-plane poses
+    max_bodies: int = 1  # M: bodies per sample (the input BN normalises each body slot)
+    frames: int = 52  # T the encoder is trained on; tokenize resamples every sample to it
+    channels: tuple[int, ...] = (64, 64, 128, 128)  # width of each block; D = channels[-1]
+    strides: tuple[int, ...] = (2, 1, 2, 1)  # temporal stride of each block; Ls = ceil(T/prod)
+    rel_reduction: int = 8  # relation channels = max(8, C_in // rel_reduction) (CTR-GCN: 8)
+    kernel: int = 5  # temporal kernel of the dilated branches (CTR-GCN: 5)
+    dilations: tuple[int, ...] = (1, 2)  # one temporal branch per dilation (CTR-GCN: 1, 2)
+    dropout: float = 0.0  # on the pooled feature only; tokens stay dropout-free
+    # "sum": each partition has its own value projection, summed (CTR-GCN, 3x the cost);
+    # "split": one projection whose channels are dealt out among the partitions (CPU preset)
+    partition_mode: str = "sum"
+    preset: str = field(default="custom")  # name of the preset this came from (bookkeeping)
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        self.strides = tuple(int(s) for s in self.strides)
+        self.dilations = tuple(int(d) for d in self.dilations)
+        if len(self.channels) != len(self.strides) or not self.channels:
+            raise ConfigError(
+                f"encoder channels {self.channels} and strides {self.strides} must be non-empty "
+                "and of equal length"
+            )
+        branches = len(self.dilations) + 2
+        bad = [c for c in self.channels if c % branches]
+        if bad:
+            raise ConfigError(
+                f"encoder widths {bad} must be divisible by {branches} (dilated branches + 2)"
+            )
+        if self.partition_mode not in ("sum", "split"):
+            raise ConfigError(f"partition_mode {self.partition_mode!r}; expected sum or split")
+        get_layout(self.layout)
+
+    @property
+    def num_joints(self) -> int:
+        return get_layout(self.layout).num_joints
+
+    @property
+    def dim(self) -> int:
+        """D: width of every token and of the pooled feature."""
+        return self.channels[-1]
+
+    @property
+    def total_stride(self) -> int:
+        return int(np.prod(self.strides))
+
+    def token_length(self, frames: int | None = None) -> int:
+        """Ls for an input of ``frames`` frames (default: the training length)."""
+        t = self.frames if frames is None else int(frames)
+        for s in self.strides:
+            t = math.ceil(t / s)
+        return t
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("channels", "strides", "dilations"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def small(cls, layout: str, in_channels: int = 3, max_bodies: int = 1, frames: int = 52):
+        """CPU preset: four blocks, an early stride, about 0.1 GFLOP per 52-frame sample."""
+        return cls(layout, in_channels, max_bodies, frames, partition_mode="split", preset="small")
+
+    @classmethod
+    def paper(cls, layout: str, in_channels: int = 3, max_bodies: int = 2, frames: int = 64):
+        """The CTR-GCN-sized network (ten blocks, 64-128-256 wide) for GPUs."""
+        return cls(
+            layout,
+            in_channels,
+            max_bodies,
+            frames,
+            channels=(64, 64, 64, 64, 128, 128, 128, 256, 256, 256),
+            strides=(1, 1, 1, 1, 2, 1, 1, 2, 1, 1),
+            preset="paper",
+        )
+
+    @classmethod
+    def preset_named(cls, name: str, layout: str, **kw) -> EncoderConfig:
+        makers = {"small": cls.small, "paper": cls.paper}
+        if name not in makers:
+            raise ConfigError(f"unknown encoder preset {name!r}; known: {', '.join(makers)}")
+        return makers[name](layout, **kw)
+
+
+def _bn(c: int, zero: bool = False) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(c)
+    if zero:
+        nn.init.zeros_(bn.weight)
+    return bn
+
+
+class RefinedGraphConv(nn.Module):
+    """Graph convolution over joints with a per-sample, per-channel refined topology.
+
+    Adjacency = A (learnable, initialised from the layout's spatial partition) + alpha *
+    lift(tanh(q_u - k_v)), where q, k are low-width projections of the time-averaged input.
+    Mode "sum": K value projections, one per partition, aggregated and summed (CTR-GCN).
+    Mode "split": one value projection; output channel c uses partition c mod K (K x cheaper).
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, partitions: np.ndarray, rel_reduction: int, mode: str = "sum"
+    ):
+        super().__init__()
+        k, v, _ = partitions.shape
+        self.k = k if mode == "sum" else 1  # projections whose aggregates are summed
+        self.c_out = c_out
+        self.rel = max(8, c_in // rel_reduction)
+        self.qk = nn.Conv2d(c_in, 2 * self.k * self.rel, 1)
+        self.lift = nn.Conv2d(self.k * self.rel, self.k * c_out, 1, groups=self.k)
+        self.value = nn.Conv2d(c_in, self.k * c_out, 1)
+        if mode == "sum":
+            topo = partitions[:, None].repeat(1, axis=1)  # (K, 1, V, V): shared by channels
+        else:
+            topo = partitions[np.arange(c_out) % k][None]  # (1, C_out, V, V)
+        self.topology = nn.Parameter(torch.from_numpy(np.ascontiguousarray(topo, np.float32)))
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.bn = _bn(c_out)
+        self.skip = (
+            nn.Identity() if c_in == c_out else nn.Sequential(nn.Conv2d(c_in, c_out, 1), _bn(c_out))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, t, v = x.shape  # (N, C_in, T, V)
+        k, c, r = self.k, self.c_out, self.rel
+        q, kk = self.qk(x.mean(2, keepdim=True)).view(n, 2, k * r, v).unbind(1)  # (N, K*R, V)
+        rel = torch.tanh(q.unsqueeze(-1) - kk.unsqueeze(-2))  # (N, K*R, V, V)
+        adj = self.lift(rel).view(n, k, c, v, v) * self.alpha + self.topology  # (N, K, C, U, V)
+        val = self.value(x).view(n, k, c, t, v)  # (N, K, C, T, V)
+        # out[n, c, t, u] = sum_k sum_v adj[n, k, c, u, v] * val[n, k, c, t, v]
+        if k == 1:
+            out = torch.matmul(val[:, 0], adj[:, 0].transpose(-1, -2))  # (N, C, T, U)
+        else:
+            adj = adj.permute(0, 2, 1, 4, 3).reshape(n, c, k * v, v)  # (N, C, K*V, U)
+            val = val.permute(0, 2, 3, 1, 4).reshape(n, c, t, k * v)  # (N, C, T, K*V)
+            out = torch.matmul(val, adj)  # (N, C, T, U)
+        return F.relu(self.bn(out) + self.skip(x))
+
+
+class MultiScaleTemporalConv(nn.Module):
+    """Temporal convolution with parallel branches: one per dilation, a max-pool, a point.
+
+    One 1x1 convolution feeds every branch (channels split evenly); each branch then applies
+    its own temporal operator with the block's stride.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int, dilations):
+        super().__init__()
+        branches = len(dilations) + 2
+        self.width = c_out // branches
+        self.stride = stride
+        self.entry = nn.Sequential(nn.Conv2d(c_in, c_out, 1), _bn(c_out))
+        self.dilated = nn.ModuleList(
+            nn.Conv2d(
+                self.width,
+                self.width,
+                (kernel, 1),
+                stride=(stride, 1),
+                padding=((kernel - 1) * d // 2, 0),
+                dilation=(d, 1),
+            )
+            for d in dilations
+        )
+        self.bn = _bn(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.entry(x)  # (N, C_out, T, V)
+        parts = h.split(self.width, dim=1)
+        outs = [conv(F.relu(p)) for conv, p in zip(self.dilated, parts)]
+        pooled = F.max_pool2d(F.relu(parts[-2]), (3, 1), (self.stride, 1), (1, 0))
+        outs += [pooled, parts[-1][:, :, :: self.stride]]
+        return self.bn(torch.cat(outs, dim=1))  # (N, C_out, ceil(T / stride), V)
+
+
+class Block(nn.Module):
+    def __init__(self, c_in, c_out, stride, partitions, cfg: EncoderConfig, residual=True):
+        super().__init__()
+        self.gcn = RefinedGraphConv(c_in, c_out, partitions, cfg.rel_reduction, cfg.partition_mode)
+        self.tcn = MultiScaleTemporalConv(c_out, c_out, stride, cfg.kernel, cfg.dilations)
+        if not residual:
+            self.skip = None
+        elif c_in == c_out and stride == 1:
+            self.skip = nn.Identity()
+        else:
+            self.skip = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=(stride, 1)), _bn(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.tcn(self.gcn(x))
+        return F.relu(y if self.skip is None else y + self.skip(x))
+
+
+class SkeletonEncoder(nn.Module):
+    """(N, M, T, V, C) joints -> tokens (N, Ls, D) and pooled features (N, D)."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        layout = get_layout(cfg.layout)
+        parts = spatial_partitions(layout)  # (3, V, V)
+        m, v, c = cfg.max_bodies, layout.num_joints, cfg.in_channels
+        self.input_bn = nn.BatchNorm1d(m * v * c)
+        blocks, c_in = [], c
+        for i, (width, stride) in enumerate(zip(cfg.channels, cfg.strides)):
+            blocks.append(Block(c_in, width, stride, parts, cfg, residual=i > 0))
+            c_in = width
+        self.blocks = nn.ModuleList(blocks)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, m, t, v, c = x.shape  # (N, M, T, V, C)
+        cfg = self.cfg
+        assert (m, v, c) == (cfg.max_bodies, cfg.num_joints, cfg.in_channels), (
+            f"input (N, M, T, V, C) = {tuple(x.shape)}, encoder expects M={cfg.max_bodies}, "
+            f"V={cfg.num_joints}, C={cfg.in_channels}"
+        )
+        h = self.input_bn(x.permute(0, 1, 3, 4, 2).reshape(n, m * v * c, t))  # (N, MVC, T)
+        h = h.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        for block in self.blocks:
+            h = block(h)  # (N*M, C_b, T_b, V)
+        _, d, ls, _ = h.shape
+        tokens = h.view(n, m, d, ls, v).mean(dim=(1, 4)).transpose(1, 2)  # (N, Ls, D)
+        pooled = self.dropout(tokens.mean(1))  # (N, D)
+        return tokens, pooled
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,253 @@
+"""Pre-processing and augmentation of skeleton sequences, as the field does it.
+
+Per sample, on (M, T, V, C) arrays:
+  1. ``select_bodies``: keep the M most active bodies (motion energy), zero-pad to M;
+  2. ``centre``: subtract the origin joint of the first frame (or of every frame);
+  3. ``view_normalise`` (optional): rotate so the first frame's shoulders/hips span x and the
+     hips-to-shoulders direction is y (the body faces the camera);
+  4. ``body_scale`` (optional): divide by the first frame's torso length;
+  5. ``temporal_resample``: random crop of the valid frames resized to T (training) or the
+     whole sequence resized to T (evaluation), by linear interpolation;
+  6. ``rotate_scale``: random rotation about each axis and scaling (training only).
+
+``PrepConfig`` holds the choices; ``prepare`` runs them for one sample, ``prepare_batch`` for a
+list of samples with per-sample random parameters drawn from a ``torch.Generator`` (so a run is
+reproducible from its seed and the generator's state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .layouts import get_layout
+
+
+@dataclass
+class PrepConfig:
+    frames: int = 52  # T every sample is resampled to (the encoder's input length)
+    max_bodies: int = 1  # M: 1 for single-person data (NW-UCLA, MSR), 2 for NTU interactions
+    channels: int = 3  # C kept from the input (x y z; extra channels such as confidence drop)
+    centre: str = "first"  # "first": origin joint of frame 0; "frame": per frame; "none"
+    view_normalise: bool = True  # face the camera in frame 0: removes the camera's azimuth
+    body_scale: bool = False  # divide by the frame-0 torso length (cross-dataset sizes)
+    crop_min: float = 0.7  # training: random temporal crop keeps this fraction or more
+    rotate_deg: tuple[float, float, float] = (15.0, 30.0, 15.0)  # training: max |angle| x y z
+    scale: tuple[float, float] = (0.85, 1.15)  # training: uniform isotropic scale range
+    per_axis_scale: float = 0.05  # training: extra independent jitter per axis (+-)
+    mirror: float = 0.0  # training: probability of swapping left/right (x -> -x + relabel joints)
+
+    def __post_init__(self):
+        if self.centre not in ("first", "frame", "none"):
+            raise ConfigError(f"centre must be first, frame or none, not {self.centre!r}")
+        if not 0.0 < self.crop_min <= 1.0:
+            raise ConfigError(f"crop_min must lie in (0, 1], got {self.crop_min}")
+        self.rotate_deg = tuple(float(a) for a in self.rotate_deg)
+        self.scale = tuple(float(s) for s in self.scale)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rotate_deg"], d["scale"] = list(self.rotate_deg), list(self.scale)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# single steps (numpy, one sample)
+
+
+def valid_frames(joints: np.ndarray) -> np.ndarray:
+    """Indices of frames where any body has a non-zero joint (M, T, V, C) -> (T',)."""
+    return np.flatnonzero(np.abs(joints).reshape(joints.shape[0], joints.shape[1], -1).max((0, 2)))
+
+
+def select_bodies(joints: np.ndarray, m: int) -> np.ndarray:
+    """(M_in, T, V, C) -> (m, T, V, C): the m bodies with most motion, zero-padded."""
+    m_in, t, v, c = joints.shape
+    if m_in > m:
+        energy = np.abs(np.diff(joints, axis=1)).sum(axis=(1, 2, 3)) if t > 1 else np.zeros(m_in)
+        keep = np.sort(np.argsort(-energy, kind="stable")[:m])
+        joints = joints[keep]
+    elif m_in < m:
+        joints = np.concatenate([joints, np.zeros((m - m_in, t, v, c), joints.dtype)])
+    return joints
+
+
+def centre(joints: np.ndarray, origin: int, mode: str = "first") -> np.ndarray:
+    """Subtract the origin joint (of body 0, frame 0 or each frame); zero (absent) joints stay 0."""
+    if mode == "none":
+        return joints
+    present = np.abs(joints).sum(-1, keepdims=True) > 0  # (M, T, V, 1)
+    if mode == "first":
+        ref = joints[0, 0, origin][None, None, None]  # (1, 1, 1, C)
+    else:
+        ref = joints[0, :, origin][None, :, None]  # (1, T, 1, C)
+    return np.where(present, joints - ref, 0.0).astype(np.float32)
+
+
+def _joint_index(layout, *names: str) -> list[int]:
+    return [layout.index(n) for n in names if n in layout.joints]
+
+
+def facing_rotation(frame: np.ndarray, layout_name: str) -> np.ndarray:
+    """(3, 3) rotation taking a (V, 3) frame to body axes: x across (left->right), y up."""
+    layout = get_layout(layout_name)
+    left = _joint_index(layout, "left shoulder", "left hip")
+    right = _joint_index(layout, "right shoulder", "right hip")
+    upper = _joint_index(layout, "left shoulder", "right shoulder")
+    lower = _joint_index(layout, "left hip", "right hip")
+    if len(left) < 2 or len(right) < 2:
+        return np.eye(3, dtype=np.float32)
+    across = frame[right].mean(0) - frame[left].mean(0)
+    up = frame[upper].mean(0) - frame[lower].mean(0)
+    if np.linalg.norm(up) < 1e-6 or np.linalg.norm(across) < 1e-6:
+        return np.eye(3, dtype=np.float32)
+    y = up / np.linalg.norm(up)
+    x = across - (across @ y) * y
+    if np.linalg.norm(x) < 1e-6:
+        return np.eye(3, dtype=np.float32)
+    x = x / np.linalg.norm(x)
+    z = np.cross(x, y)
+    return np.stack([x, y, z]).astype(np.float32)  # rows: new axes in old coordinates
+
+
+def view_normalise(joints: np.ndarray, layout_name: str) -> np.ndarray:
+    """Rotate (M, T, V, 3) so frame 0 of body 0 faces the camera (see ``facing_rotation``)."""
+    if joints.shape[-1] != 3:
+        return joints
+    first = valid_frames(joints[:1])
+    if len(first) == 0:
+        return joints
+    rot = facing_rotation(joints[0, first[0]], layout_name)
+    return (joints @ rot.T).astype(np.float32)
+
+
+def body_scale(joints: np.ndarray, layout_name: str) -> np.ndarray:
+    """Divide by the frame-0 distance between the hip and shoulder midpoints."""
+    layout = get_layout(layout_name)
+    upper = _joint_index(layout, "left shoulder", "right shoulder")
+    lower = _joint_index(layout, "left hip", "right hip")
+    frames = valid_frames(joints[:1])
+    if len(upper) < 2 or len(lower) < 2 or len(frames) == 0:
+        return joints
+    f = joints[0, frames[0]]
+    torso = float(np.linalg.norm(f[upper].mean(0) - f[lower].mean(0)))
+    return joints / torso if torso > 1e-6 else joints
+
+
+def resample(joints: np.ndarray, start: float, stop: float, frames: int) -> np.ndarray:
+    """Linear interpolation of (M, T, V, C) at ``frames`` points spread over [start, stop]."""
+    t = joints.shape[1]
+    if t == 1:
+        return np.repeat(joints, frames, axis=1)
+    pos = np.clip(np.linspace(start, stop, frames), 0, t - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo).astype(np.float32)[None, :, None, None]
+    return joints[:, lo] * (1 - w) + joints[:, hi] * w
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline
+
+
+def static_prep(joints: np.ndarray, cfg: PrepConfig, layout_name: str) -> np.ndarray:
+    """Steps 1-4 (deterministic): (M_in, T, V, C_in) -> (M, T', V, C) over valid frames only."""
+    joints = np.asarray(joints, dtype=np.float32)[..., : cfg.channels]
+    joints = select_bodies(joints, cfg.max_bodies)
+    keep = valid_frames(joints)
+    joints = joints[:, keep] if len(keep) else joints[:, :1]
+    layout = get_layout(layout_name)
+    joints = centre(joints, layout.origin, cfg.centre)
+    if cfg.view_normalise:
+        joints = view_normalise(joints, layout_name)
+    if cfg.body_scale:
+        joints = body_scale(joints, layout_name)
+    return np.ascontiguousarray(joints, dtype=np.float32)
+
+
+@dataclass
+class AugParams:
+    """Random draws for a batch of B samples (all float32 numpy)."""
+
+    crop: np.ndarray  # (B, 2) start, stop as fractions of the valid length
+    rotation: np.ndarray  # (B, 3, 3)
+    mirror: np.ndarray  # (B,) bool
+
+
+def _rotation(angles: torch.Tensor) -> torch.Tensor:
+    """(B, 3) radians about x, y, z -> (B, 3, 3) rotation Rz @ Ry @ Rx."""
+    cx, cy, cz = torch.cos(angles).unbind(1)
+    sx, sy, sz = torch.sin(angles).unbind(1)
+    one, zero = torch.ones_like(cx), torch.zeros_like(cx)
+    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], 1).view(-1, 3, 3)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], 1).view(-1, 3, 3)
+    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], 1).view(-1, 3, 3)
+    return rz @ ry @ rx
+
+
+def draw_params(b: int, cfg: PrepConfig, gen: torch.Generator) -> AugParams:
+    """Per-sample random crop, rotation x scale and mirror flags for a batch of ``b``."""
+    u = torch.rand(b, 8, generator=gen, dtype=torch.float64)
+    length = cfg.crop_min + (1.0 - cfg.crop_min) * u[:, 0]
+    start = (1.0 - length) * u[:, 1]
+    crop = torch.stack([start, start + length], 1)
+    limits = torch.tensor(cfg.rotate_deg, dtype=torch.float64) * (np.pi / 180)
+    angles = (2 * u[:, 2:5] - 1) * limits
+    lo, hi = cfg.scale
+    iso = lo + (hi - lo) * u[:, 5:6]
+    jitter = 1 + cfg.per_axis_scale * (2 * torch.rand(b, 3, generator=gen, dtype=torch.float64) - 1)
+    rot = _rotation(angles) * (iso * jitter)[:, :, None]  # scale applied after rotating
+    mirror = u[:, 6] < cfg.mirror
+    return AugParams(
+        crop.numpy().astype(np.float32), rot.numpy().astype(np.float32), mirror.numpy()
+    )
+
+
+def mirror_index(layout_name: str) -> np.ndarray:
+    """(V,) joint permutation that swaps every left joint with its right twin."""
+    layout = get_layout(layout_name)
+    idx = np.arange(layout.num_joints)
+    for i, name in enumerate(layout.joints):
+        for a, b in (("left", "right"), ("right", "left")):
+            if name.startswith(a):
+                twin = b + name[len(a) :]
+                if twin in layout.joints:
+                    idx[i] = layout.index(twin)
+    return idx
+
+
+def augment_and_resample(
+    joints: np.ndarray, cfg: PrepConfig, layout_name: str, params: AugParams | None, i: int = 0
+) -> np.ndarray:
+    """(M, T', V, C) prepared sample -> (M, T, V, C): crop/resize, then rotate/scale/mirror.
+
+    ``params=None`` is evaluation: the whole sequence resized to T, no augmentation.
+    """
+    t = joints.shape[1]
+    if params is None:
+        return resample(joints, 0.0, t - 1, cfg.frames)
+    start, stop = params.crop[i] * (t - 1)
+    out = resample(joints, float(start), float(stop), cfg.frames)
+    if out.shape[-1] == 3:
+        out = out @ params.rotation[i].T
+    else:
+        out = out * np.diag(params.rotation[i])[: out.shape[-1]]
+    if params.mirror[i]:
+        out = out[:, :, mirror_index(layout_name)] * np.array([-1, 1, 1][: out.shape[-1]])
+    return out.astype(np.float32)
+
+
+def prepare_batch(
+    prepped: list[np.ndarray],
+    cfg: PrepConfig,
+    layout_name: str,
+    params: AugParams | None = None,
+) -> torch.Tensor:
+    """Statically prepared samples (each (M, T', V, C)) -> (B, M, T, V, C) float32 tensor."""
+    out = np.stack(
+        [augment_and_resample(x, cfg, layout_name, params, i) for i, x in enumerate(prepped)]
+    )
+    return torch.from_numpy(out)
