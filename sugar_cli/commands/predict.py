@@ -1,0 +1,116 @@
+"""`sugar predict`: name and describe the action in raw skeleton files with an aligned model."""
+
+from __future__ import annotations
+
+import click
+
+from sugar_cli.util import console, echo_json, handle_errors, progress
+
+FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def _where(a) -> str:
+    """The file, and the sample id when the file holds several (array / pickle formats)."""
+    return a.file if a.sample_id in a.file else f"{a.file}:{a.sample_id}"
+
+
+def _table(answers) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="predictions", title_justify="left")
+    table.add_column("file / sample", overflow="fold")
+    table.add_column("class", style="bold green")
+    table.add_column("top-5 (log-likelihood)", overflow="fold")
+    table.add_column("description", overflow="fold")
+    for a in answers:
+        top = ", ".join(f"{c} {s:.2f}" for c, s in a.top5)
+        table.add_row(*(escape(x) for x in (_where(a), a.class_name, top, a.description)))
+    console.print(table)
+
+
+@click.command("predict")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--model",
+    "aligned",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="aligned.h5 written by `sugar align` (or `sugar demo`).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Format of FILES [default: from each file name].",
+)
+@click.option(
+    "--tokens",
+    type=click.Path(dir_okay=False),
+    help="The tokens file holding the encoder, if it moved since `sugar align`.",
+)
+@click.option("--llm", help="Where to load the model's LLM from, if not where it was trained.")
+@click.option(
+    "--describe/--no-describe",
+    default=True,
+    show_default=True,
+    help="Also generate a description of the winning class.",
+)
+@click.option("--max-new-tokens", default=48, show_default=True)
+@click.option("--batch-size", default=16, show_default=True, help="Samples per LLM forward.")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@handle_errors
+def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, threads, as_json):
+    """Name and describe the action in raw skeleton files.
+
+    Each file is read in its own format (ntu .skeleton, nw-ucla .json, msr .txt, numpy /
+    npz arrays, pyskl pickles; guessed from the name unless --format) and its joints are
+    mapped to the encoder's layout. The encoder comes from the tokens file the aligned file
+    names (--tokens if it moved); a file whose hash differs from the recorded one gets a
+    warning. stdout: one line per sample (file, class, description), or --json.
+
+    \b
+    Examples:
+      sugar predict --model aligned.h5 a001.skeleton a002.skeleton
+      sugar predict --model aligned.h5 clips/*.json --json > answers.json
+      sugar predict --model demo/aligned.h5 mine.npz --format numpy
+      sugar predict --model aligned.h5 --tokens moved/tokens.h5 a01_s01_e01_skeleton3D.txt
+    """
+    import torch
+
+    from sugar_core.predict import load_predictor, predict_samples, read_inputs
+
+    if threads:
+        torch.set_num_threads(threads)
+    raws = read_inputs(files, fmt)
+    n = sum(len(r.samples) for r in raws)
+    _quiet_transformers()
+    with console.status("loading the encoder and the LLM"):
+        predictor = load_predictor(aligned, tokens=tokens, llm=llm)
+    for w in predictor.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    with progress("predict", total=n) as advance:
+        done = [0]
+
+        def on_predict(ev):
+            advance(ev["step"] - done[0])
+            done[0] = ev["step"]
+
+        answers = predict_samples(predictor, raws, describe=describe,
+                                  max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                  callback=on_predict)  # fmt: skip
+    if as_json:
+        echo_json([a.to_dict() for a in answers])
+        return
+    _table(answers)
+    for a in answers:
+        click.echo(f"{_where(a)}\t{a.class_name}\t{a.description}")

@@ -1,0 +1,259 @@
+"""Naming and describing the action in raw skeleton files with a trained aligned model.
+
+    files = read_inputs(["a.skeleton", "b.json"])            # parse first: a bad file fails fast
+    model = load_predictor("aligned.h5")                      # encoder + bridge + frozen LLM
+    rows = predict_samples(model, files)                      # class, top-5, description
+
+Where the weights come from: the aligned file holds the bridge and LoRA and names its LLM; its
+``inputs`` record names the tokens file (path and sha256), which holds the skeleton encoder.
+``tokens=`` overrides that path when the tokens file has moved. Hashes are compared, and a file
+that differs from the one the model was trained with is reported in ``Predictor.warnings``
+(the CLI prints them). Every raw file is parsed with the readers' per-file function and its
+joints are re-expressed in the encoder's layout (``layouts.convert``) when the two differ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import schema
+from .errors import ConfigError, InputFormatError, SchemaError
+from .skeleton import io
+from .skeleton.dataset import Sample, SkeletonSet
+from .skeleton.layouts import convert, joint_map
+
+# the joint layout each one-recording-per-file reader produces (the array and pickle formats
+# say theirs inside the file)
+DIRECTORY_LAYOUTS = {"ntu": "ntu25", "nw-ucla": "kinect20", "msr": "msr20"}
+# file name endings -> format, for files given without --format
+SUFFIX_FORMATS = (
+    (".skeleton", "ntu"),
+    ("_skeleton3D.txt", "msr"),
+    (".txt", "msr"),
+    (".json", "nw-ucla"),
+    (".npz", "numpy"),
+    (".pkl", "pyskl"),
+    (".pickle", "pyskl"),
+)
+
+
+def guess_format(path: str | os.PathLike) -> str:
+    """The format a file's name suggests; ConfigError naming the file when none does."""
+    name = Path(path).name.lower()
+    for suffix, fmt in SUFFIX_FORMATS:
+        if name.endswith(suffix.lower()):
+            return fmt
+    raise ConfigError(
+        f"{path}: cannot tell the format from the file name; pass --format "
+        f"({', '.join(io.FORMATS)})"
+    )
+
+
+@dataclass
+class RawFile:
+    """One input file, parsed: its samples in the file's own joint layout."""
+
+    path: str
+    fmt: str
+    layout: str
+    samples: list[Sample]
+
+
+def read_raw(path: str | os.PathLike, fmt: str | None = None) -> RawFile:
+    """Parse one raw file (format guessed from its name when ``fmt`` is None)."""
+    fmt = fmt or guess_format(path)
+    if fmt not in io.FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(io.FORMATS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise InputFormatError(path, "is a directory" if path.is_dir() else "no such file")
+    if fmt in io.FILE_READERS:
+        data = io.read_dataset(path, fmt)
+        return RawFile(str(path), fmt, data.layout, data.samples)
+    return RawFile(str(path), fmt, DIRECTORY_LAYOUTS[fmt], io.read_file(path, fmt))
+
+
+def read_inputs(paths, fmt: str | None = None) -> list[RawFile]:
+    """Parse every file before any model loads, so a bad file costs no model time."""
+    if not paths:
+        raise ConfigError("no skeleton files given")
+    return [read_raw(p, fmt) for p in paths]
+
+
+# ---------------------------------------------------------------------------------------------
+# the trained parts
+
+
+@dataclass
+class Predictor:
+    model: object  # AlignedModel (bridge + frozen LLM + LoRA)
+    encoder: object  # SkeletonEncoder
+    heads: object  # stage-1 heads (the text head; tokenize wants it)
+    prep: object  # PrepConfig the encoder was trained with
+    layout: str  # the encoder's joint layout
+    tokens_path: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _sha_or_none(path: Path) -> str | None:
+    return schema.sha256(path) if path.is_file() else None
+
+
+def find_tokens(aligned: str | os.PathLike, tokens: str | os.PathLike | None = None):
+    """(tokens path, warnings) for an aligned file: its recorded input, or ``tokens``.
+
+    Raises SchemaError naming the aligned file when no recorded tokens file is where it was
+    and no override is given.
+    """
+    with schema.open_file(aligned, "aligned") as f:
+        recorded = schema.root_info(f)["inputs"]
+    warnings = []
+    if tokens is not None:
+        path = Path(tokens)
+        with schema.open_file(path, "tokens"):
+            pass
+        digest = schema.sha256(path)
+        if digest not in {r.get("sha256") for r in recorded}:
+            warnings.append(
+                f"{path}: not the tokens file {aligned} was trained with (its sha256 matches "
+                "no recorded input); the encoder may not fit the bridge"
+            )
+        return str(path), warnings
+    for rec in recorded:
+        path = Path(rec.get("path", ""))
+        if not path.is_file():
+            continue
+        try:
+            kind = schema.kind_of(path)
+        except SchemaError:
+            continue
+        if kind != "tokens":
+            continue
+        if _sha_or_none(path) != rec.get("sha256"):
+            warnings.append(
+                f"{path}: changed since {aligned} was trained (sha256 differs from the "
+                "recorded one); the encoder may not fit the bridge"
+            )
+        return str(path), warnings
+    listed = ", ".join(str(r.get("path")) for r in recorded) or "none"
+    raise SchemaError(
+        f"{aligned}: the tokens file it was trained with is not where it was (inputs: "
+        f"{listed}); pass --tokens tokens.h5"
+    )
+
+
+def load_encoder(tokens: str | os.PathLike):
+    """(encoder, heads, prep, layout) from a tokens file, without reading its token arrays."""
+    from .skeleton.transforms import PrepConfig
+    from .stage1 import encoder_from_state, heads_from_state
+    from .tokenset import HEAD
+
+    with schema.open_file(tokens, "tokens") as f:
+        for name in (schema.ENCODER, HEAD, "encoder_config"):
+            if name not in f:
+                raise SchemaError(f"{tokens}: {name!r} missing: this tokens file has no encoder")
+        config = schema.read_json(f, "encoder_config")
+        enc_state = schema.read_state_dict(f[schema.ENCODER])
+        head_state = schema.read_state_dict(f[HEAD])
+    try:
+        encoder = encoder_from_state(config, enc_state)
+        heads = heads_from_state(head_state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise SchemaError(f"{tokens}: encoder weights do not fit its config ({exc})") from None
+    prep = PrepConfig(**(config.get("prep") or {}))
+    return encoder, heads, prep, encoder.cfg.layout
+
+
+def load_predictor(
+    aligned: str | os.PathLike,
+    tokens: str | os.PathLike | None = None,
+    llm: str | None = None,
+) -> Predictor:
+    """Everything needed to go from joints to answers (see the module docstring)."""
+    from .aligned_store import load_aligned
+
+    tokens_path, warnings = find_tokens(aligned, tokens)
+    encoder, heads, prep, layout = load_encoder(tokens_path)
+    model = load_aligned(aligned, llm_spec=llm)
+    if encoder.cfg.dim != model.token_dim:
+        raise ConfigError(
+            f"{tokens_path}: its encoder makes {encoder.cfg.dim}-wide tokens, the bridge in "
+            f"{aligned} reads {model.token_dim}; pass the tokens file it was trained with"
+        )
+    return Predictor(model, encoder, heads, prep, layout, tokens_path, warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# predicting
+
+
+@dataclass
+class Answer:
+    """The model's answer for one sample of one file."""
+
+    file: str
+    sample_id: str
+    class_name: str  # the top-ranked class
+    top5: list[tuple[str, float]]  # (class, log-likelihood), best first
+    description: str  # generated description ("" with describe=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "sample_id": self.sample_id,
+            "class": self.class_name,
+            "top5": [{"class": c, "score": s} for c, s in self.top5],
+            "description": self.description,
+        }
+
+
+def to_layout(raw: RawFile, layout: str) -> list[Sample]:
+    """The file's samples re-expressed in ``layout`` (ConfigError naming the file if no map)."""
+    if raw.layout == layout:
+        return raw.samples
+    try:
+        joint_map(raw.layout, layout)
+    except ConfigError as exc:
+        msg = f"{raw.path}: {raw.layout} joints, the encoder reads {layout}: {exc}"
+        raise ConfigError(msg) from None
+    return [
+        Sample(np.ascontiguousarray(convert(s.joints, raw.layout, layout)), s.label,
+               s.sample_id, dict(s.meta))
+        for s in raw.samples
+    ]  # fmt: skip
+
+
+def predict_samples(
+    predictor: Predictor,
+    files: list[RawFile],
+    describe: bool = True,
+    max_new_tokens: int = 48,
+    batch_size: int = 16,
+    callback=None,
+) -> list[Answer]:
+    """Rank every class the model knows for each sample; describe the winner (``describe``)."""
+    from .align import predict
+    from .tokenize import tokenize
+
+    owners, samples = [], []
+    for raw in files:
+        for s in to_layout(raw, predictor.layout):
+            owners.append(raw.path)
+            samples.append(s)
+    names = list(predictor.model.class_names)
+    data = SkeletonSet(samples, names, predictor.layout, {}, "predict")
+    ts = tokenize(data, predictor.encoder, predictor.heads, prep=predictor.prep)
+    dec = predict(
+        predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
+        describe=describe, max_new_tokens=max_new_tokens, callback=callback,
+    )  # fmt: skip
+    out = []
+    for i, s in enumerate(samples):
+        top = [(names[int(k)], float(v)) for k, v in zip(dec.top5[i], dec.scores[i]) if k >= 0]
+        out.append(Answer(owners[i], s.sample_id, names[int(dec.pred[i])], top,
+                          dec.description[i] if describe else ""))  # fmt: skip
+    return out
