@@ -118,7 +118,7 @@ NTU_CASES = [
     (
         lambda t: t.replace("\r\n0.", "\r\nzero", 1).replace("\r\n-0.", "\r\nzero", 1),
         ":",
-        "is not a number",
+        "is not a finite number",
     ),
     (lambda t: '{"file_name": "x"}\n', ":1:", "expected the frame count"),
 ]
@@ -168,7 +168,7 @@ def test_msr_bad_files_and_skip_bad(tmp_path, rng):
     bad = tmp_path / "raw" / "a03_s01_e01_skeleton3D.txt"
     bad.write_text(msr_text(person(rng, 2, v=20)).replace(" 1.000000", " high", 1))
     res = _run("import", tmp_path / "raw", "-f", "msr", "-o", tmp_path / "o.h5")
-    _one_line_error(res, f"{bad}:1:", "'high' is not a number")
+    _one_line_error(res, f"{bad}:1:", "'high' is not a finite number")
     res = _run("import", tmp_path / "raw", "-f", "msr", "-o", tmp_path / "o.h5", "--skip-bad")
     assert res.exit_code == 0 and len(read_skeletons(tmp_path / "o.h5")) == 2
 

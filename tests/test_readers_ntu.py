@@ -70,7 +70,7 @@ def test_unusual_whitespace_takes_the_careful_road(rng):
         (
             lambda t: t.replace("\r\n0.", "\r\nabc", 1).replace("\r\n-0.", "\r\nabc", 1),
             None,
-            "is not a number",
+            "is not a finite number",
         ),
         (lambda t: "hello\r\n" + t, 1, "expected the frame count"),
         (lambda t: t + "1\r\n", None, "unexpected content after the last of 4 frames"),
@@ -276,3 +276,27 @@ def test_real_samples_keep_declared_frames_and_bodies():
         fast = ntu._scan_fast(buf)
         assert fast is not None, path
         np.testing.assert_array_equal(fast.xyz, ntu._scan_careful(buf, str(path)).xyz)
+
+
+def test_fast_road_never_disagrees_with_the_careful_one(rng):
+    """Random one-byte damage: the fast road either declines or returns what the careful road
+    returns (and declines whenever the careful road raises)."""
+    text = ntu_text(ntu_tracks((1, person(rng, 3), 0), (2, person(rng, 2, x0=1.0), 1))).encode()
+    alphabet = b"0123456789 .-+\r\n\txE_"
+    for _ in range(300):
+        buf = bytearray(text)
+        at = int(rng.integers(len(buf)))
+        kind = rng.integers(3)
+        if kind == 0:
+            del buf[at]
+        elif kind == 1:
+            buf.insert(at, alphabet[rng.integers(len(alphabet))])
+        else:
+            buf[at] = alphabet[rng.integers(len(alphabet))]
+        fast = ntu._scan_fast(bytes(buf))
+        if fast is None:
+            continue
+        careful = ntu._scan_careful(bytes(buf), "x")  # must not raise
+        assert fast.frames == careful.frames and fast.body_ids == careful.body_ids
+        np.testing.assert_array_equal(fast.frame_of, careful.frame_of)
+        np.testing.assert_array_equal(fast.xyz, careful.xyz)

@@ -20,7 +20,15 @@ from ...errors import InputFormatError
 from ..classes import MSR
 from ..dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
 from .common import Notes, ReadOptions, list_files
-from .text import line_bounds, parse_decimals
+from .text import (
+    leading_tokens,
+    line_bounds,
+    number,
+    parse_decimals,
+    plain_whitespace,
+    spaces_if_single,
+    text_lines,
+)
 
 SUFFIX = "_skeleton3D.txt"
 WHAT = "MSR Action3D skeleton"
@@ -101,14 +109,14 @@ def _parse_fast(buf: bytes) -> np.ndarray | None:
     """(L, 4) float32 for a clean file (single spaces, 4 values a line), else None."""
     a = np.frombuffer(buf, dtype=np.uint8)
     starts, ends = line_bounds(a)
+    if not plain_whitespace(a, starts, ends):
+        return None
     used = ends > starts
     starts, ends = starts[used], ends[used]
     n = len(starts)
-    if n == 0 or n % V or np.count_nonzero(a == 32) != n * (VALUES - 1):
+    if n == 0 or n % V or spaces_if_single(a, starts, ends) != n * (VALUES - 1):
         return None
-    from .text import leading_tokens
-
-    bounds = leading_tokens(buf + b" ", starts, VALUES - 1)
+    bounds = leading_tokens(buf, starts, VALUES - 1)
     if bounds is None:
         return None
     tok_starts = np.concatenate([bounds[0], bounds[1][:, -1:] + 1], axis=1)
@@ -120,7 +128,7 @@ def _parse_fast(buf: bytes) -> np.ndarray | None:
 def _parse_careful(buf: bytes, path: str) -> np.ndarray:
     rows = []
     last = 0
-    for n, line in enumerate(buf.decode("latin-1").splitlines(), 1):
+    for n, line in enumerate(text_lines(buf), 1):
         toks = line.split()
         if not toks:
             continue
@@ -128,11 +136,11 @@ def _parse_careful(buf: bytes, path: str) -> np.ndarray:
             raise InputFormatError(
                 path, f"expected {VALUES} values (x y z c), found {len(toks)}", n
             )
-        try:
-            rows.append([float(x) for x in toks])
-        except ValueError:
-            bad = next(x for x in toks if not _is_float(x))
-            raise InputFormatError(path, f"{bad[:30]!r} is not a number", n) from None
+        values = [number(x) for x in toks]
+        if None in values:
+            bad = toks[values.index(None)][:30].decode("latin-1")
+            raise InputFormatError(path, f"{bad!r} is not a finite number", n)
+        rows.append(values)
         last = n
     if not rows:
         raise InputFormatError(path, "empty file (no joint lines)")
@@ -144,14 +152,6 @@ def _parse_careful(buf: bytes, path: str) -> np.ndarray:
             last,
         )
     return np.asarray(rows, dtype=np.float32)
-
-
-def _is_float(x: str) -> bool:
-    try:
-        float(x)
-    except ValueError:
-        return False
-    return True
 
 
 def assemble(samples: list[Sample], opts: ReadOptions, notes: Notes) -> SkeletonSet:

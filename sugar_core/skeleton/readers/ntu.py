@@ -9,10 +9,10 @@ File structure (Kinect v2 dump, CRLF or LF)::
                 <joints = 25>
                 25 x <x y z depthX depthY colorX colorY orientW orientX orientY orientZ state>
 
-Only x, y, z (camera space, metres) are kept. A fast path walks the structure once per body
-record and parses the x, y, z columns of every joint line at once (``text.parse_decimals``); if
-anything looks unusual it hands over to a careful line-by-line parser that either copes or raises
-an error naming the line.
+Only x, y, z (camera space, metres) are kept. A fast road finds every line of the structure
+with array operations (``_structure``) and parses the x, y, z columns of all joint lines at once
+(``text.parse_decimals``); if anything looks unusual it hands over to a careful line-by-line
+parser that either copes (other whitespace, for instance) or raises an error naming the line.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from ..classes import NTU60, NTU120
 from ..dataset import TEST, TRAIN, Sample, SkeletonSet
 from .common import Notes, ReadOptions, list_files, resolve_classes
 from .ntu_clean import NtuCleanup, NtuRecording, clean
-from .text import leading_tokens, line_bounds, parse_decimals
+from .text import (
+    leading_tokens,
+    line_bounds,
+    number,
+    parse_decimals,
+    plain_whitespace,
+    spaces_if_single,
+    text_lines,
+)
 
 V = 25  # joints per body in Kinect v2
 JOINT_VALUES = 12  # values per joint line
@@ -108,17 +116,17 @@ def _scan_fast(buf: bytes) -> NtuRecording | None:
     """Parse a well-formed file fast; None if anything is unusual (the careful parser decides)."""
     a = np.frombuffer(buf, dtype=np.uint8)
     starts, ends = line_bounds(a)
-    layout = _structure(buf, a, starts, ends)
+    layout = _structure(buf, a, starts, ends) if plain_whitespace(a, starts, ends) else None
     if layout is None:
         return None
     frames, info, frame_of = layout
     if len(info) == 0:
         return NtuRecording(frames, frame_of, [], np.zeros((0, V, 3), np.float32))
     # count lines hold one integer each, so a line with a value missing or extra changes the
-    # total number of spaces (two lines that compensate would not, and their x, y, z still
-    # parse; the careful parser is stricter)
+    # total number of spaces (two faulty lines that compensate would not, and their x, y, z
+    # still parse; the careful parser is stricter)
     spaces = len(info) * (INFO_VALUES - 1 + V * (JOINT_VALUES - 1))
-    if np.count_nonzero(a == 32) != spaces:
+    if spaces_if_single(a, starts, ends) != spaces:
         return None
     joint_lines = (info[:, None] + 2 + np.arange(V)).ravel()  # (B * V,)
     bounds = leading_tokens(buf, starts[np.concatenate([joint_lines, info])], 3)
@@ -135,15 +143,15 @@ def _scan_fast(buf: bytes) -> NtuRecording | None:
 
 
 def _scan_careful(buf: bytes, path: str) -> NtuRecording:
-    """Parse line by line with any whitespace; raise InputFormatError naming the line.
+    """Parse line by line, tokens split at any whitespace; raise InputFormatError naming the line.
 
     Checks the structure (counts, values per line) and that x, y, z are numbers; the columns
     sugar does not read are only counted.
     """
-    lines = buf.decode("latin-1").splitlines()
+    lines = text_lines(buf)
     pos = 0  # index of the next line to read
 
-    def take(what: str) -> list[str]:
+    def take(what: str) -> list[bytes]:
         nonlocal pos
         if pos >= len(lines):
             raise InputFormatError(path, f"file ends early: expected {what}", len(lines) + 1)
@@ -152,8 +160,8 @@ def _scan_careful(buf: bytes, path: str) -> NtuRecording:
 
     def count(what: str) -> int:
         toks = take(what)
-        if len(toks) != 1 or not toks[0].lstrip("-").isdigit() or int(toks[0]) < 0:
-            found = " ".join(toks)[:40] or "an empty line"
+        if len(toks) != 1 or not toks[0].isdigit():
+            found = b" ".join(toks)[:40].decode("latin-1") or "an empty line"
             raise InputFormatError(path, f"expected {what} (a whole number), found {found!r}", pos)
         return int(toks[0])
 
@@ -172,7 +180,7 @@ def _scan_careful(buf: bytes, path: str) -> NtuRecording:
                     f"body-info line of {where}: expected {INFO_VALUES} values, found {len(toks)}",
                     pos,
                 )
-            info_ids.append(toks[0].encode())
+            info_ids.append(toks[0])
             nj = count(f"the joint count of {where}")
             if nj != V:
                 raise InputFormatError(
@@ -186,13 +194,13 @@ def _scan_careful(buf: bytes, path: str) -> NtuRecording:
                         f"joint line of {where}: expected {JOINT_VALUES} values, found {len(toks)}",
                         pos,
                     )
-                try:
-                    rows.append([float(x) for x in toks[:3]])
-                except ValueError:
-                    bad = next(x for x in toks if not _is_float(x))
+                xyz = [number(x) for x in toks[:3]]
+                if None in xyz:
+                    bad = toks[xyz.index(None)][:30].decode("latin-1")
                     raise InputFormatError(
-                        path, f"joint line of {where}: {bad[:30]!r} is not a number", pos
-                    ) from None
+                        path, f"joint line of {where}: {bad!r} is not a finite number", pos
+                    )
+                rows.append(xyz)
             frame_of.append(t)
     rest = [n for n in range(pos, len(lines)) if lines[n].strip()]
     if rest:
@@ -201,14 +209,6 @@ def _scan_careful(buf: bytes, path: str) -> NtuRecording:
         )
     xyz = np.asarray(rows, dtype=np.float32).reshape(len(frame_of), V, 3)
     return NtuRecording(frames, np.asarray(frame_of, dtype=np.int64), info_ids, xyz)
-
-
-def _is_float(x: str) -> bool:
-    try:
-        float(x)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_recording(buf: bytes, path: str | Path) -> NtuRecording:

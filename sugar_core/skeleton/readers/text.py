@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 TOKEN_WIDTH = 16  # longest token the fast road looks for
 MATRIX_WIDTH = 12  # widest token body (after the sign) parsed in the matrix: -0.001234567
 
@@ -49,6 +50,47 @@ def line_bounds(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     has_cr[has_cr] = a[ends[has_cr] - 1] == 13
     ends -= has_cr
     return starts, ends
+
+
+def text_lines(buf: bytes) -> list[bytes]:
+    """The lines of ``buf`` split at ``\n`` with one ``\r`` dropped (as ``line_bounds`` sees them),
+    without the empty tail after a final newline."""
+    lines = buf.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+def plain_whitespace(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """True if the only control whitespace in ``a`` is line breaks (``\n``, ``\r\n``): no tab,
+    no form feed, no lone ``\r``. Fast roads need it to split lines and tokens as the careful
+    parsers (which split tokens at any ASCII whitespace) do."""
+    breaks = (len(starts) - 1) + int(np.count_nonzero(a[ends[:-1]] == 13))
+    return int(np.count_nonzero((a - np.uint8(9)) < 5)) == breaks  # bytes 9..13
+
+
+def spaces_if_single(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> int | None:
+    """Number of spaces in ``a`` if no line has a leading, trailing or doubled space, else None.
+
+    Then every line holds exactly one token more than it has spaces, so comparing this total
+    with the total a format expects checks the token counts (up to two faults that cancel out).
+    """
+    space = a == 32
+    used = ends > starts
+    if np.any(a[starts[used]] == 32) or np.any(a[ends[used] - 1] == 32):
+        return None
+    if np.count_nonzero(space[1:] & space[:-1]):
+        return None
+    return int(np.count_nonzero(space))
+
+
+def number(token: bytes) -> float | None:
+    """``float(token)`` if it is a finite number that fits float32, else None."""
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return value if abs(value) <= FLOAT32_MAX else None  # False for nan too
 
 
 def leading_tokens(buf: bytes, starts: np.ndarray, k: int):
@@ -118,8 +160,8 @@ def parse_decimals(buf: bytes, starts: np.ndarray, ends: np.ndarray):
     if ndig + ndot != int(body.sum()):
         redo.append(np.flatnonzero((inside & ~isdig & ~isdot).ravel()) // w)
     for i in np.unique(np.concatenate(redo)):
-        try:
-            values[i] = float(buf[starts[i] : ends[i]])
-        except ValueError:
+        value = number(buf[starts[i] : ends[i]])
+        if value is None:
             return None
-    return values
+        values[i] = value
+    return values if np.all(np.abs(values) <= FLOAT32_MAX) else None

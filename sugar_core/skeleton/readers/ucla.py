@@ -84,6 +84,8 @@ def _parse_careful(buf: bytes, path: Path) -> tuple[dict, np.ndarray]:
         ) from None
     if joints.ndim != 3 or joints.shape[1:] != (V, 3) or joints.shape[0] == 0:
         raise InputFormatError(path, f"'skeletons' has shape {joints.shape}, expected (T, {V}, 3)")
+    if not np.isfinite(joints).all():
+        raise InputFormatError(path, "'skeletons' holds a value that is not a finite number")
     return doc, joints
 
 
