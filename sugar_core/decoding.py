@@ -14,33 +14,14 @@ from __future__ import annotations
 
 import torch
 
-from .llm import FrozenLLM, Prompt
-
-
-def _cache_of(out):
-    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-
-
-def select_rows(cache, index: torch.Tensor, config=None):
-    """A new cache holding rows ``index`` of ``cache`` (the original is left untouched)."""
-    from transformers import DynamicCache
-
-    if hasattr(cache, "layers"):
-        data = [
-            (lay.keys.index_select(0, index), lay.values.index_select(0, index))
-            for lay in cache.layers
-        ]
-        return DynamicCache(data, config=config)
-    legacy = tuple((k.index_select(0, index), v.index_select(0, index)) for k, v in cache)
-    return DynamicCache.from_legacy_cache(legacy)  # transformers < 4.56
+from .llm import FrozenLLM, Prompt, cache_of, select_rows
 
 
 @torch.no_grad()
 def run_prompt(llm: FrozenLLM, action: torch.Tensor, prompt: Prompt):
     """(cache, logits (B, V) of the first answer token) for action tokens (B, Q_out, D_llm)."""
-    emb = llm.splice(action, prompt)  # (B, Lp, D_llm)
-    out = llm.model(inputs_embeds=emb, use_cache=True, logits_to_keep=1)
-    return _cache_of(out), out.logits[:, -1].float()
+    out = llm.run(action, prompt, logits_to_keep=1)
+    return cache_of(out), out.logits[:, -1].float()
 
 
 @torch.no_grad()
@@ -65,13 +46,12 @@ def rank_scores(
     scores = first.log_softmax(-1)[:, cand[:, 0]]  # (B, K): first token from the prompt's logits
     if Lc == 1:
         return scores
-    config = llm.base_model().config
     flat = torch.zeros(B * K, device=dev)
     pos = torch.arange(Lp, Lp + Lc - 1, device=dev)[None]  # (1, Lc - 1)
     for start in range(0, B * K, max_rows):
         rows = torch.arange(start, min(start + max_rows, B * K), device=dev)  # (R,)
         b, k = rows // K, rows % K
-        sub = select_rows(cache, b, config)
+        sub = select_rows(cache, b)
         out = llm.model(
             input_ids=cand[k, :-1],  # (R, Lc - 1); right padding never reaches earlier tokens
             position_ids=pos.expand(len(rows), -1),
@@ -129,5 +109,5 @@ def continue_greedy(
             logits_to_keep=1,
             **{llm.cache_kw: cache},
         )
-        cache, logits = _cache_of(out), out.logits[:, -1].float()
+        cache, logits = cache_of(out), out.logits[:, -1].float()
     return out_ids

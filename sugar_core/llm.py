@@ -53,6 +53,7 @@ class LLMConfig:
     dtype: str = "float32"  # weights in memory; bfloat16 for 7B models on GPUs
     gradient_checkpointing: bool = False  # trade compute for memory (7B)
     max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
+    share_prefix: bool = True  # run the prompt's common prefix once per batch (same result)
 
     def check(self) -> None:
         if self.dtype not in DTYPES:
@@ -221,6 +222,49 @@ class FrozenLLM(nn.Module):
         post = self.embed(prompt.suffix)[None].expand(B, -1, -1)
         return torch.cat([pre, action.to(pre.dtype), post], dim=1)
 
+    def run(
+        self,
+        action: torch.Tensor,
+        prompt: Prompt,
+        tail: torch.Tensor | None = None,
+        tail_mask: torch.Tensor | None = None,
+        logits_to_keep: int = 1,
+    ):
+        """One pass over prompt + action tokens (+ ``tail`` embeddings (B, Lt, D_llm)).
+
+        The prefix before the placeholder is the same for every sample: with ``share_prefix``
+        it runs once (batch 1) and its key/value cache is broadcast over the batch, so each
+        sample pays only for its action tokens, the rest of the prompt and the tail. Returns
+        the model output; its cache covers the whole sequence.
+        """
+        B = action.shape[0]
+        rest = [action.to(self.dtype), self.embed(prompt.suffix)[None].expand(B, -1, -1)]
+        rest = torch.cat(rest + ([tail] if tail is not None else []), dim=1)  # (B, Lr, D_llm)
+        L1, Lr = len(prompt.prefix), rest.shape[1]
+        attn = torch.ones(B, L1 + Lr, dtype=torch.long, device=self.device)
+        if tail_mask is not None:
+            attn[:, L1 + Lr - tail_mask.shape[1] :] = tail_mask.long()
+        checkpointing = self.cfg.gradient_checkpointing and self.training
+        if not self.cfg.share_prefix or checkpointing:  # HF checkpointing drops caches
+            emb = torch.cat([self.embed(prompt.prefix)[None].expand(B, -1, -1), rest], dim=1)
+            return self.model(
+                inputs_embeds=emb,
+                attention_mask=attn,
+                use_cache=True,
+                logits_to_keep=logits_to_keep,
+            )
+        pre = self.model(inputs_embeds=self.embed(prompt.prefix)[None], use_cache=True)
+        cache = select_rows(cache_of(pre), torch.zeros(B, dtype=torch.long, device=self.device))
+        pos = torch.arange(L1, L1 + Lr, device=self.device)[None].expand(B, -1)
+        return self.model(
+            inputs_embeds=rest,
+            attention_mask=attn,
+            position_ids=pos,
+            use_cache=True,
+            logits_to_keep=logits_to_keep,
+            **{self.cache_kw: cache},
+        )
+
     def forward(
         self, action: torch.Tensor, prompt: Prompt, target: torch.Tensor, target_mask: torch.Tensor
     ) -> torch.Tensor:
@@ -232,10 +276,22 @@ class FrozenLLM(nn.Module):
         B, Lt = target.shape
         target = target.to(self.device)
         target_mask = target_mask.to(self.device)
-        emb = torch.cat([self.splice(action, prompt), self.embed(target)], dim=1)
-        attn = torch.ones(emb.shape[:2], dtype=torch.long, device=self.device)
-        attn[:, -Lt:] = target_mask.long()
-        out = self.model(inputs_embeds=emb, attention_mask=attn, logits_to_keep=Lt + 1)
+        out = self.run(action, prompt, self.embed(target), target_mask, logits_to_keep=Lt + 1)
         logits = out.logits[:, :-1].float()  # (B, Lt, V): position j predicts target j
         labels = target.masked_fill(~target_mask.bool(), -100)
         return nn.functional.cross_entropy(logits.reshape(B * Lt, -1), labels.reshape(-1))
+
+
+def cache_of(out):
+    """The key/value cache of a model output (``cache`` in new transformers, else the old name)."""
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+
+
+def select_rows(cache, index: torch.Tensor):
+    """A new cache holding rows ``index`` of ``cache`` (which is left untouched)."""
+    from transformers import DynamicCache
+
+    if hasattr(cache, "layers"):
+        return DynamicCache([(lay.keys[index], lay.values[index]) for lay in cache.layers])
+    legacy = tuple((k[index], v[index]) for k, v in cache)
+    return DynamicCache.from_legacy_cache(legacy)  # transformers < 4.56

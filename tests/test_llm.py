@@ -94,6 +94,23 @@ def test_loss_ignores_padding_of_short_answers():
     torch.testing.assert_close(both, (only_long * n_l + only_short * n_s) / (n_l + n_s))
 
 
+@pytest.mark.parametrize("lora", [True, False])
+def test_shared_prefix_gives_the_same_loss_and_gradients(lora):
+    llm = _llm(lora=lora)
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 3).requires_grad_(True)
+    target, tmask = _pad_answers([llm.answer_ids(p, k, "a person b") for k in (0, 2, 3)])
+    results = []
+    for share in (True, False):
+        llm.cfg.share_prefix = share
+        act.grad = None
+        loss = llm(act, p, target, tmask)
+        loss.backward()
+        results.append((loss.detach(), act.grad.clone()))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
+
+
 def _brute_force(llm, act, p):
     """log P(candidate ids | prompt) by one full forward per (sample, class)."""
     out = torch.zeros(act.shape[0], len(p.candidates))
@@ -107,9 +124,9 @@ def _brute_force(llm, act, p):
     return out
 
 
-@pytest.mark.parametrize("max_rows", [256, 5])  # one batched forward, or several row chunks
-def test_rank_matches_brute_force(max_rows):
-    llm = _llm()
+@pytest.mark.parametrize("max_rows, share", [(256, True), (5, True), (256, False)])
+def test_rank_matches_brute_force(max_rows, share):
+    llm = _llm(share_prefix=share)
     p = llm.prompt(CLASSES)
     act = _action(llm)
     with torch.no_grad():
