@@ -176,8 +176,14 @@ def test_a_bad_file_is_one_line_naming_it(trained, tmp_path):
 def test_a_layout_with_no_mapping_names_the_file(trained, tmp_path):
     d, _, _, _ = trained
     coco = tmp_path / "coco.npz"
-    np.savez(coco, joints=np.ones((1, 1, 4, 17, 2), np.float32), lengths=np.array([4]),
-             labels=np.array([0]), class_names=np.array(["x"]), layout=np.array("coco17"))  # fmt: skip
+    arrays = dict(
+        joints=np.ones((1, 1, 4, 17, 2), np.float32),
+        lengths=np.array([4]),
+        labels=np.array([0]),
+        class_names=np.array(["x"]),
+        layout=np.array("coco17"),
+    )
+    np.savez(coco, **arrays)
     res = _run("--model", d / "aligned.h5", coco)
     assert res.exit_code == 1
     assert str(coco) in res.stderr and "coco17" in res.stderr and "kinect20" in res.stderr
