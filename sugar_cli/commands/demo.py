@@ -66,6 +66,7 @@ class _Bars:
 
 
 def _table(result) -> None:
+    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"sugar demo: {result.out_dir}", title_justify="left")
@@ -75,7 +76,9 @@ def _table(result) -> None:
     table.add_column("s", justify="right")
     for row in result.rows:
         table.add_row(TITLES.get(row.stage, row.stage), row.file, row.result, f"{row.seconds:.0f}")
-    console.print(table)
+    # a terminal wraps to its width; logs and pipes keep one line per stage
+    wide = console if console.is_terminal else Console(stderr=True, width=200)
+    wide.print(table)
     ex = result.metrics.get("example")
     if ex:
         console.print(
