@@ -26,7 +26,7 @@ _INSIDE = {
 
 
 def _rows(padded: np.ndarray, width: int, at: np.ndarray) -> np.ndarray:
-    """(len(at), width) uint8: the ``width`` bytes of ``padded`` starting at each ``at``."""
+    """(len(at), width): the ``width`` elements (bytes) of ``padded`` starting at each ``at``."""
     view = np.ndarray(
         shape=(len(padded) - width + 1,), dtype=f"V{width}", buffer=padded, strides=(1,)
     )
@@ -53,8 +53,8 @@ def line_bounds(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def text_lines(buf: bytes) -> list[bytes]:
-    """The lines of ``buf`` split at ``\n`` with one ``\r`` dropped (as ``line_bounds`` sees them),
-    without the empty tail after a final newline."""
+    """The lines of ``buf`` split at ``\\n`` with one ``\\r`` dropped (as ``line_bounds`` sees
+    them), without the empty tail after a final newline."""
     lines = buf.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
