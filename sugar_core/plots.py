@@ -82,6 +82,7 @@ def embed_2d(features, seed: int = TSNE_SEED) -> np.ndarray:
     """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     x = np.asarray(features, dtype=np.float64)  # (N, D)
     assert x.ndim == 2, f"features shape {x.shape}, expected (N, D)"
@@ -98,7 +99,10 @@ def embed_2d(features, seed: int = TSNE_SEED) -> np.ndarray:
         return out
     perplexity = min(30.0, (n - 1) / 3.0)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-    return tsne.fit_transform(x.astype(np.float32))
+    # One OpenMP thread: at <= MAX_POINTS points the parallel gain is small, and on a busy
+    # machine OpenMP's spinning threads made a 30-point map take 45 s instead of 0.5 s.
+    with threadpool_limits(limits=1):
+        return tsne.fit_transform(x.astype(np.float32))
 
 
 def _subsample(n: int, seed: int) -> np.ndarray:
