@@ -212,9 +212,14 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
     with progress("align: train", total=total, disable=not main) as advance:
         done = [0]
 
+        every = max(1, total // 20)
+
         def on_train(ev):
-            advance(ev["step"] - done[0], info=f"epoch {ev['epoch']} loss {ev['loss']:.3f}")
+            info = f"epoch {ev['epoch']} loss {ev['loss']:.3f}"
+            advance(ev["step"] - done[0], info=info)
             done[0] = ev["step"]
+            if main and not console.is_terminal and ev["step"] % every == 0:  # logs: a line
+                console.print(f"train step {ev['step']}/{ev['total']} {info}")
 
         model = train_alignment(ts, pr, cfg, split, callback=on_train, run_dir=run_dir,
                                 resume=resume)  # fmt: skip

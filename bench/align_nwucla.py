@@ -1,0 +1,117 @@
+"""Measure `sugar align` on NW-UCLA cross-view tokens: accuracy and speed of both decodings.
+
+Takes an aligned.h5 written by `sugar align` (rank decoding) from the same tokens, reloads its
+model, and on the test split measures, with the same model and batch size:
+  - rank, class only (--no-describe): top-1, top-5, seconds per sample;
+  - rank + the winner's generated description;
+  - generate (free greedy generation, class parsed from the braces, MiniLM closest-name rule);
+plus the linear probe on the same tokens' pooled features (logistic regression), and prints a
+table and three example descriptions. Also writes the figures as JSON (--json-out).
+
+    .venv/bin/sugar align tokens.h5 --priors priors.h5 ... -o aligned.h5
+    .venv/bin/python bench/align_nwucla.py tokens.h5 aligned.h5 [--limit 96] [--json-out r.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import torch
+
+
+def linear_probe(ts, split: str) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    tr, te = ts.split_indices(split, "train"), ts.split_indices(split, "test")
+    sc = StandardScaler().fit(ts.features[tr])
+    clf = LogisticRegression(max_iter=2000, C=1.0).fit(sc.transform(ts.features[tr]), ts.labels[tr])
+    return float((clf.predict(sc.transform(ts.features[te])) == ts.labels[te]).mean())
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("tokens")
+    ap.add_argument("aligned")
+    ap.add_argument("--limit", type=int, default=0, help="test samples to decode (0 = all)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--json-out")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    from sugar_core.align import load_aligned, predict
+    from sugar_core.evaluate import compute_metrics
+    from sugar_core.predictions import read_predictions
+    from sugar_core.priors.encoders import load_text_encoder
+    from sugar_core.tokenset import read_tokens
+
+    ts = read_tokens(args.tokens, weights=False)
+    stored, _ = read_predictions(args.aligned)
+    split = stored.metrics["split"]
+    out = {"split": split, "linear_probe_top1": linear_probe(ts, split), "cli": stored.metrics}
+    model = load_aligned(args.aligned, device="cpu")
+    test = ts.split_indices(split, "test")
+    if args.limit:
+        test = test[: args.limit]
+    seqs, labels = [ts.tokens[i] for i in test], ts.labels[test]
+    cand = np.array([ts.class_names.index(n) for n in model.class_names])
+    embed = load_text_encoder("minilm").encode
+
+    def run(name, **kw):
+        print(f"[{name}] load {load_avg()}", flush=True)
+        t0 = time.perf_counter()
+        d = predict(model, seqs, model.class_names, batch_size=args.batch_size,
+                    max_new_tokens=args.max_new_tokens, **kw)  # fmt: skip
+        sec = time.perf_counter() - t0
+        to_class = lambda a: np.where(a >= 0, cand[np.clip(a, 0, None)], -1)  # noqa: E731
+        m = compute_metrics(labels, to_class(d.pred), to_class(d.top5), ts.class_names,
+                            raw_text=d.raw_text, candidates=cand)  # fmt: skip
+        row = dict(top1=m["top1"], top5=m["top5"], off_list_rate=m["off_list_rate"],
+                   seconds_per_sample=sec / len(seqs), n=len(seqs), load_after=load_avg(),
+                   rules={h: d.how.count(h) for h in sorted(set(d.how))})  # fmt: skip
+        out[name] = row
+        print(f"[{name}] {json.dumps(row)}", flush=True)
+        return d
+
+    run("rank_class_only", decode="rank", describe=False)
+    ranked = run("rank_with_description", decode="rank", describe=True)
+    gen = run("generate", decode="generate", embed_fn=embed)
+    out["examples"] = [
+        dict(sample=ts.sample_ids[test[i]], true=ts.class_names[labels[i]],
+             rank=ranked.raw_text[i], generate=gen.raw_text[i])
+        for i in np.linspace(0, len(seqs) - 1, 3).astype(int)
+    ]  # fmt: skip
+    out["peak_rss_mib_bench"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    r, g = out["rank_class_only"], out["generate"]
+    print(f"\nlinear probe top-1 {out['linear_probe_top1']:.3f}")
+    print(f"{'decode':<24}{'top1':>7}{'top5':>7}{'off-list':>9}{'s/sample':>10}")
+    for name in ("rank_class_only", "rank_with_description", "generate"):
+        x = out[name]
+        print(f"{name:<24}{x['top1']:>7.3f}{x['top5']:>7.3f}{x['off_list_rate']:>9.3f}"
+              f"{x['seconds_per_sample']:>10.3f}")  # fmt: skip
+    print(f"rank (class only) is {g['seconds_per_sample'] / r['seconds_per_sample']:.1f}x "
+          "faster per sample than generate")  # fmt: skip
+    for e in out["examples"]:
+        print(f"- {e['sample']} ({e['true']}): rank {e['rank']!r} | generate {e['generate']!r}")
+    if args.json_out:
+        with open(args.json_out, "w") as fh:
+            json.dump(out, fh, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()
