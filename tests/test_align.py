@@ -4,6 +4,7 @@ import torch
 from _align_tiny import CLASSES, save_tiny_llama, synthetic_priors, synthetic_tokens
 
 from sugar_core.align import AlignConfig, load_aligned, predict, save_aligned, train_alignment
+from sugar_core.answers import first_sentence
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.llm import LLMConfig
 from sugar_core.predictions import Predictions, read_predictions
@@ -97,6 +98,11 @@ def test_predict_rank_and_generate_shapes(llm_dir):
     assert len(g.raw_text) == len(test) and set(g.how) <= {"exact", "normalised", "prefix", "none"}
     assert ((g.pred >= -1) & (g.pred < len(CLASSES))).all()
     assert (g.top5[:, 0] == g.pred).all() and (g.top5[:, 1:] == -1).all()
+    same = lambda texts: np.ones((len(texts), 2), np.float32) / np.sqrt(2)  # noqa: E731
+    e = predict(model, seqs, CLASSES, decode="generate", max_new_tokens=8, embed_fn=same)
+    for how, p, t in zip(e.how, e.pred, e.raw_text):  # garbage answers now land on a class
+        assert how != "none" or not first_sentence(t.replace("{", "").replace("}", "")), t
+        assert (how == "embedding") <= (p == 0)
     # zero-shot style: another list, no retraining
     z = predict(model, seqs[:3], ["sit down", "walk around"], decode="rank", describe=False)
     assert set(z.pred) <= {0, 1} and z.raw_text[0] in ("{sit down}", "{walk around}")
