@@ -13,17 +13,20 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sugar_core.priors.prompts import prompt_text
+
 
 def chat(content: str) -> dict:
     return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
 
 
-def sensible(prompt: str) -> str:
-    """What a well-behaved model says to each of the priors prompts."""
+def sensible(prompt) -> str:
+    """What a well-behaved model says to each of the priors prompts (text or conversation)."""
+    prompt = prompt_text(prompt)
     name = re.findall(r"\{([^}]*)\}", prompt)
     name = name[-1] if name else "x"
-    if "An action of" in prompt:
-        name = [n for n in re.findall(r"\{([^}]*)\}", prompt) if n != "drink water"][-1]
+    if "Write six lines" in prompt:
+        name = re.findall(r"Action: (.+?)\. Write six lines", prompt)[-1]
         return (
             f"head looks toward the {name}; hand moves for {name}; arm swings; "
             f"hip turns slightly; leg shifts weight; foot stays planted"
@@ -37,10 +40,13 @@ def sensible(prompt: str) -> str:
 
 
 def _prompt_of(body: dict) -> str:
-    content = body["messages"][-1]["content"]
-    if isinstance(content, list):
-        return " ".join(c.get("text", "") for c in content if c.get("type") == "text")
-    return content
+    texts = []
+    for m in body["messages"]:
+        content = m["content"]
+        if isinstance(content, list):
+            content = " ".join(c.get("text", "") for c in content if c.get("type") == "text")
+        texts.append(content)
+    return "\n\n".join(texts)
 
 
 def sensible_script(n: int, body: dict):

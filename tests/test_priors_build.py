@@ -13,6 +13,7 @@ from sugar_core.errors import BackendError, ConfigError
 from sugar_core.priors.backends import Backend, BackendConfig
 from sugar_core.priors.build import PriorsConfig, build_priors
 from sugar_core.priors.cache import PromptCache, Request, ask
+from sugar_core.priors.prompts import prompt_text
 from sugar_core.priors.store import MOTION_PARTS
 
 NAMES = ["pick up with one hand", "walk around", "throw"]
@@ -28,8 +29,9 @@ class Scripted(Backend):
         self.fn, self.id, self.calls, self.images = fn, id, [], []
 
     def complete(self, prompts, attempt=0):
-        self.calls.append((list(prompts), attempt))
-        return [self.fn(p, attempt) for p in prompts]
+        texts = [prompt_text(p) for p in prompts]
+        self.calls.append((texts, attempt))
+        return [self.fn(t, attempt) for t in texts]
 
     def describe_image(self, prompt, image, attempt=0):
         self.calls.append(([prompt], attempt))
@@ -72,22 +74,23 @@ def test_generated_priors_have_the_documented_columns(tmp_path, encoder):
 
 def test_malformed_answer_is_retried_with_a_reminder(tmp_path, encoder):
     def fn(prompt, attempt):
-        if "An action of" in prompt and attempt == 0:
+        if "Write six lines" in prompt and attempt == 0:
             return "I am not sure what you mean."
         return sensible(prompt)
 
     b = Scripted(fn)
     priors, report = build_priors(NAMES, cfg(tmp_path), b, encoder)
     assert report.valid_first["motion"] == 0 and report.valid["motion"] == 3
-    motion_calls = [(p, a) for p, a in b.calls if "An action of" in p[0]]
+    motion_calls = [(p, a) for p, a in b.calls if "Write six lines" in p[0]]
     assert [a for _, a in motion_calls] == [0, 1]
-    assert "exactly six parts" in motion_calls[1][0][0]
+    assert "all six, each starting with the part's name" in motion_calls[1][0][0]
+    assert "all six" not in motion_calls[0][0][0]
     assert priors.texts[0, 1] == "head looks toward the pick up with one hand"
 
 
 def test_class_that_stays_malformed_is_reported_by_name(tmp_path, encoder):
     def fn(prompt, attempt):
-        if "An action of" in prompt and "{walk around}" in prompt:
+        if "Action: walk around." in prompt:
             return "head: nods; hand: waves"
         return sensible(prompt)
 
@@ -100,7 +103,7 @@ def test_class_that_stays_malformed_is_reported_by_name(tmp_path, encoder):
 
 def test_fallback_builtin_fills_failed_classes_and_says_so(tmp_path, encoder):
     def fn(prompt, attempt):
-        return "gibberish" if "{walk around}" in prompt else sensible(prompt)
+        return "gibberish" if "walk around" in prompt else sensible(prompt)
 
     c = cfg(tmp_path, retries=1, fallback="builtin")
     priors, report = build_priors(NAMES, c, Scripted(fn), encoder)

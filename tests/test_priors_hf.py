@@ -54,9 +54,12 @@ def test_batched_left_padded_generation_matches_one_by_one(tiny):
 
 def test_chat_template_is_used_when_present(tiny):
     assert hf(tiny).render("hello") == "<bos>user : hello<eos><bos>assistant :"
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert hf(tiny).render(chat) == "<bos>system : be brief<eos><bos>user : hi<eos><bos>assistant :"
     model, _ = tiny
     plain = HFBackend(BackendConfig(name="hf"), model=model, tokenizer=tiny_tokenizer(chat=False))
     assert plain.render("hello") == "hello"
+    assert plain.render(chat) == "be brief\n\nhi"
     assert len(plain.complete(["a person", "walks"])) == 2
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from sugar_core.errors import BackendError, ConfigError
 from sugar_core.priors.backends import BackendConfig
 from sugar_core.priors.backends.openai import OpenAIBackend, _public_url, _retry_after
+from sugar_core.priors.prompts import motion_prompt
 
 SECRET = "sk-test-DO-NOT-LEAK-123456"
 
@@ -32,14 +33,18 @@ def key(monkeypatch):
 def test_success_sends_model_messages_and_key(key):
     with FakeServer() as srv:
         b = backend(srv.url, api_key_env=key, concurrency=3)
-        out = b.complete(["An action of {drink water}: ... An action of {throw}:", "hello"])
+        out = b.complete([motion_prompt("throw"), "hello"])
     assert out[0].startswith("head looks toward the throw")
     assert out[1] == "A person performs the action x."
     assert len(srv.requests) == 2
-    r = srv.requests[0]
+    # requests run concurrently: find each by its content
+    r = next(q for q in srv.requests if len(q["body"]["messages"]) == 4)
+    hello = next(q for q in srv.requests if len(q["body"]["messages"]) == 1)
     assert r["path"] == "/v1/chat/completions"
     assert r["headers"]["Authorization"] == f"Bearer {SECRET}"
     assert r["body"]["model"] == "fake-model" and r["body"]["temperature"] == 0.0
+    assert r["body"]["messages"] == motion_prompt("throw")
+    assert hello["body"]["messages"] == [{"role": "user", "content": "hello"}]
     assert SECRET not in b.id
 
 

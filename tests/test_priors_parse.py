@@ -13,8 +13,10 @@ from sugar_core.priors.parse import (
 )
 from sugar_core.priors.prompts import (
     EXAMPLE_ANSWER,
+    EXAMPLE_PARTS,
     description_prompt,
     motion_prompt,
+    prompt_text,
     visual_image_prompt,
     visual_text_prompt,
 )
@@ -100,6 +102,13 @@ def test_sentences_from_lines_or_a_paragraph():
         parse_sentences("ok\nyes", k=3)
 
 
+def test_sentences_skip_a_model_talking_about_itself():
+    answer = "I'm a helpful AI named SmolLM, trained by Hugging Face.\nA person sits on a chair."
+    assert parse_sentences(answer, k=3) == ["A person sits on a chair."]
+    with pytest.raises(MalformedAnswer):
+        parse_sentences("Sure, here is a description of the action for you.", k=3)
+
+
 def test_description_takes_first_sentence_and_bounds_length():
     assert parse_description("A person lifts a box. Then more.") == "A person lifts a box."
     with pytest.raises(MalformedAnswer):
@@ -110,8 +119,17 @@ def test_description_takes_first_sentence_and_bounds_length():
 
 def test_prompts_carry_class_example_and_rules():
     p = motion_prompt("throw")
-    assert "{throw}" in p and "{drink water}" in p and "head, hand, arm, hip, leg, foot" in p
+    assert [m["role"] for m in p] == ["system", "user", "assistant", "user"]
+    assert "drink water" in p[1]["content"] and "throw" in p[3]["content"]
+    assert "head, hand, arm, hip, leg, foot" in p[3]["content"]
+    with pytest.raises(MalformedAnswer, match="copies the in-context example"):
+        parse_motion(p[2]["content"])  # well-formed, but a copy of the example
+    assert parse_motion(p[2]["content"].replace("grasps cup", "grasps mug")) == {
+        **EXAMPLE_PARTS,
+        "hand": "hand grasps mug",
+    }
     assert p != motion_prompt("throw", attempt=1)
+    assert prompt_text(p).count("\n\n") == 3
     v = visual_image_prompt("throw")
     assert "Based on the image" in v and "(1)" in v and "(3)" in v and "{throw}" in v
     assert "4 different" in visual_text_prompt("throw", 4)

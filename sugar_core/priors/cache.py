@@ -27,7 +27,7 @@ class Request:
 
     task: str  # "motion" | "visual" | "description"
     class_name: str
-    prompt: str
+    prompt: str | list  # prompts.Prompt: a user turn or a conversation
     attempt: int = 0  # 0 = first try; retries get their own cache entries
     image: object | None = None  # PIL image for a frame description, else None
     image_hash: str = ""  # sha256 of the image pixels (part of the key)

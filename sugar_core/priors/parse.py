@@ -33,6 +33,11 @@ _PART_RE = re.compile(
 _BULLET_RE = re.compile(r"^\s*(?:[-*•>]+|\d+[.)]|\(\d+\))\s*")
 _ECHO_RE = re.compile(r"^\s*(?:an\s+)?action\s+of\s*\{?[^}:\n]*\}?\s*:\s*", re.IGNORECASE)
 _MAX_PART_WORDS = 30  # a "part phrase" longer than this is rambling, not a phrase
+# a model talking about itself or the request, not describing the action
+_SELF_TALK = re.compile(
+    r"^(?:i|i'm|i am|as an ai|sure|here|certainly|of course)\b|\bsmollm\b|\blanguage model\b",
+    re.IGNORECASE,
+)
 
 
 class MalformedAnswer(ValueError):
@@ -105,7 +110,11 @@ def motion_sentence(parts: dict[str, str]) -> str:
 
 
 def parse_sentences(answer: str, k: int, min_words: int = 3) -> list[str]:
-    """Up to ``k`` distinct sentences, one per line or split at full stops; >= 1 or Malformed."""
+    """Up to ``k`` distinct sentences, one per line or split at full stops; >= 1 or Malformed.
+
+    Lines shorter than ``min_words``, repeats, and a model's talk about itself ("I'm a helpful
+    AI...", "Sure, here are...") are skipped.
+    """
     text = answer.strip()
     if not text:
         raise MalformedAnswer("empty answer")
@@ -116,7 +125,7 @@ def parse_sentences(answer: str, k: int, min_words: int = 3) -> list[str]:
     out: list[str] = []
     seen = set()
     for line in lines:
-        if len(_words(line)) < min_words or _norm(line) in seen:
+        if len(_words(line)) < min_words or _norm(line) in seen or _SELF_TALK.search(line):
             continue
         seen.add(_norm(line))
         out.append(line if line[-1] in ".!?" else line + ".")

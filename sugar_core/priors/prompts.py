@@ -1,10 +1,16 @@
 """The prompts that ask a language model for motion, visual and description texts of one class.
 
 Wording is ours. What follows the paper (method.md, step 1): the six body parts in the order
-head, hand, arm, hip, leg, foot; one in-context example of the form ``An action of {drink
-water}: head tilts back slightly; ...``; the visual prompt's idea "based on the image, describe
-'{action}' in detail" with its three rules. A retry (attempt > 0) appends a reminder of the
-expected form, so even a greedy model sees a different prompt the second time.
+head, hand, arm, hip, leg, foot; one in-context example (drink water: head tilts back slightly;
+hand grasps cup; arm lifts cup to mouth; hip, leg and foot remain stationary); the visual
+prompt's idea "based on the image, describe '{action}' in detail" with its three rules.
+
+A prompt is a string (one user turn) or a chat conversation (a list of {role, content}). The
+motion prompt is a conversation: the worked example is a previous user/assistant exchange, one
+part per line. Measured on SmolLM2-135M-Instruct over the NW-UCLA classes (greedy): the
+one-line form inside a single user turn gave 0/10 answers with all six parts; this form gave
+10/10. A retry (attempt > 0) appends a reminder of the expected form, so even a greedy model
+sees a different prompt the second time.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ EXAMPLE_PARTS = {
     "leg": "leg remains stationary",
     "foot": "foot remains stationary",
 }
-EXAMPLE_ANSWER = "; ".join(EXAMPLE_PARTS[p] for p in MOTION_PARTS) + "."
+EXAMPLE_ANSWER = "\n".join(f"{p}: {EXAMPLE_PARTS[p].split(' ', 1)[1]}" for p in MOTION_PARTS)
+
+Prompt = str | list  # a user turn, or a conversation: [{"role": ..., "content": ...}, ...]
 
 _RULES = (
     "Rules: (1) the description must match the action {{{name}}}; "
@@ -29,23 +37,35 @@ _RULES = (
 )
 
 
-def motion_prompt(name: str, attempt: int = 0) -> str:
+def _motion_question(name: str) -> str:
+    return f"Action: {name}. Write six lines: {', '.join(MOTION_PARTS)}."
+
+
+def motion_prompt(name: str, attempt: int = 0) -> list[dict[str, str]]:
     """Ask for the six part movements of action ``name``, after one worked example."""
-    parts = ", ".join(MOTION_PARTS)
-    text = (
-        f"Describe how each of six body parts moves while a person performs an action, in this "
-        f"order: {parts}. Use a few words per part; a part that does not move 'remains "
-        f"stationary'. Answer on one line, parts separated by semicolons.\n\n"
-        f"An action of {{{EXAMPLE_ACTION}}}: {EXAMPLE_ANSWER}\n\n"
-        f"An action of {{{name}}}:"
+    system = (
+        "You describe human actions as the movements of six body parts, in this order: "
+        f"{', '.join(MOTION_PARTS)}."
     )
+    question = _motion_question(name)
     if attempt > 0:
-        form = "; ".join(f"{p} ..." for p in MOTION_PARTS)
-        text += (
-            f"\n\nAnswer with exactly six parts in this form: {form}. "
-            f"Describe {{{name}}}, not {{{EXAMPLE_ACTION}}}."
+        question += (
+            f" One line per part, all six, each starting with the part's name. Describe "
+            f"{name}, not {EXAMPLE_ACTION}."
         )
-    return text
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": _motion_question(EXAMPLE_ACTION)},
+        {"role": "assistant", "content": EXAMPLE_ANSWER},
+        {"role": "user", "content": question},
+    ]
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """A prompt as plain text (a conversation's turns joined), for models without a template."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(str(m["content"]) for m in prompt)
 
 
 def visual_text_prompt(name: str, k: int, attempt: int = 0) -> str:

@@ -32,8 +32,9 @@ class Backend:
     can_complete: bool = False  # True: complete() answers prompts
     can_describe_images: bool = False  # True: describe_image() works
 
-    def complete(self, prompts: list[str], attempt: int = 0) -> list[str]:
-        """One answer per prompt, in order. ``attempt`` > 0 marks a retry (may sample)."""
+    def complete(self, prompts: list, attempt: int = 0) -> list[str]:
+        """One answer per prompt (a string or a chat conversation, see prompts.Prompt), in
+        order. ``attempt`` > 0 marks a retry (may sample)."""
         raise BackendError(f"backend {self.id} does not answer prompts")
 
     def describe_image(self, prompt: str, image, attempt: int = 0) -> str:

@@ -1,6 +1,7 @@
 """The ``hf`` backend: a local transformers causal LM (default SmolLM2-135M-Instruct).
 
-Prompts go through the tokenizer's chat template (raw text when it has none), are left-padded
+Prompts (a user turn or a conversation) go through the tokenizer's chat template (plain text
+when it has none), are left-padded
 and generated in batches. The first attempt decodes greedily (``temperature`` 0) so a run is
 reproducible; retries sample at ``retry_temperature`` with a seed fixed per attempt and batch,
 inside ``torch.random.fork_rng`` so the caller's random state is untouched.
@@ -12,6 +13,7 @@ descriptions need ``--backend openai`` pointed at a server that hosts a VLM.
 from __future__ import annotations
 
 from ...models import DEFAULT_LLM, load_causal_lm
+from ..prompts import Prompt, prompt_text
 from . import Backend, BackendConfig
 
 
@@ -35,15 +37,15 @@ class HFBackend(Backend):
         self._tok.padding_side = "left"  # generation continues from the right edge
         return self._model, self._tok
 
-    def render(self, prompt: str) -> str:
-        """The text the model sees for ``prompt``: one user turn in its chat template."""
+    def render(self, prompt: Prompt) -> str:
+        """The text the model sees for ``prompt``, through its chat template when it has one."""
         _, tok = self._load()
         if getattr(tok, "chat_template", None):
-            messages = [{"role": "user", "content": prompt}]
+            messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
             return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return prompt
+        return prompt_text(prompt)
 
-    def complete(self, prompts: list[str], attempt: int = 0) -> list[str]:
+    def complete(self, prompts: list[Prompt], attempt: int = 0) -> list[str]:
         import torch
 
         model, tok = self._load()

@@ -25,6 +25,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from ...errors import BackendError, ConfigError
+from ..prompts import Prompt
 from . import Backend, BackendConfig
 
 MAX_WAIT = 120.0  # never sleep longer than this for one Retry-After
@@ -137,12 +138,13 @@ class OpenAIBackend(Backend):
             snippet = " ".join(raw[:120].decode("utf-8", "replace").split())
             raise BackendError(f"{where}: answer is not JSON: {snippet!r}") from None
 
-    def _chat(self, content, attempt: int) -> str:
+    def _chat(self, prompt: Prompt, attempt: int) -> str:
         temperature = self.cfg.temperature if attempt == 0 else self.cfg.retry_temperature
+        messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
         data = self._post(
             {
                 "model": self.cfg.model,
-                "messages": [{"role": "user", "content": content}],
+                "messages": messages,
                 "temperature": temperature,
                 "max_tokens": self.cfg.max_new_tokens,
             }
@@ -158,7 +160,7 @@ class OpenAIBackend(Backend):
 
     # -- Backend interface -------------------------------------------------------------------
 
-    def complete(self, prompts: list[str], attempt: int = 0) -> list[str]:
+    def complete(self, prompts: list[Prompt], attempt: int = 0) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(lambda p: self._chat(p, attempt), prompts))
 
@@ -167,4 +169,4 @@ class OpenAIBackend(Backend):
             {"type": "text", "text": prompt},
             {"type": "image_url", "image_url": {"url": image_data_url(image)}},
         ]
-        return self._chat(content, attempt)
+        return self._chat([{"role": "user", "content": content}], attempt)
