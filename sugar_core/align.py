@@ -200,7 +200,7 @@ def train_alignment(
     # 1. resume from the run folder
     run_dir = Path(run_dir) if run_dir is not None else None
     key = _data_key(split, names, idx, tokens)
-    start_epoch, start_batch, step, history = 0, 0, 0, []
+    start_epoch, start_batch, step, history, resumed_losses = 0, 0, 0, [], []
     if resume:
         if run_dir is None or not (run_dir / CHECKPOINT).exists():
             raise ConfigError(f"--resume: no {CHECKPOINT} in run folder {run_dir}")
@@ -210,14 +210,10 @@ def train_alignment(
         assert not missing.unexpected_keys, f"unexpected keys {missing.unexpected_keys[:3]}"
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        start_epoch, start_batch, step, history = (
-            ck["epoch"],
-            ck["batch"],
-            ck["step"],
-            ck["history"],
-        )
+        start_epoch, start_batch, step = ck["epoch"], ck["batch"], ck["step"]
+        history, resumed_losses = ck["history"], ck.get("epoch_losses", [])
 
-    def save(epoch: int, batch: int):
+    def save(epoch: int, batch: int, epoch_losses: list[float]):
         if run_dir is None or not acc.is_main_process:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +225,7 @@ def train_alignment(
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
             "epoch": epoch, "batch": batch, "step": step, "history": history,
-            "config": cfg.to_dict(), "data_key": key,
+            "config": cfg.to_dict(), "data_key": key, "epoch_losses": epoch_losses,
         }  # fmt: skip
         tmp = run_dir / (CHECKPOINT + ".tmp")
         torch.save(state, tmp)
@@ -243,7 +239,8 @@ def train_alignment(
             len(idx), cfg.batch_size, cfg.seed, epoch, acc.process_index, acc.num_processes
         )
         first = start_batch if epoch == start_epoch else 0
-        losses, t_epoch = [], time.perf_counter()
+        losses = list(resumed_losses) if epoch == start_epoch else []
+        t_epoch = time.perf_counter()
         for i in range(first, len(batches)):
             rows = idx[batches[i]]
             x, mask = pad_tokens([tokens.tokens[r] for r in rows], device=acc.device)
@@ -263,7 +260,7 @@ def train_alignment(
                 opt.zero_grad(set_to_none=True)
                 step += 1
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                    save(epoch, i + 1)
+                    save(epoch, i + 1, losses)
             if callback is not None:
                 callback(
                     dict(stage="train", step=epoch * len(batches) + i + 1,
@@ -273,7 +270,7 @@ def train_alignment(
             dict(epoch=epoch + 1, loss=float(np.mean(losses)) if losses else float("nan"),
                  seconds=time.perf_counter() - t_epoch, steps=step)
         )  # fmt: skip
-        save(epoch + 1, 0)
+        save(epoch + 1, 0, [])
     acc.wait_for_everyone()
     net = acc.unwrap_model(net)
     net.eval()

@@ -174,6 +174,8 @@ def test_resume_after_interruption_gives_the_same_weights(llm_dir, tmp_path):
     for n, a in straight.llm.trainable_state().items():
         torch.testing.assert_close(a, resumed.llm.trainable_state()[n], msg=n)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
+    for a, b in zip(straight.history, resumed.history):  # the same losses, seen in two runs
+        assert abs(a["loss"] - b["loss"]) < 1e-5
 
 
 def test_resume_refuses_other_settings(llm_dir, tmp_path):
