@@ -1,7 +1,7 @@
 """The zero-shot protocol: train on seen classes only, recognise unseen ones.
 
     result = run_zeroshot(data, priors, resolve_split("nw-ucla-ru5", data.class_names), cfg)
-    write_zeroshot(result, "zs.h5", inputs=input_record([...]))
+    write_zeroshot(result, "zs.h5", inputs=input_record([...]))  # zeroshot_store.py
 
 Steps (tokenize and align are the ordinary stages, handed seen classes only):
 1. plan: seen / unseen classes (``zeroshot_plan``); cross-dataset runs (``test_data``) match
@@ -34,6 +34,7 @@ from .evaluate import compute_metrics
 from .predictions import Predictions
 from .priors.store import Priors
 from .skeleton.dataset import SkeletonSet
+from .tokenize import TokenizeConfig
 from .tokenset import TokenSet
 from .zeroshot_baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
 from .zeroshot_plan import (
@@ -67,15 +68,11 @@ class ZeroShotConfig:
     describe: bool = False  # rank: also generate a description per sample (a generation each)
     predict_batch: int = 16  # samples per LLM forward at prediction time
     max_new_tokens: int = 48  # generate / describe: answer length cap
-    tokenize: object = None  # TokenizeConfig (None = its defaults); shared with `sugar tokenize`
-    align: AlignConfig = field(default_factory=AlignConfig)  # shared with `sugar align`
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # as `sugar tokenize`
+    align: AlignConfig = field(default_factory=AlignConfig)  # as `sugar align`
 
     def __post_init__(self):
-        from .tokenize import TokenizeConfig
-
-        if self.tokenize is None:
-            self.tokenize = TokenizeConfig()
-        elif isinstance(self.tokenize, dict):
+        if isinstance(self.tokenize, dict):
             self.tokenize = TokenizeConfig.from_dict(self.tokenize)
         if isinstance(self.align, dict):
             self.align = AlignConfig.from_dict(self.align)
@@ -358,32 +355,7 @@ def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross,
 
 
 # ---------------------------------------------------------------------------------------------
-# files
-
-ARRAYS = "zeroshot_arrays"  # group: one subgroup per other predictor (pred, top5, scores)
-PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
-
-
-def write_zeroshot(result: ZeroShotResult, path, config: dict | None = None, seed=None, inputs=()):
-    """Write a zeroshot file (kind ``zeroshot``) that ``sugar eval`` reads; the baseline's and
-    the other decodings' predictions go beside the primary ones."""
-    from . import schema
-    from .predictions import write_predictions
-
-    plan = result.plan
-
-    def extra(f):
-        g = f.create_group(ARRAYS)
-        for name, arrs in result.arrays.items():
-            sub = g.create_group(name)
-            for key, arr in arrs.items():
-                sub.create_dataset(key, data=np.asarray(arr))
-        schema.write_json(f, PLAN, {
-            "seen": plan.seen, "unseen": plan.unseen, "seen_in_test": plan.seen_in_test,
-            "seen_names": plan.seen_names, "unseen_names": plan.unseen_names,
-        })  # fmt: skip
-
-    write_predictions(result.predictions, path, "zeroshot", config, seed, inputs, extra=extra)
+# the seen-only model on seen classes (what --save-aligned stores beside it)
 
 
 def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions:

@@ -15,8 +15,9 @@ import sugar_core.tokenize as tokenize_mod
 import sugar_core.zeroshot as zs
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
-from sugar_core.zeroshot import run_zeroshot, write_zeroshot
+from sugar_core.zeroshot import run_zeroshot
 from sugar_core.zeroshot_splits import UnseenSplit
+from sugar_core.zeroshot_store import read_zeroshot, write_zeroshot
 
 UNSEEN = (1, 4)  # sit down, stand up
 SPLIT = UnseenSplit("tiny-u2", "", UNSEEN, "user")
@@ -107,6 +108,10 @@ def test_file_is_read_by_sugar_eval(spied_run, tmp_path):
     write_zeroshot(result, path, config={"x": 1}, seed=0)
     p, kind = read_predictions(path)
     assert kind == "zeroshot" and p.metrics["split"] == "tiny-u2"
+    _, arrays, plan = read_zeroshot(path)
+    assert set(arrays) == {"llm_rank", "llm_generate"}  # this run skipped the baseline
+    np.testing.assert_array_equal(arrays["llm_rank"]["pred"], p.pred)
+    assert plan["unseen"] == list(UNSEEN) and plan["seen_names"] == result.model.class_names
     out = CliRunner().invoke(eval_cli, [str(path), "--json"])
     assert out.exit_code == 0, out.output
     m = json.loads(out.stdout)

@@ -306,8 +306,9 @@ def _run(data_path, priors_path, unseen, cfg, test_path, test_priors_path, token
     from sugar_core.schema import input_record, open_file, root_info, sha256
     from sugar_core.skeleton.dataset import read_skeletons
     from sugar_core.tokenset import read_tokens, write_tokens
-    from sugar_core.zeroshot import run_zeroshot, seen_predictions, write_zeroshot
+    from sugar_core.zeroshot import run_zeroshot, seen_predictions
     from sugar_core.zeroshot_splits import resolve_split
+    from sugar_core.zeroshot_store import write_zeroshot
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,0 +1,50 @@
+"""The zeroshot file (kind ``zeroshot``): predictions ``sugar eval`` reads, plus the rest.
+
+Beside the primary predictions (``predictions.py``: the first LLM decoding on unseen-class
+samples, its metrics holding every figure), the file keeps::
+
+    zeroshot_arrays/<predictor>/{pred, top5, scores}   llm_rank, llm_generate, baseline
+    zeroshot_plan                                      JSON: seen / unseen ids and names
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import schema
+from .predictions import read_predictions, write_predictions
+
+ARRAYS = "zeroshot_arrays"  # group: one subgroup per predictor (pred, top5, scores)
+PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
+
+
+def write_zeroshot(result, path: str | os.PathLike, config=None, seed=None, inputs=()) -> None:
+    """Write a ZeroShotResult atomically (kind ``zeroshot``)."""
+    plan = result.plan
+
+    def extra(f):
+        g = f.create_group(ARRAYS)
+        for name, arrs in result.arrays.items():
+            sub = g.create_group(name)
+            for key, arr in arrs.items():
+                sub.create_dataset(key, data=np.asarray(arr))
+        schema.write_json(f, PLAN, {
+            "seen": plan.seen, "unseen": plan.unseen, "seen_in_test": plan.seen_in_test,
+            "seen_names": plan.seen_names, "unseen_names": plan.unseen_names,
+        })  # fmt: skip
+
+    write_predictions(result.predictions, path, "zeroshot", config, seed, inputs, extra=extra)
+
+
+def read_zeroshot(path: str | os.PathLike):
+    """(Predictions, {predictor: {pred, top5, scores}}, plan dict) from a zeroshot file."""
+    p, _ = read_predictions(path)
+    with schema.open_file(path, "zeroshot") as f:
+        arrays = {
+            name: {key: ds[...] for key, ds in grp.items()}
+            for name, grp in f.get(ARRAYS, {}).items()
+        }
+        plan = schema.read_json(f, PLAN) if PLAN in f else {}
+    return p, arrays, plan
