@@ -30,38 +30,38 @@ def rank_scores(
 ) -> torch.Tensor:
     """Sum of log-probabilities of every candidate's ids after the prompt: (B, K) float32.
 
-    ``state`` = (cache, first logits) from ``run_prompt`` when the caller already has them.
+    The first id of each candidate is scored from the prompt's own last logits; the rest run
+    as continuations of the prompt's cache, expanded to one row per (sample, candidate).
+    Candidates are grouped by length, so no padding token is ever computed. ``state`` =
+    (cache, first logits) from ``run_prompt`` when the caller already has them.
     """
     cache, first = state if state is not None else run_prompt(llm, action, prompt)
-    B, K = action.shape[0], len(prompt.candidates)
-    dev = first.device
+    B, dev = action.shape[0], first.device
     Lp = prompt.length + action.shape[1]
-    Lc = max(len(c) for c in prompt.candidates)
-    pad = llm.tokenizer.pad_token_id
-    cand = torch.full((K, Lc), pad, dtype=torch.long, device=dev)  # (K, Lc)
-    cmask = torch.zeros(K, Lc, dtype=torch.bool, device=dev)
+    heads = torch.tensor([c[0] for c in prompt.candidates], device=dev)
+    scores = first.log_softmax(-1)[:, heads]  # (B, K)
+    by_length: dict[int, list[int]] = {}
     for k, ids in enumerate(prompt.candidates):
-        cand[k, : len(ids)] = torch.tensor(ids, device=dev)
-        cmask[k, : len(ids)] = True
-    scores = first.log_softmax(-1)[:, cand[:, 0]]  # (B, K): first token from the prompt's logits
-    if Lc == 1:
-        return scores
-    flat = torch.zeros(B * K, device=dev)
-    pos = torch.arange(Lp, Lp + Lc - 1, device=dev)[None]  # (1, Lc - 1)
-    for start in range(0, B * K, max_rows):
-        rows = torch.arange(start, min(start + max_rows, B * K), device=dev)  # (R,)
-        b, k = rows // K, rows % K
-        sub = select_rows(cache, b)
-        out = llm.model(
-            input_ids=cand[k, :-1],  # (R, Lc - 1); right padding never reaches earlier tokens
-            position_ids=pos.expand(len(rows), -1),
-            use_cache=True,
-            **{llm.cache_kw: sub},
-        )
-        logp = out.logits.float().log_softmax(-1)  # (R, Lc - 1, V)
-        tok = logp.gather(-1, cand[k, 1:, None])[..., 0]  # (R, Lc - 1)
-        flat[rows] = (tok * cmask[k, 1:]).sum(-1)
-    return scores + flat.view(B, K)
+        by_length.setdefault(len(ids), []).append(k)
+    for length, ks in sorted(by_length.items()):
+        if length == 1:
+            continue
+        ids = torch.tensor([prompt.candidates[k] for k in ks], device=dev)  # (K_l, L)
+        ks_t = torch.tensor(ks, device=dev)
+        pos = torch.arange(Lp, Lp + length - 1, device=dev)[None]  # (1, L - 1)
+        n_rows = B * len(ks)
+        for start in range(0, n_rows, max_rows):
+            rows = torch.arange(start, min(start + max_rows, n_rows), device=dev)  # (R,)
+            b, j = rows // len(ks), rows % len(ks)
+            out = llm.model(
+                input_ids=ids[j, :-1],  # (R, L - 1)
+                position_ids=pos.expand(len(rows), -1),
+                use_cache=True,
+                **{llm.cache_kw: select_rows(cache, b)},
+            )
+            logp = out.logits.float().log_softmax(-1)  # (R, L - 1, V)
+            scores[b, ks_t[j]] += logp.gather(-1, ids[j, 1:, None])[..., 0].sum(-1)
+    return scores
 
 
 @torch.no_grad()
