@@ -58,7 +58,7 @@ def run(data, priors, split: str, args, label: str) -> None:
         load0 = machine_load()
         t0, c0 = time.perf_counter(), time.process_time()
 
-        def report(e):
+        def report(e, objective=objective):
             if e["event"] == "epoch":
                 keys = ("loss", "train_acc", "val_text_top1", "val_ce_top1", "val_probe_top1")
                 shown = " ".join(f"{k}={e[k]:.3f}" for k in keys if k in e)

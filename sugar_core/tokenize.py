@@ -138,7 +138,8 @@ def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
         cols = [int(i) for kind in kinds for i in priors.columns(kind)]
     if not cols:
         raise ConfigError(
-            f"priors have no text of kind {list(kinds)}; available: {sorted(set(priors.text_kinds))}"
+            f"priors have no text of kind {list(kinds)}; "
+            f"available: {sorted(set(priors.text_kinds))}"
         )
     mask = priors.mask[:, cols]
     empty = [priors.class_names[i] for i in np.flatnonzero(~mask.any(1))]
