@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from _priors_fake_server import FakeServer
-from _priors_tiny import save_tiny_bert, save_tiny_llama
+from _priors_tiny import save_tiny_bert, save_tiny_llama, tiny_clip_vision, write_frames
 from click.testing import CliRunner
 
 from sugar_cli.main import cli
@@ -110,6 +110,38 @@ def test_openai_run_caches_replays_offline_and_never_stores_the_key(tmp_path, en
     assert r3.exit_code == 1
     assert "--offline: no cached answer for class 'high arm wave'" in r3.stderr
     assert "Traceback" not in r3.output and not miss.exists()
+
+
+def test_openai_with_videos_describes_kept_frames(tmp_path, encoder_dir):
+    clip = tiny_clip_vision()
+    clip.model.save_pretrained(tmp_path / "clip")
+    clip.processor.save_pretrained(tmp_path / "clip")
+    videos = tmp_path / "videos"
+    write_frames(videos / "throw" / "v1", [(250, 0, 0), (0, 250, 0), (0, 0, 250), (9, 9, 9)])
+    write_frames(videos / "walk_around" / "v1", [(100, 100, 0), (0, 100, 100)])
+    out = tmp_path / "p.h5"
+    with FakeServer() as srv:
+        r = run("--classes-list", "nw-ucla", "--backend", "openai", "--model", "vlm",
+                "--base-url", srv.url, "--videos", videos, "--clip", tmp_path / "clip",
+                "--visual-k", 2, "--text-encoder", encoder_dir,
+                "--cache-dir", tmp_path / "cache", "-o", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    images = [q for q in srv.requests if isinstance(q["body"]["messages"][0]["content"], list)]
+    assert len(images) == 4  # two kept frames for each of the two classes with videos
+    p = read_priors(out)
+    per = p.sources["per_class"]
+    assert per["throw"]["visual"] == per["walk around"]["visual"] == "video"
+    assert per["sit down"]["visual"] == "text" and p.sources["visual"] == "mixed"
+    row = p.class_names.index("throw")
+    assert p.texts[row, p.columns("visual")[0]].startswith("A person is shown doing throw")
+    assert str(videos) in json.dumps(read_inputs(out))
+
+
+def read_inputs(path):
+    from sugar_core import schema
+
+    with schema.open_file(path) as f:
+        return schema.root_info(f)["inputs"]
 
 
 def test_hf_gibberish_fails_by_class_unless_fallback(tmp_path, encoder_dir):

@@ -113,6 +113,7 @@ def test_visual_step_describes_the_kept_frames(tmp_path):
     assert priors.texts[0, vis[0]] == sensible("Based on the image {throw}")
     image_prompts = [p[0] for p, _ in backend.calls if p[0].startswith("Based on the image")]
     assert len(image_prompts) == 2 and report.questions["visual"] == 2 + 1
+    assert report.valid_first["visual"] == report.valid["visual"] == 2
     # the two frames asked about are the ones farthest-point selection keeps
     frames = [f for v in ("v1", "v2") for f in fr.sample_frames(videos / "throw" / v, 8)]
     kept = fr.select_frames(frames, clip, 2)

@@ -165,6 +165,9 @@ def _generate(**o) -> None:
 
     if not o["output"]:
         raise click.UsageError("missing -o/--output (the priors file to write)")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own bars say what is happening
     t0 = time.perf_counter()
     stdin = sys.stdin if o["classes_file"] == "-" else None
     classes = classlist.resolve(o["classes_from"], o["classes_file"], o["classes_list"], stdin)

@@ -149,13 +149,17 @@ def _builtin_rescue(names: list[str], dataset: str | None) -> dict[str, Knowledg
 
 def _visual_from_frames(
     backend, cache, names, cfg, image_encoder, report, on_progress
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Visual texts from kept frames, per class with a folder under cfg.videos."""
+) -> tuple[dict[str, list[str]], dict[str, str], int]:
+    """Visual texts from kept frames, per class with a folder under cfg.videos.
+
+    Returns (texts per class, reason per failed class, classes fully valid at the first try).
+    """
     if not backend.can_describe_images:
         backend.describe_image("", None)  # raises the backend's own explanation
     folders = fr.class_folders(cfg.videos, names)
     texts: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
+    first_ok = 0  # classes whose every kept frame was described well at the first try
     encoder = image_encoder
     if folders and encoder is None:
         encoder = fr.load_image_encoder(cfg.clip)
@@ -181,6 +185,8 @@ def _visual_from_frames(
                     failed[name] = str(exc)
                     again.append(i)
             report.questions["visual"] = report.questions.get("visual", 0) + len(pending)
+            if attempt == 0 and not again:
+                first_ok += 1
             pending = again
             if not pending:
                 break
@@ -190,7 +196,7 @@ def _visual_from_frames(
             failed.pop(name, None)
         if on_progress:
             on_progress("visual (frames)", done, len(folders))
-    return texts, failed
+    return texts, failed, first_ok
 
 
 def build_priors(
@@ -267,8 +273,9 @@ def build_priors(
         # 3. visual: kept frames described by a VLM, else a text-only answer
         t0 = time.perf_counter()
         failed = {}
+        video_first = 0
         if cfg.videos:
-            got, failed = _visual_from_frames(
+            got, failed, video_first = _visual_from_frames(
                 backend, cache, names, cfg, image_encoder, report, on_progress
             )
             visual.update(got)
@@ -290,6 +297,9 @@ def build_priors(
             visual.update(parsed)
             for n in parsed:
                 per_class[n]["visual"] = "text"
+        # counts over all classes: from frames and from text
+        report.valid_first["visual"] = report.valid_first.get("visual", 0) + video_first
+        report.valid["visual"] = len(visual)  # generated ones, before any fallback
         if failed and cfg.fallback == "builtin":
             for n, kn in _builtin_rescue(list(failed), dataset).items():
                 visual[n] = list(kn.visual)
