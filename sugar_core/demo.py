@@ -65,6 +65,8 @@ class DemoConfig:
     def check(self) -> None:
         if (self.data is None) != (self.format is None):
             raise ConfigError("--data and --format go together (e.g. --data dir --format ntu)")
+        if self.per_class is not None and self.data is not None:
+            raise ConfigError("--per-class sizes the synthetic set; it does not apply to --data")
         if self.per_class is not None and self.per_class < 4:
             raise ConfigError(f"--per-class must be at least 4, got {self.per_class}")
 

@@ -126,3 +126,5 @@ def test_bad_options_are_one_line_errors(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
     with pytest.raises(ConfigError, match="per-class"):
         DemoConfig(per_class=2).check()
+    with pytest.raises(ConfigError, match="does not apply"):
+        DemoConfig(per_class=8, data="ucla", format="nw-ucla").check()
