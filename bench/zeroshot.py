@@ -73,11 +73,13 @@ def _progress(name: str):
 
 def run_split(name: str, args, workdir: Path) -> dict:
     from sugar_core.align import AlignConfig
+    from sugar_core.llm import LLMConfig
     from sugar_core.priors.store import read_priors
     from sugar_core.schema import sha256
     from sugar_core.skeleton.dataset import read_skeletons
     from sugar_core.tokenize import TokenizeConfig
-    from sugar_core.zeroshot import ZeroShotConfig, run_zeroshot
+    from sugar_core.tokenset import read_tokens, write_tokens
+    from sugar_core.zeroshot import ZeroShotConfig, run_zeroshot, train_seen_tokens
     from sugar_core.zeroshot_splits import SPLITS
 
     split = SPLITS[name]
@@ -86,12 +88,25 @@ def run_split(name: str, args, workdir: Path) -> dict:
     cfg = ZeroShotConfig(
         split=SOURCES[split.dataset][2],
         decodes=("rank", "generate") if args.generate else ("rank",),
-        tokenize=TokenizeConfig(preset="small", epochs=args.epochs, seed=args.seed),
-        align=AlignConfig(epochs=args.align_epochs, seed=args.seed),
-    )
+        tokenize=TokenizeConfig(
+            preset="small", epochs=args.epochs, seed=args.seed, probe="none", eval_every=5
+        ),
+        align=AlignConfig(
+            epochs=args.align_epochs, seed=args.seed, precision=args.precision,
+            llm=LLMConfig(max_description_tokens=args.max_description_tokens),
+        ),
+    )  # fmt: skip
     t0 = time.perf_counter()
-    result = run_zeroshot(data, priors, split, cfg, callback=_progress(name),
-                          priors_sha256=sha256(priors_path))  # fmt: skip
+    # stage 1 is kept on disk, so a rerun (other LLM settings) does not retrain the encoder
+    tok_path = workdir / f"tokens-{name}-e{args.epochs}-s{args.seed}.h5"
+    if tok_path.exists():
+        tokens = read_tokens(tok_path)
+    else:
+        tokens = train_seen_tokens(data, priors, split, cfg, callback=_progress(name),
+                                   priors_sha256=sha256(priors_path))  # fmt: skip
+        write_tokens(tokens, tok_path, config=cfg.tokenize.to_dict(), seed=args.seed)
+    result = run_zeroshot(data, priors, split, cfg, tokens=tokens, callback=_progress(name),
+                          reused_from={"tokens": str(tok_path)})  # fmt: skip
     m = result.metrics
     enc_s = sum(h.get("seconds", 0.0) for h in result.tokens.history)
     align_s = sum(h.get("seconds", 0.0) for h in result.model.history)
@@ -102,7 +117,8 @@ def run_split(name: str, args, workdir: Path) -> dict:
         "align_seconds": align_s, "total_seconds": time.perf_counter() - t0,
         "encoder_history": result.tokens.history[-1:], "load": os.getloadavg(),
         "config": {"encoder_epochs": args.epochs, "align_epochs": args.align_epochs,
-                   "seed": args.seed, "threads": args.threads},
+                   "seed": args.seed, "threads": args.threads, "precision": args.precision,
+                   "max_description_tokens": args.max_description_tokens},
     }  # fmt: skip
     (workdir / f"zeroshot-{name}.json").write_text(json.dumps(out, indent=2, default=float))
     return out
@@ -134,6 +150,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--epochs", type=int, default=15, help="encoder epochs")
     p.add_argument("--align-epochs", type=int, default=1)
     p.add_argument("--generate", action="store_true", help="also score generate decoding")
+    p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"], help="alignment")
+    p.add_argument("--max-description-tokens", type=int, default=8, help="training answers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
@@ -152,7 +170,8 @@ def main(argv: list[str]) -> None:
     print(table(rows))
     la = os.getloadavg()
     print(f"\nencoder small preset, {args.epochs} epochs; SmolLM2-135M, {args.align_epochs} align "
-          f"epoch(s); torch threads {args.threads}; load average at the end "
+          f"epoch(s), {args.precision}, answers cut to {args.max_description_tokens} description "
+          f"tokens; torch threads {args.threads}; load average at the end "
           f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}")  # fmt: skip
 
 

@@ -150,6 +150,44 @@ def train_seen_encoder(
     return train_encoder(sub, pri, cfg, ZS_SPLIT, callback=callback, run_dir=run_dir)
 
 
+def _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256):
+    from .tokenize import tokenize
+
+    enc, heads, history = train_seen_encoder(
+        data, priors, cfg.tokenize, data_split, plan, _notify(callback, "encoder"), run_dir
+    )
+    return tokenize(
+        data, enc, heads, prep=cfg.tokenize.prep, history=history, train_split=data_split,
+        train_classes=plan.seen, priors_sha256=priors_sha256,
+    )  # fmt: skip
+
+
+def train_seen_tokens(
+    data: SkeletonSet,
+    priors: Priors,
+    split: UnseenSplit,
+    cfg: ZeroShotConfig,
+    callback: Callback | None = None,
+    run_dir=None,
+    priors_sha256: str = "",
+) -> TokenSet:
+    """Stage 1 of the protocol alone: the seen-only encoder, every sample of ``data``
+    tokenized. ``train_classes`` records the seen ids, so ``run_zeroshot(tokens=...)`` can
+    reuse it for this split or any other whose unseen classes it never saw."""
+    data_split = default_split(data, cfg.split, "training data")
+    plan = plan_classes(split, data.class_names)
+    return _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256)
+
+
+def _release_accelerator() -> None:
+    """Each stage builds its own Accelerator, and accelerate refuses a second one with another
+    mixed precision in the same process (an fp32 encoder, then a bf16 alignment): forget the
+    first one's settings. The distributed state (PartialState) is kept."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+
+
 def seen_tokens(tokens: TokenSet, split: str, plan: ClassPlan) -> TokenSet:
     """The seen classes' training tokens, relabelled 0..K_s-1 with only the seen names."""
     part = tokens.splits[split] == 1 if split else np.ones(len(tokens), dtype=bool)
@@ -262,22 +300,19 @@ def run_zeroshot(
         raise ConfigError(f"the tokens' encoder reads {tokens.layout}, the data is {data.layout}")
 
     # 2. encoder: trained on seen classes, or reused
-    meta = dict(train_split=data_split, train_classes=plan.seen, priors_sha256=priors_sha256)
     if tokens is None:
-        enc, heads, history = train_seen_encoder(
-            data, priors, cfg.tokenize, data_split, plan, _notify(callback, "encoder"), run_dir
-        )
-        prep = cfg.tokenize.prep
-        train_tokens = tokenize(data, enc, heads, prep=prep, history=history, **meta)
-    else:
-        enc, heads, prep = encoder_of(tokens)
-        train_tokens = tokens if _same_samples(tokens, data) else tokenize(
-            data, enc, heads, prep=prep, history=tokens.history, **meta
-        )  # fmt: skip
+        tokens = _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir,
+                              priors_sha256)  # fmt: skip
+    enc, heads, prep = encoder_of(tokens)
+    train_tokens = tokens if _same_samples(tokens, data) else tokenize(
+        data, enc, heads, prep=prep, history=tokens.history, train_split=data_split,
+        train_classes=plan.seen, priors_sha256=priors_sha256,
+    )  # fmt: skip
     test_tokens = tokenize(test, enc, heads, prep=prep) if cross else train_tokens
 
     # 3. alignment: seen names only in the prompt, or reused
     if aligned is None:
+        _release_accelerator()
         aligned = train_alignment(
             seen_tokens(train_tokens, data_split, plan), priors.select(plan.seen_names),
             cfg.align, ZS_SPLIT, callback=_notify(callback, "align"),

@@ -15,7 +15,7 @@ import sugar_core.tokenize as tokenize_mod
 import sugar_core.zeroshot as zs
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
-from sugar_core.zeroshot import run_zeroshot
+from sugar_core.zeroshot import run_zeroshot, train_seen_tokens
 from sugar_core.zeroshot_splits import UnseenSplit
 from sugar_core.zeroshot_store import read_zeroshot, write_zeroshot
 
@@ -157,9 +157,20 @@ def test_cross_dataset_through_the_joint_mapping(llm_dir):
     train = tiny_data(layout="ntu25", seed=1)
     test = tiny_data(layout="kinect20", seed=2)
     cfg = tiny_config(llm_dir, decodes=("generate",))
+    cfg.align.precision = "bf16"  # after an fp32 encoder in this process: accelerate must cope
     result = run_zeroshot(train, tiny_priors(), SPLIT, cfg, test_data=test)
     m = result.metrics
     assert m["protocol"] == "zeroshot/user/cross-dataset" and m["eval_part"] == "all"
     assert m["n"] == 12  # every sample of the two unseen classes in the test file
     assert result.tokens.layout == "kinect20"  # ntu25 training data mapped onto kinect20
     assert set(m["llm"]) == {"generate"} and "baseline" in m
+
+
+def test_stage_one_alone_then_reuse(llm_dir):
+    data, priors = tiny_data(seed=3), tiny_priors()
+    cfg = tiny_config(llm_dir, decodes=("rank",), baseline=False)
+    tokens = train_seen_tokens(data, priors, SPLIT, cfg)
+    assert len(tokens) == len(data) and tokens.train_classes == [0, 2, 3, 5]
+    assert tokens.train_split == "xs" and tokens.sample_ids == data.sample_ids
+    result = run_zeroshot(data, priors, SPLIT, cfg, tokens=tokens)
+    assert result.tokens is tokens and result.metrics["n"] == 6
