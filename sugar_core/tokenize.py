@@ -17,21 +17,19 @@ training features so the output still has text-space projections) and ``both`` (
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import losses, probe
+from . import losses
 from .encoder import EncoderConfig, SkeletonEncoder
 from .errors import ConfigError
 from .priors.store import Priors
 from .skeleton.dataset import SkeletonSet
-from .skeleton.transforms import PrepConfig, draw_params
+from .skeleton.transforms import PrepConfig
 from .stage1 import (
     EpochBatches,
     Heads,
@@ -41,11 +39,20 @@ from .stage1 import (
     load_checkpoint,
     save_checkpoint,
 )
+from .stage1_train import (
+    check_resumable,
+    epoch_plan,
+    evaluate,
+    fit_text_head,
+    lr_factor,
+    make_optimizer,
+    split_parts,
+    subset_params,
+    track_best,
+)
 from .tokenset import TokenSet
 
 OBJECTIVES = ("mil-nce", "ce", "both")
-# fields that may differ between a run and its resumption without changing the result
-_RESUME_FREE = ("workers", "eval_batch_size")
 
 
 @dataclass
@@ -161,98 +168,6 @@ def make_accelerator(precision: str = "fp32"):
         return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mp)
 
 
-def _lr_factor(cfg: TokenizeConfig, steps_per_epoch: int):
-    total = cfg.epochs * steps_per_epoch
-    warm = cfg.warmup_epochs * steps_per_epoch
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if cfg.schedule == "constant":
-            return 1.0
-        frac = (step - warm) / max(1, total - warm)
-        if cfg.schedule == "step":
-            return 0.1 ** ((frac >= 0.6) + (frac >= 0.85))
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
-
-    return factor
-
-
-def _optimizer(net: Stage1Net, cfg: TokenizeConfig) -> torch.optim.Optimizer:
-    decay, plain = [], []
-    for name, p in net.named_parameters():
-        if not p.requires_grad:
-            continue
-        no_wd = p.ndim <= 1 or "topology" in name or "logit_scale" in name
-        (plain if no_wd else decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": plain, "weight_decay": 0.0},
-    ]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
-
-
-def _split_parts(data, split, classes, cfg) -> tuple[np.ndarray, np.ndarray]:
-    labels = data.labels
-    train = data.split_indices(split, "train")
-    val = data.split_indices(split, "test")
-    train = train[np.isin(labels[train], classes)]
-    val = val[np.isin(labels[val], classes)]
-    if cfg.val_holdout > 0:
-        rs = np.random.RandomState(cfg.seed)
-        held = []
-        for c in classes:
-            members = train[labels[train] == c]
-            k = int(round(cfg.val_holdout * len(members)))
-            held.extend(rs.permutation(members)[:k].tolist())
-        val = np.array(sorted(held), dtype=np.int64)
-        train = np.setdiff1d(train, val)
-    if len(train) < 2:
-        raise ConfigError(f"split {split!r} has {len(train)} training samples of these classes")
-    return train, val
-
-
-def _epoch_plan(n, cfg, gen, world) -> list[tuple[np.ndarray, object]]:
-    """Global batches for one epoch: (bank positions, their augmentation params)."""
-    perm = torch.randperm(n, generator=gen).numpy()
-    params = draw_params(n, cfg.prep, gen)
-    plan = []
-    for s in range(0, n, cfg.batch_size):
-        pos = perm[s : s + cfg.batch_size]
-        if len(pos) < 2 * world:
-            break  # too few to split across processes with batch norm
-        plan.append((pos, np.arange(s, s + len(pos))))
-    return plan, params
-
-
-def _subset_params(params, rows):
-    return type(params)(params.crop[rows], params.rotation[rows], params.mirror[rows])
-
-
-def _evaluate(net, train_bank, val_bank, y_train, y_val, protos, cfg, acc) -> dict:
-    """Validation metrics (text-prior, ce head, linear probe) on gathered features."""
-    out = {"val_n": int(len(val_bank))}
-    if len(val_bank) == 0:
-        return out
-    enc = acc.unwrap_model(net).encoder
-    heads = acc.unwrap_model(net).heads
-    _, f_val = encode_bank(enc, val_bank, cfg.eval_batch_size, acc)
-    with torch.no_grad():
-        f = torch.from_numpy(f_val).to(heads.text.weight.device)
-        if cfg.uses_text:
-            z = heads.text(f).float().cpu().numpy()
-            out["val_text_top1"] = probe.top1(probe.nearest_text(z, protos), y_val)
-        if heads.cls is not None:
-            out["val_ce_top1"] = probe.top1(heads.cls(f).argmax(1).cpu().numpy(), y_val)
-    if cfg.probe != "none":
-        _, f_tr = encode_bank(enc, train_bank, cfg.eval_batch_size, acc)
-        pred = probe.linear_probe(f_tr, y_train, f_val, cfg.probe)
-        out["val_probe_top1"] = probe.top1(pred, y_val)
-    return out
-
-
 def train_encoder(
     data: SkeletonSet,
     priors: Priors,
@@ -281,7 +196,7 @@ def train_encoder(
     texts, mask = text_table(pri, cfg.text_kinds)  # (K, P', E), (K, P')
     remap = np.full(k_all, -1, dtype=np.int64)
     remap[classes] = np.arange(len(classes))
-    train_idx, val_idx = _split_parts(data, split, classes, cfg)
+    train_idx, val_idx = split_parts(data, split, classes, cfg)
     y_train, y_val = remap[data.labels[train_idx]], remap[data.labels[val_idx]]
 
     # 2. processes, model, optimizer
@@ -303,11 +218,11 @@ def train_encoder(
     val_bank = PreparedBank(data, val_idx, prep)
     n = len(train_bank)
     gen = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = len(_epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
+    steps_per_epoch = len(epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
     if steps_per_epoch == 0:
         raise ConfigError(f"{n} training samples cannot fill one batch on {world} processes")
-    optimizer = _optimizer(net, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, steps_per_epoch))
+    optimizer = make_optimizer(net, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch))
     texts, mask = texts.to(acc.device), mask.to(acc.device)
     protos = losses.class_prototypes(texts, mask).cpu().numpy()  # (K, E)
 
@@ -316,7 +231,7 @@ def train_encoder(
     if run_dir is not None and resume:
         ckpt = load_checkpoint(run_dir)
         if ckpt is not None:
-            _check_resumable(ckpt["config"], cfg.to_dict(), run_dir)
+            check_resumable(ckpt["config"], cfg.to_dict(), run_dir)
             net.load_state_dict(ckpt["net"])
             optimizer.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
@@ -343,12 +258,12 @@ def train_encoder(
             break
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + rank)
-        plan, params = _epoch_plan(n, cfg, gen, world)
+        plan, params = epoch_plan(n, cfg, gen, world)
         mix_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
         mine = []
         for pos, rows in plan:
             part = np.array_split(np.arange(len(pos)), world)[rank]
-            mine.append((pos[part], _subset_params(params, rows[part])))
+            mine.append((pos[part], subset_params(params, rows[part])))
         loader = torch.utils.data.DataLoader(
             EpochBatches(train_bank, mine),
             batch_size=None,
@@ -424,10 +339,10 @@ def train_encoder(
             entry["ce"] = float(totals[2] / count)
         last = epoch + 1 == cfg.epochs
         if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
-            entry.update(_evaluate(net, train_bank, val_bank, y_train, y_val, protos, cfg, acc))
+            entry.update(evaluate(net, train_bank, val_bank, y_train, y_val, protos, cfg, acc))
         entry["seconds"] = time.perf_counter() - t0
         history.append(entry)
-        best, stale = _track_best(best, entry, cfg, acc.unwrap_model(net), epoch)
+        best, stale = track_best(best, entry, cfg, acc.unwrap_model(net), epoch)
         if run_dir is not None:
             if main:
                 save_checkpoint(
@@ -454,52 +369,8 @@ def train_encoder(
         model.load_state_dict(best["state"])
     encoder, heads = model.encoder.eval(), model.heads.eval()
     if not cfg.uses_text:
-        _fit_text_head(encoder, heads, train_bank, y_train, protos, cfg, acc)
+        fit_text_head(encoder, heads, train_bank, y_train, protos, cfg, acc)
     return encoder, heads, history
-
-
-def _monitor(entry: dict, cfg: TokenizeConfig):
-    for key in ("val_text_top1", "val_ce_top1", "val_probe_top1"):
-        if key in entry:
-            return entry[key]
-    return None
-
-
-def _track_best(best, entry, cfg, model, epoch):
-    value = _monitor(entry, cfg)
-    stale = 0 if best is None else best.get("stale", 0)
-    if value is None:
-        return best, stale
-    if best is None or value > best["value"]:
-        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        return {
-            "value": value,
-            "epoch": epoch + 1,
-            "state": state if cfg.patience else None,
-            "stale": 0,
-        }, 0
-    best = dict(best, stale=stale + 1)
-    return best, stale + 1
-
-
-def _fit_text_head(encoder, heads, bank, y, protos, cfg, acc):
-    """ce objective: least-squares text head mapping pooled features to class prototypes."""
-    _, feats = encode_bank(encoder, bank, cfg.eval_batch_size, acc)
-    w, b = probe.fit_linear_map(feats, protos[y], ridge=1.0)
-    with torch.no_grad():
-        heads.text.weight.copy_(torch.from_numpy(w.T))
-        heads.text.bias.copy_(torch.from_numpy(b))
-
-
-def _check_resumable(saved: dict, now: dict, run_dir) -> None:
-    diff = sorted(
-        k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k)
-    )
-    if diff:
-        raise ConfigError(
-            f"{Path(run_dir) / 'checkpoint.pt'}: cannot resume, settings differ in {diff}; "
-            "use the original settings or a fresh --run-dir"
-        )
 
 
 def tokenize(

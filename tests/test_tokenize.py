@@ -128,3 +128,20 @@ def test_layout_mismatch_is_refused(data):
     enc, heads, _ = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
     with pytest.raises(ConfigError, match="layout"):
         tokenize(tiny_set(n=4, layout="ntu25"), enc, heads)
+
+
+def test_bf16_autocast_trains_and_keeps_float_outputs(data):
+    cfg = _cfg(epochs=1, precision="bf16", objective="both")
+    enc, heads, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
+    assert np.isfinite(hist[0]["loss"]) and "val_text_top1" in hist[0]
+    ts = tokenize(data, enc, heads, prep=cfg.prep)
+    assert ts.features.dtype == np.float32 and np.isfinite(ts.features).all()
+
+
+def test_early_stopping_stops_and_keeps_the_best(data):
+    cfg = _cfg(epochs=6, patience=1, lr=0.0, warmup_epochs=0, schedule="constant")
+    _, _, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
+    values = [h["val_text_top1"] for h in hist]
+    best = values.index(max(values))
+    # lr 0: only batch-norm statistics move; the run stops one epoch after its best
+    assert len(hist) < 6 and len(hist) == best + 2
