@@ -395,6 +395,8 @@ def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross,
 
 def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions:
     """The seen-only model on its own classes' test samples (what an aligned file stores)."""
+    from .zeroshot_store import storable
+
     ts, plan = result.tokens, result.plan
     split = ts.train_split
     if split and split in ts.splits:
@@ -409,6 +411,6 @@ def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions
     m.update(protocol="zeroshot/seen-classes", split=split, decode=decode)
     return Predictions(
         labels=labels, pred=pred, top5=top5, class_names=list(ts.class_names),
-        sample_ids=[ts.sample_ids[i] for i in idx], scores=d.scores, raw_text=d.raw_text,
-        candidates=np.asarray(plan.seen, dtype=np.int64), metrics=m,
+        sample_ids=[ts.sample_ids[i] for i in idx], scores=d.scores,
+        raw_text=storable(d.raw_text), candidates=np.asarray(plan.seen, dtype=np.int64), metrics=m,
     )  # fmt: skip

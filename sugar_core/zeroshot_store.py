@@ -10,6 +10,7 @@ samples, its metrics holding every figure), the file keeps::
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,9 +21,19 @@ ARRAYS = "zeroshot_arrays"  # group: one subgroup per predictor (pred, top5, sco
 PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
 
 
+def storable(texts: list[str] | None) -> list[str] | None:
+    """HDF5 strings cannot hold NUL, which a free-running LLM can emit: shown as U+FFFD."""
+    return None if texts is None else [t.replace("\x00", "\ufffd") for t in texts]
+
+
 def write_zeroshot(result, path: str | os.PathLike, config=None, seed=None, inputs=()) -> None:
     """Write a ZeroShotResult atomically (kind ``zeroshot``)."""
     plan = result.plan
+    p = replace(
+        result.predictions,
+        raw_text=storable(result.predictions.raw_text),
+        description=storable(result.predictions.description),
+    )
 
     def extra(f):
         g = f.create_group(ARRAYS)
@@ -35,7 +46,7 @@ def write_zeroshot(result, path: str | os.PathLike, config=None, seed=None, inpu
             "seen_names": plan.seen_names, "unseen_names": plan.unseen_names,
         })  # fmt: skip
 
-    write_predictions(result.predictions, path, "zeroshot", config, seed, inputs, extra=extra)
+    write_predictions(p, path, "zeroshot", config, seed, inputs, extra=extra)
 
 
 def read_zeroshot(path: str | os.PathLike):

@@ -114,3 +114,17 @@ def test_user_errors_are_one_line(files, extra, message):
     assert out.exit_code == 1, out.output
     assert message in out.output and "Traceback" not in out.output
     assert not (d / "e.h5").exists()
+
+
+def test_cross_dataset_run(files):
+    d = files
+    write_skeletons(tiny_data(layout="ntu25", seed=4), d / "ntu.h5")
+    out = _invoke(
+        [d / "ntu.h5", "--priors", d / "priors.h5", "--config", d / "tiny.json", "--test-data",
+         d / "data.h5", "--unseen-split", d / "unseen.txt", "--decode", "generate",
+         "--match-encoder", "none", "--json", "-o", d / "cross.h5"]
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    m = json.loads(out.stdout)
+    assert m["protocol"] == "zeroshot/user/cross-dataset" and m["eval_part"] == "all"
+    assert m["n"] == 12 and set(m["llm"]) == {"generate"}

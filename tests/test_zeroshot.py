@@ -174,3 +174,14 @@ def test_stage_one_alone_then_reuse(llm_dir):
     assert tokens.train_split == "xs" and tokens.sample_ids == data.sample_ids
     result = run_zeroshot(data, priors, SPLIT, cfg, tokens=tokens)
     assert result.tokens is tokens and result.metrics["n"] == 6
+
+
+def test_generated_nul_characters_are_stored(spied_run, tmp_path):
+    from dataclasses import replace
+
+    result, _ = spied_run
+    p = result.predictions
+    odd = replace(result, predictions=replace(p, raw_text=["{a\x00b}"] * len(p.labels)))
+    write_zeroshot(odd, tmp_path / "nul.h5")
+    back, _ = read_predictions(tmp_path / "nul.h5")
+    assert back.raw_text[0] == "{a\ufffdb}"
