@@ -107,6 +107,8 @@ def test_sentences_skip_a_model_talking_about_itself():
     assert parse_sentences(answer, k=3) == ["A person sits on a chair."]
     with pytest.raises(MalformedAnswer):
         parse_sentences("Sure, here is a description of the action for you.", k=3)
+    echo = "The action {sit down} is slow. The description must match the action, and so on."
+    assert parse_sentences(echo, k=3) == ["The action sit down is slow."]
 
 
 def test_description_takes_first_sentence_and_bounds_length():

@@ -35,7 +35,8 @@ _ECHO_RE = re.compile(r"^\s*(?:an\s+)?action\s+of\s*\{?[^}:\n]*\}?\s*:\s*", re.I
 _MAX_PART_WORDS = 30  # a "part phrase" longer than this is rambling, not a phrase
 # a model talking about itself or the request, not describing the action
 _SELF_TALK = re.compile(
-    r"^(?:i|i'm|i am|as an ai|sure|here|certainly|of course)\b|\bsmollm\b|\blanguage model\b",
+    r"^(?:i|i'm|i am|as an ai|sure|here|certainly|of course)\b|\bsmollm\b|\blanguage model\b"
+    r"|\bmust match the action\b|\bnothing unrelated\b",  # the prompt's rules echoed back
     re.IGNORECASE,
 )
 
@@ -118,6 +119,7 @@ def parse_sentences(answer: str, k: int, min_words: int = 3) -> list[str]:
     text = answer.strip()
     if not text:
         raise MalformedAnswer("empty answer")
+    text = re.sub(r"\{([^{}\n]*)\}", r"\1", text)  # "{throw}" copied from the prompt -> "throw"
     lines = [_clean(x) for x in text.splitlines()]
     lines = [x for x in lines if x and not x.endswith(":")]
     if len(lines) == 1:
