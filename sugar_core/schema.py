@@ -58,7 +58,7 @@ META_FIELDS = ("subject", "view", "camera", "setup", "repetition")
 
 # priors
 TEXTS = "texts"  # (K, P) utf-8 strings, "" where masked
-TEXT_KINDS = "text_kinds"  # (P,) utf-8: "motion" | "visual" | "motion_part:<part>"
+TEXT_KINDS = "text_kinds"  # (P,) utf-8: "motion" | "motion:<part>" | "visual"
 EMBEDDINGS = "embeddings"  # (K, P, D) float32
 MASK = "mask"  # (K, P) bool
 DESCRIPTIONS = "descriptions"  # (K,) utf-8: one-sentence description per class
