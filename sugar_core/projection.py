@@ -33,7 +33,7 @@ BRIDGES = ("tqp", "qformer", "linear", "pool")
 class BridgeConfig:
     kind: str = "tqp"  # tqp | qformer | linear | pool (the ablation in method.md)
     queries: int = 16  # Q action tokens handed to the LLM (paper: 128; few keep CPU prompts short)
-    chunk: int = 16  # S tokens read per TQP step (paper: unreported); last chunk is masked
+    chunk: int = 4  # S tokens per TQP step (paper: unreported; 4 = 4 steps over 13 NW-UCLA tokens)
     width: int = 256  # H of the Q-Former (paper: unreported)
     depth: int = 1  # Q-Former layers per step (paper: unreported)
     heads: int = 4  # attention heads; must divide width

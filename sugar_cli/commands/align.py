@@ -61,7 +61,7 @@ def _quiet_transformers() -> None:
     help="tqp, one qformer over the whole sequence, linear (resampled), pool.",
 )
 @click.option("--queries", default=16, show_default=True, help="Action tokens given to the LLM.")
-@click.option("--chunk", default=16, show_default=True, help="Tokens per TQP step.")
+@click.option("--chunk", default=4, show_default=True, help="Tokens per TQP step.")
 @click.option("--width", default=256, show_default=True, help="Q-Former width.")
 @click.option("--depth", default=1, show_default=True, help="Q-Former layers per step.")
 @click.option("--heads", default=4, show_default=True, help="Q-Former attention heads.")
@@ -74,8 +74,8 @@ def _quiet_transformers() -> None:
     help="Comma-separated module names that get adapters.",
 )
 @click.option("--no-lora", is_flag=True, help="Train the bridge alone.")
-@click.option("--epochs", default=2, show_default=True)
-@click.option("--lr", default=3e-4, show_default=True)
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--lr", default=1e-3, show_default=True)
 @click.option("--batch-size", default=8, show_default=True, help="Samples per device per step.")
 @click.option("--grad-accum", default=1, show_default=True, help="Steps per optimizer update.")
 @click.option(
@@ -234,6 +234,8 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
 
         def on_predict(ev):
             advance(ev["step"] - done[0])
+            if main and not console.is_terminal:  # logs: a line per batch
+                console.print(f"predict {ev['step']}/{ev['total']}")
             done[0] = ev["step"]
 
         dec = predict(model, [ts.tokens[i] for i in test], model.class_names, decode=decode,
