@@ -88,6 +88,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
     cfg = ZeroShotConfig(
         split=SOURCES[split.dataset][2],
         decodes=("rank", "generate") if args.generate else ("rank",),
+        align_per_class=args.align_per_class,
         tokenize=TokenizeConfig(
             preset="small", epochs=args.epochs, seed=args.seed, probe="none", eval_every=5
         ),
@@ -118,7 +119,8 @@ def run_split(name: str, args, workdir: Path) -> dict:
         "encoder_history": result.tokens.history[-1:], "load": os.getloadavg(),
         "config": {"encoder_epochs": args.epochs, "align_epochs": args.align_epochs,
                    "seed": args.seed, "threads": args.threads, "precision": args.precision,
-                   "max_description_tokens": args.max_description_tokens},
+                   "max_description_tokens": args.max_description_tokens,
+                   "align_per_class": args.align_per_class},
     }  # fmt: skip
     (workdir / f"zeroshot-{name}.json").write_text(json.dumps(out, indent=2, default=float))
     return out
@@ -152,6 +154,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--generate", action="store_true", help="also score generate decoding")
     p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"], help="alignment")
     p.add_argument("--max-description-tokens", type=int, default=8, help="training answers")
+    p.add_argument("--align-per-class", type=int, default=32, help="alignment samples per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
@@ -170,7 +173,8 @@ def main(argv: list[str]) -> None:
     print(table(rows))
     la = os.getloadavg()
     print(f"\nencoder small preset, {args.epochs} epochs; SmolLM2-135M, {args.align_epochs} align "
-          f"epoch(s), {args.precision}, answers cut to {args.max_description_tokens} description "
+          f"epoch(s) on <= {args.align_per_class} samples per seen class, {args.precision}, "
+          f"answers cut to {args.max_description_tokens} description "
           f"tokens; torch threads {args.threads}; load average at the end "
           f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}")  # fmt: skip
 

@@ -66,6 +66,7 @@ class ZeroShotConfig:
     gzsl: bool = False  # also score seen + unseen candidates (seen test samples + unseen ones)
     baseline: bool = True  # the embedding baseline: no LLM, cosine to prior prototypes
     describe: bool = False  # rank: also generate a description per sample (a generation each)
+    align_per_class: int = 0  # cap on each seen class's alignment samples (0 = all; CPU budget)
     predict_batch: int = 16  # samples per LLM forward at prediction time
     max_new_tokens: int = 48  # generate / describe: answer length cap
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # as `sugar tokenize`
@@ -91,6 +92,7 @@ class ZeroShotConfig:
             "gzsl": self.gzsl,
             "baseline": self.baseline,
             "describe": self.describe,
+            "align_per_class": self.align_per_class,
             "predict_batch": self.predict_batch,
             "max_new_tokens": self.max_new_tokens,
             "tokenize": self.tokenize.to_dict(),
@@ -188,12 +190,20 @@ def _release_accelerator() -> None:
     AcceleratorState._reset_state()
 
 
-def seen_tokens(tokens: TokenSet, split: str, plan: ClassPlan) -> TokenSet:
-    """The seen classes' training tokens, relabelled 0..K_s-1 with only the seen names."""
+def seen_tokens(
+    tokens: TokenSet, split: str, plan: ClassPlan, per_class: int = 0, seed: int = 0
+) -> TokenSet:
+    """The seen classes' training tokens, relabelled 0..K_s-1 with only the seen names.
+
+    ``per_class`` > 0 keeps at most that many samples of each class (a seeded choice)."""
     part = tokens.splits[split] == 1 if split else np.ones(len(tokens), dtype=bool)
     idx = np.flatnonzero(part & np.isin(tokens.labels, plan.seen))
     if len(idx) == 0:
         raise ConfigError(f"no seen-class training tokens in split {split or '(all)'!r}")
+    if per_class > 0:
+        rng = np.random.default_rng(seed)
+        keep = [rng.permutation(idx[tokens.labels[idx] == c])[:per_class] for c in plan.seen]
+        idx = np.sort(np.concatenate(keep))
     remap = np.full(len(tokens.class_names), -1, dtype=np.int64)
     remap[plan.seen] = np.arange(len(plan.seen))
     return TokenSet(
@@ -314,7 +324,8 @@ def run_zeroshot(
     if aligned is None:
         _release_accelerator()
         aligned = train_alignment(
-            seen_tokens(train_tokens, data_split, plan), priors.select(plan.seen_names),
+            seen_tokens(train_tokens, data_split, plan, cfg.align_per_class, cfg.align.seed),
+            priors.select(plan.seen_names),
             cfg.align, ZS_SPLIT, callback=_notify(callback, "align"),
         )  # fmt: skip
 

@@ -15,7 +15,7 @@ import sugar_core.tokenize as tokenize_mod
 import sugar_core.zeroshot as zs
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
-from sugar_core.zeroshot import run_zeroshot, train_seen_tokens
+from sugar_core.zeroshot import run_zeroshot, seen_tokens, train_seen_tokens
 from sugar_core.zeroshot_splits import UnseenSplit
 from sugar_core.zeroshot_store import read_zeroshot, write_zeroshot
 
@@ -185,3 +185,12 @@ def test_generated_nul_characters_are_stored(spied_run, tmp_path):
     write_zeroshot(odd, tmp_path / "nul.h5")
     back, _ = read_predictions(tmp_path / "nul.h5")
     assert back.raw_text[0] == "{a\ufffdb}"
+
+
+def test_seen_tokens_cap_per_class(spied_run):
+    result, _ = spied_run
+    full = seen_tokens(result.tokens, "xs", result.plan)
+    assert len(full) == 12 and full.class_names == result.model.class_names  # 3 train x 4
+    capped = seen_tokens(result.tokens, "xs", result.plan, per_class=2, seed=1)
+    assert sorted(np.bincount(capped.labels).tolist()) == [2, 2, 2, 2]
+    assert set(capped.sample_ids) < set(full.sample_ids)

@@ -217,6 +217,12 @@ def _report(m: dict, output: str) -> None:
 @click.option("--align-epochs", type=int, default=None, help="Alignment epochs [2].")
 @click.option("--seed", type=int, default=None, help="Seed of both training stages [0].")
 @click.option(
+    "--align-per-class",
+    type=int,
+    default=None,
+    help="Train the alignment on at most this many samples per seen class [all].",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
@@ -235,8 +241,8 @@ def _report(m: dict, output: str) -> None:
 @handle_errors
 def cli(data, priors_path, unseen, list_splits, split, eval_part, test_data, test_priors,
         tokens_path, aligned_path, save_tokens, save_aligned, decode, gzsl, no_baseline, describe,
-        llm, preset, epochs, align_epochs, seed, config_file, match_encoder, run_dir, threads,
-        as_json, output):  # fmt: skip
+        llm, preset, epochs, align_epochs, seed, align_per_class, config_file, match_encoder,
+        run_dir, threads, as_json, output):  # fmt: skip
     """Recognise classes never trained on: seen-only training, unseen-only test.
 
     The encoder and the alignment train on samples and priors of seen classes only; samples
@@ -288,6 +294,7 @@ def cli(data, priors_path, unseen, list_splits, split, eval_part, test_data, tes
         "baseline": False if no_baseline else None, "describe": describe or None,
         "tokenize.preset": preset, "tokenize.epochs": epochs, "tokenize.seed": seed,
         "align.epochs": align_epochs, "align.seed": seed, "align.llm.spec": llm,
+        "align_per_class": align_per_class,
     })  # fmt: skip
     _run(data, priors_path, unseen, cfg, test_data, test_priors, tokens_path, aligned_path,
          save_tokens, save_aligned, match_encoder, run_dir, threads, as_json, output)  # fmt: skip
