@@ -4,8 +4,9 @@ Both start the same way: the prompt (with the action tokens spliced in) runs onc
 and leaves a key/value cache and the logits of the first answer token.
 
 - ``rank_scores``: the log-likelihood of each candidate ``{name}`` after the prompt. The prompt's
-  cache is expanded over the K candidates (rows b*K + k), and all candidate continuations go
-  through one batched forward (split into ``max_rows`` rows at a time to bound memory).
+  cache is expanded over the candidates (one row per sample and candidate) and the candidate
+  continuations go through batched forwards, one per candidate length (so no padding is
+  computed), split into ``max_rows`` rows at a time to bound memory.
 - ``continue_greedy``: greedy decoding from the prompt's cache, all rows in lockstep. A row may
   carry forced tokens (the ranked winner's ``{name}``), which are fed before free generation.
 """
