@@ -65,3 +65,19 @@ def progress(description: str, total: int | None, disable: bool = False):
 
 def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def embedder(spec: str, priors_encoder: str):
+    """The text encoder for the closest-by-embedding rule, or None (with a note) if unavailable."""
+    from sugar_core.errors import SugarError
+    from sugar_core.priors.encoders import load_text_encoder
+
+    if spec == "auto":
+        spec = priors_encoder.split("@", 1)[0] or "minilm"
+    if spec == "none":
+        return None
+    try:
+        return load_text_encoder(spec).encode
+    except (SugarError, OSError) as exc:
+        console.print(f"[yellow]note:[/yellow] no embedding matcher ({exc}); exact rules only")
+        return None

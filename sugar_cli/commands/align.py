@@ -8,25 +8,9 @@ from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors, progress
+from sugar_cli.util import console, echo_json, embedder, handle_errors, progress
 
 BRIDGES = ("tqp", "qformer", "linear", "pool")
-
-
-def _embedder(spec: str, priors_encoder: str):
-    """The text encoder for the closest-by-embedding rule, or None (with a note) if unavailable."""
-    from sugar_core.errors import SugarError
-    from sugar_core.priors.encoders import load_text_encoder
-
-    if spec == "auto":
-        spec = priors_encoder.split("@", 1)[0] or "minilm"
-    if spec == "none":
-        return None
-    try:
-        return load_text_encoder(spec).encode
-    except (SugarError, OSError) as exc:
-        console.print(f"[yellow]note:[/yellow] no embedding matcher ({exc}); exact rules only")
-        return None
 
 
 def _quiet_transformers() -> None:
@@ -228,7 +212,7 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
         return
 
     # 2. predict the test split
-    embed = _embedder(match_encoder, pr.encoder_id) if decode == "generate" else None
+    embed = embedder(match_encoder, pr.encoder_id) if decode == "generate" else None
     with progress(f"align: predict ({decode})", total=len(test)) as advance:
         done[0] = 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors, progress
+from sugar_cli.util import console, echo_json, embedder, handle_errors, progress
 
 JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split",
              "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
@@ -66,22 +66,6 @@ class _Phases:
 
     def close(self):
         self.stack.close()
-
-
-def _embedder(spec: str, priors_encoder: str):
-    """Text encoder for generate's closest-name rule, or None (noted on stderr)."""
-    from sugar_core.errors import SugarError
-    from sugar_core.priors.encoders import load_text_encoder
-
-    if spec == "auto":
-        spec = priors_encoder.split("@", 1)[0] or "minilm"
-    if spec == "none":
-        return None
-    try:
-        return load_text_encoder(spec).encode
-    except (SugarError, OSError) as exc:
-        console.print(f"[yellow]note:[/yellow] no embedding matcher ({exc}); exact rules only")
-        return None
 
 
 def _config(config_file, overrides: dict):
@@ -340,7 +324,7 @@ def _run(data_path, priors_path, unseen, cfg, test_path, test_priors_path, token
         if hashes and sha256(tokens_path) not in hashes:
             raise ConfigError(f"{aligned_path}: was trained on other tokens than {tokens_path}")
         aligned = load_aligned(aligned_path)
-    embed = _embedder(match_encoder, priors.encoder_id) if "generate" in cfg.decodes else None
+    embed = embedder(match_encoder, priors.encoder_id) if "generate" in cfg.decodes else None
 
     phases = _Phases()
     t0 = time.perf_counter()
