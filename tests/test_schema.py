@@ -77,3 +77,15 @@ def test_validation_names_file_dataset_and_expectation(tmp_path, rng):
         schema.open_file(tmp_path / "plain.h5")
     with pytest.raises(SchemaError, match="no such file"):
         schema.open_file(tmp_path / "absent.h5")
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from sugar_core.schema import atomic_path
+
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        tmp.write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask
