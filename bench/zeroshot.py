@@ -1,14 +1,16 @@
 """Zero-shot on real data: NW-UCLA ru2 / ru5 (PURLS), MSR Action3D msr-r5-s0 (15 seen, 5 unseen).
 
-    .venv/bin/python bench/zeroshot.py [--epochs 15] [--align-epochs 1] [--generate]
-        [--splits nw-ucla-ru2 nw-ucla-ru5 msr-r5-s0] [--workdir /tmp/sugar-zs] [--threads 2]
+    .venv/bin/python bench/zeroshot.py [--epochs 15] [--align-epochs 1] [--align-per-class 32]
+        [--generate] [--splits nw-ucla-ru2 nw-ucla-ru5 msr-r5-s0] [--workdir /tmp/sugar-zs]
+    .venv/bin/python bench/zeroshot.py --report --workdir /tmp/sugar-zs   # table of stored runs
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
 (``sugar_core.zeroshot.run_zeroshot``): the small encoder and the SmolLM2-135M alignment trained
 on seen classes only, unseen-class samples of the test part scored by the LLM (rank, and
 generate with --generate) and by the embedding baseline, against chance (top-1 1/U, top-5
-min(5, U)/U). Prints a markdown table on stdout; JSON of every figure goes to the workdir.
+min(5, U)/U). Prints a markdown table on stdout; the workdir keeps each split's seen-only tokens
+(reused by a rerun), its zeroshot file (`sugar eval zs-<split>.h5`) and JSON of every figure.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
     from sugar_core.tokenset import read_tokens, write_tokens
     from sugar_core.zeroshot import ZeroShotConfig, run_zeroshot, train_seen_tokens
     from sugar_core.zeroshot_splits import SPLITS
+    from sugar_core.zeroshot_store import write_zeroshot
 
     split = SPLITS[name]
     data_path, priors_path = prepare(split.dataset, workdir)
@@ -108,6 +111,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
         write_tokens(tokens, tok_path, config=cfg.tokenize.to_dict(), seed=args.seed)
     result = run_zeroshot(data, priors, split, cfg, tokens=tokens, callback=_progress(name),
                           reused_from={"tokens": str(tok_path)})  # fmt: skip
+    write_zeroshot(result, workdir / f"zs-{name}.h5", config=cfg.to_dict(), seed=args.seed)
     m = result.metrics
     enc_s = sum(h.get("seconds", 0.0) for h in result.tokens.history)
     align_s = sum(h.get("seconds", 0.0) for h in result.model.history)
@@ -152,7 +156,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--epochs", type=int, default=15, help="encoder epochs")
     p.add_argument("--align-epochs", type=int, default=1)
     p.add_argument("--generate", action="store_true", help="also score generate decoding")
-    p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"], help="alignment")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="alignment")
     p.add_argument("--max-description-tokens", type=int, default=8, help="training answers")
     p.add_argument("--align-per-class", type=int, default=32, help="alignment samples per class")
     p.add_argument("--seed", type=int, default=0)
@@ -160,7 +164,14 @@ def main(argv: list[str]) -> None:
     p.add_argument(
         "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "sugar-zs"
     )
+    p.add_argument("--report", action="store_true", help="only print the table of stored runs")
     args = p.parse_args(argv)
+    if args.report:
+        rows = [json.loads((args.workdir / f"zeroshot-{n}.json").read_text()) for n in args.splits]
+        print(table(rows))
+        for r in rows:
+            print(f"{r['split']}: {r['config']}, load at its end {r['load'][0]:.1f}")
+        return
 
     import torch
 
