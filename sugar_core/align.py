@@ -65,6 +65,7 @@ class AlignConfig:
     grad_accum: int = 1  # forwards per optimizer step (paper: total batch 128)
     precision: str = "fp32"  # fp32 | bf16 (autocast; AMX CPUs and GPUs run it fast)
     grad_clip: float = 1.0  # max gradient norm; 0 = off
+    token_noise: float = 0.0  # training: Gaussian noise on tokens, x the train tokens' channel std
     seed: int = 0  # bridge init, LoRA init and batch order
     checkpoint_every: int = 0  # optimizer steps between checkpoints (0: at each epoch end)
     cpu: bool = False  # stay on CPU even when a GPU is visible
@@ -79,6 +80,8 @@ class AlignConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.token_noise < 0:
+            raise ConfigError(f"token_noise must be >= 0, got {self.token_noise}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -198,6 +201,7 @@ def train_alignment(
     warm = int(cfg.warmup * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total, warm))
     net, opt = acc.prepare(net, opt)
+    std = _channel_std(tokens, idx, acc.device) if cfg.token_noise > 0 else None
 
     # 1. resume from the run folder
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -246,6 +250,8 @@ def train_alignment(
         for i in range(first, len(batches)):
             rows = idx[batches[i]]
             x, mask = pad_tokens([tokens.tokens[r] for r in rows], device=acc.device)
+            if std is not None:
+                x = _add_noise(x, mask, std * cfg.token_noise, [cfg.seed, epoch, i])
             tgt, tmask = _pad_answers([answers[target_of[int(tokens.labels[r])]] for r in rows])
             group_end = (i + 1) % cfg.grad_accum == 0 or i == len(batches) - 1
             group = min(cfg.grad_accum, len(batches) - (i // cfg.grad_accum) * cfg.grad_accum)
@@ -279,6 +285,21 @@ def train_alignment(
     if history:
         history[-1]["train_seconds_this_run"] = time.perf_counter() - t0
     return AlignedModel(net.bridge, net.llm, cfg, names, tokens.dim, history)
+
+
+def _channel_std(tokens: TokenSet, idx: np.ndarray, device) -> torch.Tensor:
+    """Per-channel standard deviation of the train samples' tokens, (D,)."""
+    flat = np.concatenate([tokens.tokens[r].astype(np.float32) for r in idx])
+    return torch.as_tensor(flat.std(0), device=device)
+
+
+def _add_noise(
+    x: torch.Tensor, mask: torch.Tensor, scale: torch.Tensor, seed: list
+) -> torch.Tensor:
+    """x + N(0, scale^2) on valid tokens; seeded by (seed, epoch, batch): resume repeats it."""
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+    noise = torch.randn(x.shape, generator=g).to(x.device) * scale
+    return x + noise * mask[..., None]
 
 
 def _check_resumable(ck: dict, cfg: AlignConfig, key: str, run_dir: Path) -> None:

@@ -157,7 +157,7 @@ def test_predictions_only_file_has_no_model(tmp_path):
 
 def test_resume_after_interruption_gives_the_same_weights(llm_dir, tmp_path):
     ts, pr = synthetic_tokens(), synthetic_priors()
-    cfg = _cfg(llm_dir, epochs=2, checkpoint_every=1)
+    cfg = _cfg(llm_dir, epochs=2, checkpoint_every=1, token_noise=0.3)  # noise repeats too
     straight = train_alignment(ts, pr, cfg, "xview", run_dir=tmp_path / "a")
 
     def stop_at_5(ev):
@@ -196,6 +196,22 @@ def test_bad_split_and_missing_priors_are_user_errors(llm_dir):
     pr = synthetic_priors().select(CLASSES[:2])
     with pytest.raises(SchemaError, match="no entry for class"):
         train_alignment(ts, pr, _cfg(llm_dir), "xview")
+
+
+def test_token_noise_is_seeded_per_channel_and_spares_padding():
+    from sugar_core.align import _add_noise
+
+    x = torch.zeros(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.bool)
+    scale = torch.tensor([0.0, 1.0, 10.0])
+    a = _add_noise(x, mask, scale, [0, 1, 2])
+    assert torch.equal(a, _add_noise(x, mask, scale, [0, 1, 2]))
+    assert not torch.equal(a, _add_noise(x, mask, scale, [0, 1, 3]))
+    assert torch.equal(a[1, 2:], torch.zeros(3, 3))  # padding untouched
+    assert torch.equal(a[..., 0], torch.zeros(2, 5))  # a channel with zero spread gets none
+    assert a[..., 2].abs().sum() > 5 * a[..., 1].abs().sum()
+    with pytest.raises(ConfigError, match="token_noise"):
+        AlignConfig(token_noise=-0.1).check()
 
 
 def test_config_round_trips_through_a_dict():

@@ -63,6 +63,12 @@ def _quiet_transformers() -> None:
 @click.option("--batch-size", default=8, show_default=True, help="Samples per device per step.")
 @click.option("--grad-accum", default=1, show_default=True, help="Steps per optimizer update.")
 @click.option(
+    "--token-noise",
+    default=0.0,
+    show_default=True,
+    help="Training: Gaussian noise on the tokens, in units of their per-channel std.",
+)
+@click.option(
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
     default="fp32",
@@ -125,8 +131,8 @@ def _quiet_transformers() -> None:
 )
 @handle_errors
 def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, heads, lora_r,
-        lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, precision,
-        llm_dtype, gradient_checkpointing, max_description_tokens, decode, describe,
+        lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, token_noise,
+        precision, llm_dtype, gradient_checkpointing, max_description_tokens, decode, describe,
         max_new_tokens, match_encoder, predict_batch, seed, run_dir, checkpoint_every, resume,
         cpu, threads, as_json, output):  # fmt: skip
     """Train TQP (+ LoRA) into a frozen LLM, then name and describe the test samples.
@@ -182,7 +188,8 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
                       dtype=llm_dtype, gradient_checkpointing=gradient_checkpointing,
                       max_description_tokens=max_description_tokens),
         epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-        precision=precision, seed=seed, checkpoint_every=checkpoint_every, cpu=cpu,
+        precision=precision, token_noise=token_noise, seed=seed,
+        checkpoint_every=checkpoint_every, cpu=cpu,
     )  # fmt: skip
     cfg.check()
 
