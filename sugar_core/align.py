@@ -289,8 +289,12 @@ def train_alignment(
 
 def _channel_std(tokens: TokenSet, idx: np.ndarray, device) -> torch.Tensor:
     """Per-channel standard deviation of the train samples' tokens, (D,)."""
-    flat = np.concatenate([tokens.tokens[r].astype(np.float32) for r in idx])
-    return torch.as_tensor(flat.std(0), device=device)
+    n, s1, s2 = 0, np.zeros(tokens.dim), np.zeros(tokens.dim)
+    for r in idx:  # streamed: NTU-sized token sets need not be copied whole
+        t = tokens.tokens[r].astype(np.float64)
+        n, s1, s2 = n + len(t), s1 + t.sum(0), s2 + (t * t).sum(0)
+    var = np.maximum(s2 / n - (s1 / n) ** 2, 0.0)
+    return torch.as_tensor(np.sqrt(var), dtype=torch.float32, device=device)
 
 
 def _add_noise(

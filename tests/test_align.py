@@ -210,6 +210,12 @@ def test_token_noise_is_seeded_per_channel_and_spares_padding():
     assert torch.equal(a[1, 2:], torch.zeros(3, 3))  # padding untouched
     assert torch.equal(a[..., 0], torch.zeros(2, 5))  # a channel with zero spread gets none
     assert a[..., 2].abs().sum() > 5 * a[..., 1].abs().sum()
+    from sugar_core.align import _channel_std
+
+    ts = synthetic_tokens()
+    idx = ts.split_indices("xview", "train")
+    flat = np.concatenate([ts.tokens[r].astype(np.float64) for r in idx])
+    np.testing.assert_allclose(_channel_std(ts, idx, "cpu").numpy(), flat.std(0), rtol=1e-5)
     with pytest.raises(ConfigError, match="token_noise"):
         AlignConfig(token_noise=-0.1).check()
 
