@@ -9,6 +9,12 @@ Prompt (method.md step 3), sent through the tokenizer's chat template when it ha
     Given a sequence of action tokens <action>, please choose the most compatible action
     from: [name 1, name 2, ...], and describe the action.
 
+``LLMConfig.prompt = "list-first"`` asks the same question with the action list before the
+placeholder ("Choose the most compatible action from: [...]. Given a sequence of action tokens
+<action>, name the action and describe it."). Everything before the placeholder is the same
+for every sample and runs once per batch (``share_prefix``), so moving the list there cuts the
+tokens each sample pays for (SmolLM2, NW-UCLA's 10 names: 16 action + 80 to 16 + 15).
+
 The ``<action>`` placeholder is replaced, in the input embeddings, by the bridge's Q_out action
 tokens. Target answer (our choice of format; the paper only shows ``{class}. description``)::
 
@@ -34,10 +40,18 @@ from torch import nn
 from .errors import ConfigError
 
 ACTION = "<action>"
-PROMPT = (
-    "Given a sequence of action tokens " + ACTION + ", please choose the most compatible action "
-    "from: [{names}], and describe the action."
-)
+PROMPTS = {
+    "paper": (
+        "Given a sequence of action tokens " + ACTION + ", please choose the most compatible "
+        "action from: [{names}], and describe the action."
+    ),
+    "list-first": (
+        "Choose the most compatible action from: [{names}]. Given a sequence of action tokens "
+        + ACTION
+        + ", name the action and describe it."
+    ),
+}
+PROMPT = PROMPTS["paper"]
 _VOLATILE_CONFIG_KEYS = ("transformers_version", "_name_or_path", "torch_dtype", "dtype")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -54,8 +68,11 @@ class LLMConfig:
     gradient_checkpointing: bool = False  # trade compute for memory (7B)
     max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
     share_prefix: bool = True  # run the prompt's common prefix once per batch (same result)
+    prompt: str = "paper"  # paper | list-first (the action list before the action tokens)
 
     def check(self) -> None:
+        if self.prompt not in PROMPTS:
+            raise ConfigError(f"unknown prompt {self.prompt!r}; choose one of {list(PROMPTS)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown LLM dtype {self.dtype!r}; choose one of {list(DTYPES)}")
         if self.lora and (self.lora_r < 1 or not self.lora_targets):
@@ -189,7 +206,7 @@ class FrozenLLM(nn.Module):
 
     def prompt(self, names: list[str]) -> Prompt:
         """Tokenise the prompt for the action list ``names``."""
-        text = PROMPT.format(names=", ".join(names))
+        text = PROMPTS[self.cfg.prompt].format(names=", ".join(names))
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             full = tok.apply_chat_template(

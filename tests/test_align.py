@@ -112,7 +112,8 @@ def test_predict_rank_and_generate_shapes(llm_dir):
 
 def test_save_load_round_trip_predicts_the_same(llm_dir, tmp_path):
     ts = synthetic_tokens()
-    model = train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1), "xview")
+    llm = LLMConfig(spec=str(llm_dir), lora_r=4, max_description_tokens=6, prompt="list-first")
+    model = train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1, llm=llm), "xview")
     test = ts.split_indices("xview", "test")
     seqs = [ts.tokens[i] for i in test]
     a = predict(model, seqs, CLASSES, describe=False)
@@ -126,6 +127,7 @@ def test_save_load_round_trip_predicts_the_same(llm_dir, tmp_path):
     b = predict(back, seqs, CLASSES, describe=False)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
     assert back.class_names == CLASSES and back.config == model.config
+    assert back.llm.cfg.prompt == "list-first"
     stored, kind = read_predictions(tmp_path / "aligned.h5")
     assert kind == "aligned" and (stored.pred == a.pred).all()
 

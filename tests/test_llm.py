@@ -48,6 +48,21 @@ def test_prompt_splits_at_the_placeholder_and_uses_the_chat_template():
     assert tok.decode(ans[:-1]) == "{sit down}. a person sits"
 
 
+def test_list_first_prompt_puts_the_action_list_in_the_shared_prefix():
+    llm = _llm(prompt="list-first")
+    paper, first, tok = _llm().prompt(CLASSES), llm.prompt(CLASSES), llm.tokenizer
+    before, after = tok.decode(first.prefix), tok.decode(first.suffix)
+    assert before.startswith("<|im_start|>user\nChoose the most compatible action from: [pick up,")
+    assert before.endswith("Given a sequence of action tokens ")
+    assert after == ", name the action and describe it.<|im_end|>\n<|im_start|>assistant\n"
+    assert len(first.suffix) < len(paper.suffix) and first.candidates == paper.candidates
+
+
+def test_unknown_prompt_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown prompt 'short'"):
+        LLMConfig(prompt="short").check()
+
+
 def test_prompt_without_chat_template():
     llm = _llm(chat=False)
     p = llm.prompt(CLASSES[:2])
@@ -124,9 +139,12 @@ def _brute_force(llm, act, p):
     return out
 
 
-@pytest.mark.parametrize("max_rows, share", [(256, True), (5, True), (256, False)])
-def test_rank_matches_brute_force(max_rows, share):
-    llm = _llm(share_prefix=share)
+@pytest.mark.parametrize(
+    "max_rows, share, prompt",
+    [(256, True, "paper"), (5, True, "paper"), (256, False, "paper"), (5, True, "list-first")],
+)
+def test_rank_matches_brute_force(max_rows, share, prompt):
+    llm = _llm(share_prefix=share, prompt=prompt)
     p = llm.prompt(CLASSES)
     act = _action(llm)
     with torch.no_grad():

@@ -90,6 +90,14 @@ def _quiet_transformers() -> None:
     help="Training answers' descriptions are cut to this many tokens.",
 )
 @click.option(
+    "--prompt",
+    "prompt_kind",
+    type=click.Choice(["paper", "list-first"]),
+    default="paper",
+    show_default=True,
+    help="list-first puts the action list before the action tokens: a shorter per-sample prompt.",
+)
+@click.option(
     "--decode",
     type=click.Choice(["rank", "generate"]),
     default="rank",
@@ -132,9 +140,9 @@ def _quiet_transformers() -> None:
 @handle_errors
 def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, heads, lora_r,
         lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, token_noise,
-        precision, llm_dtype, gradient_checkpointing, max_description_tokens, decode, describe,
-        max_new_tokens, match_encoder, predict_batch, seed, run_dir, checkpoint_every, resume,
-        cpu, threads, as_json, output):  # fmt: skip
+        precision, llm_dtype, gradient_checkpointing, max_description_tokens, prompt_kind,
+        decode, describe, max_new_tokens, match_encoder, predict_batch, seed, run_dir,
+        checkpoint_every, resume, cpu, threads, as_json, output):  # fmt: skip
     """Train TQP (+ LoRA) into a frozen LLM, then name and describe the test samples.
 
     The LLM's own weights never change. Prompt: "Given a sequence of action tokens <action>,
@@ -186,7 +194,7 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
         llm=LLMConfig(spec=llm, lora=not no_lora, lora_r=lora_r, lora_alpha=lora_alpha,
                       lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()],
                       dtype=llm_dtype, gradient_checkpointing=gradient_checkpointing,
-                      max_description_tokens=max_description_tokens),
+                      max_description_tokens=max_description_tokens, prompt=prompt_kind),
         epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
         precision=precision, token_noise=token_noise, seed=seed,
         checkpoint_every=checkpoint_every, cpu=cpu,
