@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=8)
     ap.add_argument("--chunk", type=int, default=4)
     ap.add_argument("--no-lora", action="store_true")
+    ap.add_argument("--standardize", action="store_true", help="per-channel token scaling")
     ap.add_argument("--prompt", default="paper", choices=["paper", "list-first"])
     ap.add_argument("--token-noise", type=float, default=0.0, help="x the tokens' channel std")
     ap.add_argument("--max-description-tokens", type=int, default=32, help="0: answer {class}")
@@ -87,7 +88,8 @@ def main() -> None:
     rows = []
     for kind in args.bridges.split(","):
         cfg = AlignConfig(
-            bridge=BridgeConfig(kind=kind, queries=args.queries, chunk=args.chunk),
+            bridge=BridgeConfig(kind=kind, queries=args.queries, chunk=args.chunk,
+                                standardize=args.standardize),
             llm=LLMConfig(spec=args.llm, lora=not args.no_lora,
                           max_description_tokens=args.max_description_tokens,
                           prompt=args.prompt),

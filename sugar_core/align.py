@@ -187,6 +187,8 @@ def train_alignment(
     torch.manual_seed(cfg.seed)
     llm = load_llm(cfg.llm)
     bridge = build_bridge(cfg.bridge, tokens.dim, llm.width)
+    if cfg.bridge.standardize:
+        bridge.fit(*_channel_stats(tokens, idx, "cpu"))
     prompt = llm.prompt(names)
     answers = [llm.answer_ids(prompt, i, d) for i, d in enumerate(descriptions)]
     net = AlignNet(bridge, llm, prompt)
@@ -201,7 +203,7 @@ def train_alignment(
     warm = int(cfg.warmup * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total, warm))
     net, opt = acc.prepare(net, opt)
-    std = _channel_std(tokens, idx, acc.device) if cfg.token_noise > 0 else None
+    std = _channel_stats(tokens, idx, acc.device)[1] if cfg.token_noise > 0 else None
 
     # 1. resume from the run folder
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -287,14 +289,15 @@ def train_alignment(
     return AlignedModel(net.bridge, net.llm, cfg, names, tokens.dim, history)
 
 
-def _channel_std(tokens: TokenSet, idx: np.ndarray, device) -> torch.Tensor:
-    """Per-channel standard deviation of the train samples' tokens, (D,)."""
+def _channel_stats(tokens: TokenSet, idx: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of the train samples' tokens, (D,) each."""
     n, s1, s2 = 0, np.zeros(tokens.dim), np.zeros(tokens.dim)
     for r in idx:  # streamed: NTU-sized token sets need not be copied whole
         t = tokens.tokens[r].astype(np.float64)
         n, s1, s2 = n + len(t), s1 + t.sum(0), s2 + (t * t).sum(0)
     var = np.maximum(s2 / n - (s1 / n) ** 2, 0.0)
-    return torch.as_tensor(np.sqrt(var), dtype=torch.float32, device=device)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    return as_t(s1 / n), as_t(np.sqrt(var))
 
 
 def _add_noise(

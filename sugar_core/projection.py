@@ -12,6 +12,9 @@ into the LLM's embedding width. Baselines for the ablation:
   ``linear_len`` tokens; the LLM then sees as many action tokens for every sample,
 - ``pool``: mean over the valid tokens, one linear layer, one action token.
 
+With ``standardize`` any bridge first scales each token channel by the train tokens' mean and
+standard deviation (kept as buffers, so they travel with the weights).
+
 Every bridge maps ``x`` (B, Ls, D) with ``mask`` (B, Ls) (True = a real token, False = padding)
 to (B, Q_out, D_llm), where Q_out is ``bridge.num_tokens``.
 """
@@ -40,6 +43,7 @@ class BridgeConfig:
     ffn_mult: int = 2  # feed-forward hidden = ffn_mult * width
     dropout: float = 0.0  # inside the Q-Former; 0 keeps runs deterministic
     linear_len: int = 0  # tokens the `linear` bridge resamples to; 0 = same as `queries`
+    standardize: bool = False  # (x - mean) / std per channel, statistics of the train tokens
 
     def check(self) -> None:
         if self.kind not in BRIDGES:
@@ -192,16 +196,38 @@ class PoolBridge(nn.Module):
         return self.proj(masked_mean(x, mask))[:, None]  # (B, 1, D_llm)
 
 
+class Standardized(nn.Module):
+    """``inner`` applied to per-channel standardised tokens; set the statistics with ``fit``."""
+
+    def __init__(self, inner: nn.Module, dim: int):
+        super().__init__()
+        self.inner = inner
+        self.num_tokens = inner.num_tokens
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Channel statistics (D,) of the training tokens; a constant channel keeps scale 1."""
+        self.mean.copy_(mean)
+        self.std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.inner((x - self.mean) / self.std, mask)
+
+
 def build_bridge(cfg: BridgeConfig, in_dim: int, out_dim: int) -> nn.Module:
     """The bridge ``cfg.kind`` from token width D to LLM width D_llm."""
     cfg.check()
     if cfg.kind == "tqp":
-        return TemporalQueryProjection(cfg, in_dim, out_dim, chunked=True)
-    if cfg.kind == "qformer":
-        return TemporalQueryProjection(cfg, in_dim, out_dim, chunked=False)
-    if cfg.kind == "linear":
-        return LinearBridge(in_dim, out_dim, cfg.linear_len or cfg.queries)
-    return PoolBridge(in_dim, out_dim)
+        bridge = TemporalQueryProjection(cfg, in_dim, out_dim, chunked=True)
+    elif cfg.kind == "qformer":
+        bridge = TemporalQueryProjection(cfg, in_dim, out_dim, chunked=False)
+    elif cfg.kind == "linear":
+        bridge = LinearBridge(in_dim, out_dim, cfg.linear_len or cfg.queries)
+    else:
+        bridge = PoolBridge(in_dim, out_dim)
+    return Standardized(bridge, in_dim) if cfg.standardize else bridge
 
 
 def pad_tokens(seqs, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

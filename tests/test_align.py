@@ -212,14 +212,36 @@ def test_token_noise_is_seeded_per_channel_and_spares_padding():
     assert torch.equal(a[1, 2:], torch.zeros(3, 3))  # padding untouched
     assert torch.equal(a[..., 0], torch.zeros(2, 5))  # a channel with zero spread gets none
     assert a[..., 2].abs().sum() > 5 * a[..., 1].abs().sum()
-    from sugar_core.align import _channel_std
+    from sugar_core.align import _channel_stats
 
     ts = synthetic_tokens()
     idx = ts.split_indices("xview", "train")
     flat = np.concatenate([ts.tokens[r].astype(np.float64) for r in idx])
-    np.testing.assert_allclose(_channel_std(ts, idx, "cpu").numpy(), flat.std(0), rtol=1e-5)
+    mean, std = _channel_stats(ts, idx, "cpu")
+    np.testing.assert_allclose(mean.numpy(), flat.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std.numpy(), flat.std(0), rtol=1e-5)
     with pytest.raises(ConfigError, match="token_noise"):
         AlignConfig(token_noise=-0.1).check()
+
+
+def test_standardized_bridge_fits_train_statistics_and_saves_them(llm_dir, tmp_path):
+    ts = synthetic_tokens()
+    cfg = _cfg(llm_dir, epochs=1, bridge=BridgeConfig(kind="pool", standardize=True))
+    model = train_alignment(ts, synthetic_priors(), cfg, "xview")
+    idx = ts.split_indices("xview", "train")
+    flat = np.concatenate([ts.tokens[r].astype(np.float64) for r in idx])
+    np.testing.assert_allclose(model.bridge.mean.numpy(), flat.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.bridge.std.numpy(), flat.std(0), rtol=1e-4)
+    test = ts.split_indices("xview", "test")
+    seqs = [ts.tokens[i] for i in test]
+    a = predict(model, seqs, CLASSES, describe=False)
+    p = Predictions(labels=ts.labels[test], pred=a.pred, top5=a.top5, class_names=CLASSES,
+                    sample_ids=[ts.sample_ids[i] for i in test])  # fmt: skip
+    save_aligned(tmp_path / "std.h5", model, p)
+    back = load_aligned(tmp_path / "std.h5")
+    assert torch.equal(back.bridge.std, model.bridge.std)
+    np.testing.assert_allclose(predict(back, seqs, CLASSES, describe=False).scores, a.scores,
+                               atol=1e-5)  # fmt: skip
 
 
 def test_config_round_trips_through_a_dict():

@@ -121,3 +121,16 @@ def test_gradients_reach_every_bridge_parameter():
 def test_bad_config_is_a_config_error(kw, match):
     with pytest.raises(ConfigError, match=match):
         build_bridge(BridgeConfig(**kw), D, D_LLM)
+
+
+@pytest.mark.parametrize("kind", ["tqp", "pool"])
+def test_standardized_bridge_equals_the_inner_bridge_on_standardized_tokens(kind):
+    plain, std = _bridge(kind), _bridge(kind, standardize=True)
+    assert std.num_tokens == plain.num_tokens
+    std.inner.load_state_dict(plain.state_dict())
+    mean, scale = torch.linspace(-1, 1, D), torch.linspace(0.5, 2, D)
+    std.fit(mean, scale.clone().index_fill_(0, torch.tensor([0]), 0.0))  # channel 0 constant
+    assert std.std[0] == 1.0 and "mean" in std.state_dict()
+    x, mask = pad_tokens([_seq(7), _seq(3, 1)])
+    want = plain((x - mean) / torch.cat([torch.ones(1), scale[1:]]), mask)
+    torch.testing.assert_close(std(x, mask), want)

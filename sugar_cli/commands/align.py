@@ -49,6 +49,12 @@ def _quiet_transformers() -> None:
 @click.option("--width", default=256, show_default=True, help="Q-Former width.")
 @click.option("--depth", default=1, show_default=True, help="Q-Former layers per step.")
 @click.option("--heads", default=4, show_default=True, help="Q-Former attention heads.")
+@click.option(
+    "--standardize/--no-standardize",
+    default=False,
+    show_default=True,
+    help="Scale each token channel by the train tokens' mean and std before the bridge.",
+)
 @click.option("--lora-r", default=64, show_default=True, help="LoRA rank.")
 @click.option("--lora-alpha", default=16, show_default=True, help="LoRA alpha.")
 @click.option(
@@ -138,8 +144,8 @@ def _quiet_transformers() -> None:
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="aligned.h5 to write."
 )
 @handle_errors
-def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, heads, lora_r,
-        lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, token_noise,
+def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, heads, standardize,
+        lora_r, lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, token_noise,
         precision, llm_dtype, gradient_checkpointing, max_description_tokens, prompt_kind,
         decode, describe, max_new_tokens, match_encoder, predict_batch, seed, run_dir,
         checkpoint_every, resume, cpu, threads, as_json, output):  # fmt: skip
@@ -190,7 +196,7 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
         raise ConfigError(f"{tokens}: split {split!r} has no test samples")
     cfg = AlignConfig(
         bridge=BridgeConfig(kind=bridge, queries=queries, chunk=chunk, width=width,
-                            depth=depth, heads=heads),
+                            depth=depth, heads=heads, standardize=standardize),
         llm=LLMConfig(spec=llm, lora=not no_lora, lora_r=lora_r, lora_alpha=lora_alpha,
                       lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()],
                       dtype=llm_dtype, gradient_checkpointing=gradient_checkpointing,
