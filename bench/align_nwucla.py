@@ -8,6 +8,10 @@ model, and on the test split measures, with the same model and batch size:
 plus the linear probe on the same tokens' pooled features (logistic regression), and prints a
 table and three example descriptions. Also writes the figures as JSON (--json-out).
 
+--latency N adds single-sample latency (batch 1, what `sugar predict` on one file pays) of rank
+(class only) and generate on the first N test samples: batched decoding shares each step's
+cost over the batch, so the two settings can rank the decodings differently.
+
     .venv/bin/sugar align tokens.h5 --priors priors.h5 ... -o aligned.h5
     .venv/bin/python bench/align_nwucla.py tokens.h5 aligned.h5 [--limit 96] [--json-out r.json]
 """
@@ -46,6 +50,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--latency", type=int, default=0, help="also time N samples at batch 1")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,17 +77,18 @@ def main() -> None:
     cand = np.array([ts.class_names.index(n) for n in model.class_names])
     embed = load_text_encoder("minilm").encode
 
-    def run(name, **kw):
+    def run(name, n=0, batch_size=args.batch_size, **kw):
+        n = n or len(seqs)
         print(f"[{name}] load {load_avg()}", flush=True)
         t0 = time.perf_counter()
-        d = predict(model, seqs, model.class_names, batch_size=args.batch_size,
+        d = predict(model, seqs[:n], model.class_names, batch_size=batch_size,
                     max_new_tokens=args.max_new_tokens, **kw)  # fmt: skip
         sec = time.perf_counter() - t0
         to_class = lambda a: np.where(a >= 0, cand[np.clip(a, 0, None)], -1)  # noqa: E731
-        m = compute_metrics(labels, to_class(d.pred), to_class(d.top5), ts.class_names,
+        m = compute_metrics(labels[:n], to_class(d.pred), to_class(d.top5), ts.class_names,
                             raw_text=d.raw_text, candidates=cand)  # fmt: skip
         row = dict(top1=m["top1"], top5=m["top5"], off_list_rate=m["off_list_rate"],
-                   seconds_per_sample=sec / len(seqs), n=len(seqs), load_after=load_avg(),
+                   seconds_per_sample=sec / n, n=n, batch_size=batch_size, load_after=load_avg(),
                    rules={h: d.how.count(h) for h in sorted(set(d.how))})  # fmt: skip
         out[name] = row
         print(f"[{name}] {json.dumps(row)}", flush=True)
@@ -91,6 +97,12 @@ def main() -> None:
     run("rank_class_only", decode="rank", describe=False)
     ranked = run("rank_with_description", decode="rank", describe=True)
     gen = run("generate", decode="generate", embed_fn=embed)
+    names = ["rank_class_only", "rank_with_description", "generate"]
+    if args.latency:
+        n1 = min(args.latency, len(seqs))
+        run("rank_class_only_batch1", n=n1, batch_size=1, decode="rank", describe=False)
+        run("generate_batch1", n=n1, batch_size=1, decode="generate", embed_fn=embed)
+        names += ["rank_class_only_batch1", "generate_batch1"]
     out["examples"] = [
         dict(sample=ts.sample_ids[test[i]], true=ts.class_names[labels[i]],
              rank=ranked.raw_text[i], generate=gen.raw_text[i])
@@ -99,13 +111,18 @@ def main() -> None:
     out["peak_rss_mib_bench"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     r, g = out["rank_class_only"], out["generate"]
     print(f"\nlinear probe top-1 {out['linear_probe_top1']:.3f}")
-    print(f"{'decode':<24}{'top1':>7}{'top5':>7}{'off-list':>9}{'s/sample':>10}")
-    for name in ("rank_class_only", "rank_with_description", "generate"):
+    print(f"{'decode':<24}{'n':>5}{'batch':>6}{'top1':>7}{'top5':>7}{'off-list':>9}"
+          f"{'s/sample':>10}")  # fmt: skip
+    for name in names:
         x = out[name]
-        print(f"{name:<24}{x['top1']:>7.3f}{x['top5']:>7.3f}{x['off_list_rate']:>9.3f}"
-              f"{x['seconds_per_sample']:>10.3f}")  # fmt: skip
+        print(f"{name:<24}{x['n']:>5}{x['batch_size']:>6}{x['top1']:>7.3f}{x['top5']:>7.3f}"
+              f"{x['off_list_rate']:>9.3f}{x['seconds_per_sample']:>10.3f}")  # fmt: skip
     print(f"rank (class only) is {g['seconds_per_sample'] / r['seconds_per_sample']:.1f}x "
-          "faster per sample than generate")  # fmt: skip
+          f"faster per sample than generate at batch {args.batch_size}")  # fmt: skip
+    if args.latency:
+        r1, g1 = out["rank_class_only_batch1"], out["generate_batch1"]
+        print(f"rank (class only) is {g1['seconds_per_sample'] / r1['seconds_per_sample']:.1f}x "
+              "faster per sample than generate at batch 1")  # fmt: skip
     for e in out["examples"]:
         print(f"- {e['sample']} ({e['true']}): rank {e['rank']!r} | generate {e['generate']!r}")
     if args.json_out:
