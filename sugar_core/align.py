@@ -391,11 +391,15 @@ def predict(
     raw, desc, how = [""] * n, [""] * n, [""] * n
     model.bridge.eval()
     llm.eval()
+    prefix = None
+    if llm.cfg.share_prefix and n:  # the same for every batch: run it once
+        with torch.no_grad(), model.autocast():
+            prefix = llm.prefix_cache(prompt)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         with torch.no_grad(), model.autocast():
             act = model.action_tokens(token_list[start:stop])  # (B, Q_out, D_llm)
-            state = run_prompt(llm, act, prompt)
+            state = run_prompt(llm, act, prompt, prefix)
             length = prompt.length + act.shape[1]
             if decode == "rank":
                 s = rank_scores(llm, act, prompt, state=state)  # (B, K)

@@ -19,9 +19,12 @@ from .llm import FrozenLLM, Prompt, cache_of, select_rows
 
 
 @torch.no_grad()
-def run_prompt(llm: FrozenLLM, action: torch.Tensor, prompt: Prompt):
-    """(cache, logits (B, V) of the first answer token) for action tokens (B, Q_out, D_llm)."""
-    out = llm.run(action, prompt, logits_to_keep=1)
+def run_prompt(llm: FrozenLLM, action: torch.Tensor, prompt: Prompt, prefix=None):
+    """(cache, logits (B, V) of the first answer token) for action tokens (B, Q_out, D_llm).
+
+    ``prefix``: ``llm.prefix_cache(prompt)``, computed once for many batches.
+    """
+    out = llm.run(action, prompt, logits_to_keep=1, prefix=prefix)
     return cache_of(out), out.logits[:, -1].float()
 
 

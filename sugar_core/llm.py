@@ -246,13 +246,16 @@ class FrozenLLM(nn.Module):
         tail: torch.Tensor | None = None,
         tail_mask: torch.Tensor | None = None,
         logits_to_keep: int = 1,
+        prefix=None,
     ):
         """One pass over prompt + action tokens (+ ``tail`` embeddings (B, Lt, D_llm)).
 
         The prefix before the placeholder is the same for every sample: with ``share_prefix``
         it runs once (batch 1) and its key/value cache is broadcast over the batch, so each
-        sample pays only for its action tokens, the rest of the prompt and the tail. Returns
-        the model output; its cache covers the whole sequence.
+        sample pays only for its action tokens, the rest of the prompt and the tail. ``prefix``
+        is that cache from ``prefix_cache`` when the caller keeps it across batches (inference:
+        the weights do not change between batches); it is read, never modified. Returns the
+        model output; its cache covers the whole sequence.
         """
         B = action.shape[0]
         rest = [action.to(self.dtype), self.embed(prompt.suffix)[None].expand(B, -1, -1)]
@@ -270,8 +273,8 @@ class FrozenLLM(nn.Module):
                 use_cache=True,
                 logits_to_keep=logits_to_keep,
             )
-        pre = self.model(inputs_embeds=self.embed(prompt.prefix)[None], use_cache=True)
-        cache = select_rows(cache_of(pre), torch.zeros(B, dtype=torch.long, device=self.device))
+        prefix = prefix if prefix is not None else self.prefix_cache(prompt)
+        cache = select_rows(prefix, torch.zeros(B, dtype=torch.long, device=self.device))
         pos = torch.arange(L1, L1 + Lr, device=self.device)[None].expand(B, -1)
         return self.model(
             inputs_embeds=rest,
@@ -281,6 +284,11 @@ class FrozenLLM(nn.Module):
             logits_to_keep=logits_to_keep,
             **{self.cache_kw: cache},
         )
+
+    def prefix_cache(self, prompt: Prompt):
+        """Key/value cache (batch 1) of the prompt's part before the action tokens."""
+        out = self.model(inputs_embeds=self.embed(prompt.prefix)[None], use_cache=True)
+        return cache_of(out)
 
     def forward(
         self, action: torch.Tensor, prompt: Prompt, target: torch.Tensor, target_mask: torch.Tensor

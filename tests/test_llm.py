@@ -166,6 +166,28 @@ def test_rank_leaves_the_prompt_cache_usable():
     assert after_rank == fresh
 
 
+def test_a_kept_prefix_cache_serves_many_batches_unchanged():
+    llm = _llm(prompt="list-first")
+    p = llm.prompt(CLASSES)
+    with torch.no_grad():
+        prefix = llm.prefix_cache(p)
+    before = [(lay.keys.clone(), lay.values.clone()) for lay in prefix.layers]
+    L = p.length + 2
+    for b, seed in ((3, 0), (1, 1), (2, 2)):  # batches of other sizes reuse the same cache
+        act = _action(llm, b, seed=seed)
+        kept, fresh = run_prompt(llm, act, p, prefix), run_prompt(llm, act, p)
+        torch.testing.assert_close(kept[1], fresh[1])
+        with torch.no_grad():
+            torch.testing.assert_close(
+                rank_scores(llm, act, p, state=kept), rank_scores(llm, act, p, state=fresh)
+            )
+        assert continue_greedy(llm, kept, L, [[]] * b, 5) == continue_greedy(
+            llm, fresh, L, [[]] * b, 5
+        )
+    for (k0, v0), lay in zip(before, prefix.layers):
+        assert torch.equal(k0, lay.keys) and torch.equal(v0, lay.values)
+
+
 def test_greedy_in_lockstep_equals_one_row_at_a_time():
     llm = _llm()
     p = llm.prompt(CLASSES)
