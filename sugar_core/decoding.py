@@ -3,10 +3,14 @@
 Both start the same way: the prompt (with the action tokens spliced in) runs once per sample
 and leaves a key/value cache and the logits of the first answer token.
 
-- ``rank_scores``: the log-likelihood of each candidate ``{name}`` after the prompt. The prompt's
-  cache is expanded over the candidates (one row per sample and candidate) and the candidate
-  continuations go through batched forwards, one per candidate length (so no padding is
-  computed), split into ``max_rows`` rows at a time to bound memory.
+- ``rank_scores``: the log-likelihood of each candidate ``{name}`` after the prompt. With the
+  model's own attention (``sdpa`` or ``eager``) every candidate's continuation is packed into
+  one row per sample and scored in one forward: a block mask lets each packed token see the
+  prompt and the earlier tokens of its own candidate only, and position ids restart at the
+  prompt's end for each candidate, so each candidate is scored exactly as if alone. Groups of
+  candidates keep a forward under ``max_tokens`` packed tokens x samples. Other attention
+  kernels (which may ignore custom masks) take the row path: the prompt's cache expanded to one
+  row per (sample, candidate), one forward per candidate length, ``max_rows`` rows at a time.
 - ``continue_greedy``: greedy decoding from the prompt's cache, all rows in lockstep. A row may
   carry forced tokens (the ranked winner's ``{name}``), which are fed before free generation.
 """
@@ -28,22 +32,36 @@ def run_prompt(llm: FrozenLLM, action: torch.Tensor, prompt: Prompt, prefix=None
     return cache_of(out), out.logits[:, -1].float()
 
 
+PACKABLE = ("sdpa", "eager")  # attention kernels that honour a custom 4D mask
+
+
 @torch.no_grad()
 def rank_scores(
-    llm: FrozenLLM, action: torch.Tensor, prompt: Prompt, max_rows: int = 256, state=None
+    llm: FrozenLLM,
+    action: torch.Tensor,
+    prompt: Prompt,
+    max_rows: int = 256,
+    state=None,
+    packed: bool | None = None,
+    max_tokens: int = 1024,
 ) -> torch.Tensor:
     """Sum of log-probabilities of every candidate's ids after the prompt: (B, K) float32.
 
     The first id of each candidate is scored from the prompt's own last logits; the rest run
-    as continuations of the prompt's cache, expanded to one row per (sample, candidate).
-    Candidates are grouped by length, so no padding token is ever computed. ``state`` =
-    (cache, first logits) from ``run_prompt`` when the caller already has them.
+    as continuations of the prompt's cache: packed (one row per sample, block mask) or as rows
+    (one per sample and candidate, grouped by length); both compute no padding. ``packed``
+    None picks packed where the attention kernel allows. ``state`` = (cache, first logits)
+    from ``run_prompt`` when the caller already has them; its cache is left as it was.
     """
     cache, first = state if state is not None else run_prompt(llm, action, prompt)
     B, dev = action.shape[0], first.device
     Lp = prompt.length + action.shape[1]
     heads = torch.tensor([c[0] for c in prompt.candidates], device=dev)
     scores = first.log_softmax(-1)[:, heads]  # (B, K)
+    if packed is None:
+        packed = getattr(llm.base_model().config, "_attn_implementation", "") in PACKABLE
+    if packed:
+        return _score_packed(llm, cache, prompt, scores, Lp, max_tokens)
     by_length: dict[int, list[int]] = {}
     for k, ids in enumerate(prompt.candidates):
         by_length.setdefault(len(ids), []).append(k)
@@ -65,6 +83,54 @@ def rank_scores(
             )
             logp = out.logits.float().log_softmax(-1)  # (R, L - 1, V)
             scores[b, ks_t[j]] += logp.gather(-1, ids[j, 1:, None])[..., 0].sum(-1)
+    return scores
+
+
+def _score_packed(llm: FrozenLLM, cache, prompt: Prompt, scores, Lp: int, max_tokens: int):
+    """Add the log-probabilities of every candidate's ids after the first to ``scores`` (B, K),
+    all candidates of a group in one forward per group (see the module docstring)."""
+    B, dev = scores.shape[0], scores.device
+    todo = [k for k, ids in enumerate(prompt.candidates) if len(ids) > 1]
+    groups, group, size = [], [], 0
+    for k in todo:  # consecutive candidates, each group at most max_tokens / B packed tokens
+        n = len(prompt.candidates[k]) - 1
+        if group and (size + n) * B > max_tokens:
+            groups.append(group)
+            group, size = [], 0
+        group.append(k)
+        size += n
+    if group:
+        groups.append(group)
+    eager = getattr(llm.base_model().config, "_attn_implementation", "") == "eager"
+    for group in groups:
+        ids, target, owner, offset = [], [], [], []
+        for k in group:
+            c = prompt.candidates[k]
+            ids += c[:-1]  # fed: all but the last id
+            target += c[1:]  # predicted at those positions: all but the first id
+            owner += [k] * (len(c) - 1)
+            offset += list(range(len(c) - 1))
+        L = len(ids)
+        own = torch.tensor(owner, device=dev)
+        off = torch.tensor(offset, device=dev)
+        # token i sees the whole prompt and token j of the same candidate with j <= i
+        inner = (own[:, None] == own[None, :]) & (off[None, :] <= off[:, None])  # (L, L)
+        allowed = torch.cat([torch.ones(L, Lp, dtype=torch.bool, device=dev), inner], dim=1)
+        mask = allowed[None, None].expand(B, 1, L, Lp + L)
+        if eager:  # additive form
+            mask = torch.zeros(mask.shape, dtype=llm.dtype, device=dev).masked_fill(
+                ~mask, torch.finfo(llm.dtype).min
+            )
+        out = llm.model(
+            input_ids=torch.tensor(ids, device=dev)[None].expand(B, -1),  # (B, L)
+            position_ids=(Lp + off)[None].expand(B, -1),
+            attention_mask=mask,
+            use_cache=True,
+            **{llm.cache_kw: select_rows(cache, torch.arange(B, device=dev))},  # a copy
+        )
+        logp = out.logits.float().log_softmax(-1)  # (B, L, V)
+        tok = logp.gather(-1, torch.tensor(target, device=dev)[None, :, None].expand(B, -1, 1))
+        scores.index_add_(1, own, tok[..., 0])
     return scores
 
 

@@ -143,15 +143,32 @@ def _brute_force(llm, act, p):
     "max_rows, share, prompt",
     [(256, True, "paper"), (5, True, "paper"), (256, False, "paper"), (5, True, "list-first")],
 )
-def test_rank_matches_brute_force(max_rows, share, prompt):
+def test_rank_by_rows_matches_brute_force(max_rows, share, prompt):
     llm = _llm(share_prefix=share, prompt=prompt)
     p = llm.prompt(CLASSES)
     act = _action(llm)
     with torch.no_grad():
-        fast = rank_scores(llm, act, p, max_rows=max_rows)
+        fast = rank_scores(llm, act, p, max_rows=max_rows, packed=False)
         slow = _brute_force(llm, act, p)
     torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
     assert fast.shape == (3, len(CLASSES))
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("max_tokens", [1024, 12])  # 12: several groups of candidates
+def test_packed_rank_matches_brute_force_and_keeps_the_cache(attention, max_tokens):
+    llm = _llm(prompt="list-first")
+    llm.base_model().set_attn_implementation(attention)
+    assert llm.base_model().config._attn_implementation == attention
+    p = llm.prompt(CLASSES)
+    act = _action(llm)
+    state = run_prompt(llm, act, p)
+    before = [lay.keys.clone() for lay in state[0].layers]
+    with torch.no_grad():
+        fast = rank_scores(llm, act, p, state=state, packed=True, max_tokens=max_tokens)
+        slow = _brute_force(llm, act, p)
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
+    assert all(torch.equal(b, lay.keys) for b, lay in zip(before, state[0].layers))
 
 
 def test_rank_leaves_the_prompt_cache_usable():
