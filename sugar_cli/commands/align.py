@@ -155,12 +155,14 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
     please choose the most compatible action from: [...], and describe the action."; answer
     "{class}. description". --decode rank scores every listed class (top-5, never off the
     list); generate parses the class from the braces. Writes predictions, metrics and the
-    trained weights (kind aligned); stdout gets the output path.
+    trained weights (kind aligned); stdout gets the output path. With SmolLM2 on NW-UCLA the
+    best measured setting is --bridge pool --prompt list-first (README, Results).
 
     \b
     Examples:
       sugar align tokens.h5 --priors priors.h5 -o aligned.h5
       sugar align tokens.h5 --priors priors.h5 --decode generate --epochs 3 -o aligned.h5
+      sugar align tokens.h5 --priors priors.h5 --bridge pool --prompt list-first -o pool.h5
       sugar align tokens.h5 --priors priors.h5 --bridge pool --no-lora -o pool.h5
       sugar align tokens.h5 --priors priors.h5 --run-dir runs/a --resume -o aligned.h5
       accelerate launch --multi_gpu -m sugar_cli.main align tokens.h5 --priors priors.h5 \\
