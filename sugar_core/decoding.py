@@ -12,7 +12,8 @@ and leaves a key/value cache and the logits of the first answer token.
   kernels (which may ignore custom masks) take the row path: the prompt's cache expanded to one
   row per (sample, candidate), one forward per candidate length, ``max_rows`` rows at a time.
 - ``continue_greedy``: greedy decoding from the prompt's cache, all rows in lockstep. A row may
-  carry forced tokens (the ranked winner's ``{name}``), which are fed before free generation.
+  carry forced tokens (the ranked winner's ``{name}``), fed in one forward before free
+  generation.
 """
 
 from __future__ import annotations
@@ -146,35 +147,56 @@ def continue_greedy(
 
     Row b first takes ``forced[b]`` verbatim, then up to ``max_new_tokens`` argmax tokens,
     stopping at an end token (not included). Returns forced + generated ids per row.
+
+    The forced tokens of all rows go in one forward, right-padded; the padding is masked out
+    of every later step and each row keeps its own positions, so a row's tokens are what it
+    would get alone. Then all rows step in lockstep, one token each.
     """
     cache, logits = state
     B = len(forced)
     stops = llm.stop_ids()
     pad = llm.tokenizer.pad_token_id
+    dev = logits.device
+    n_forced = torch.tensor([len(f) for f in forced], device=dev)  # (B,)
+    F = int(n_forced.max()) if B else 0
+    attn = torch.ones(B, start, dtype=torch.long, device=dev)
+    if F:
+        ids = torch.full((B, F), pad, dtype=torch.long, device=dev)
+        for b, f in enumerate(forced):
+            ids[b, : len(f)] = torch.tensor(f, dtype=torch.long, device=dev)
+        valid = (torch.arange(F, device=dev)[None] < n_forced[:, None]).long()  # (B, F)
+        attn = torch.cat([attn, valid], dim=1)
+        out = llm.model(
+            input_ids=ids,
+            position_ids=torch.arange(start, start + F, device=dev)[None].expand(B, -1),
+            attention_mask=attn,
+            use_cache=True,
+            **{llm.cache_kw: cache},
+        )
+        cache = cache_of(out)
+        last = out.logits[torch.arange(B, device=dev), (n_forced - 1).clamp(min=0)].float()
+        logits = torch.where((n_forced > 0)[:, None], last, logits)  # (B, V)
     out_ids: list[list[int]] = [list(f) for f in forced]
     done = [False] * B
-    dev = logits.device
-    steps = max(map(len, forced)) + max_new_tokens
-    for t in range(steps):
+    pos = start + n_forced  # (B,) each row's next position
+    for t in range(max_new_tokens + 1):
         choice = logits.argmax(-1).tolist()
         step = []
         for b in range(B):
-            n_forced = len(forced[b])
-            if t < n_forced:
-                step.append(forced[b][t])
-                continue
-            if not done[b] and (choice[b] in stops or t - n_forced >= max_new_tokens):
+            if not done[b] and (choice[b] in stops or t >= max_new_tokens):
                 done[b] = True
             if done[b]:
                 step.append(pad)
             else:
                 out_ids[b].append(choice[b])
                 step.append(choice[b])
-        if all(done) or t == steps - 1:
+        if all(done):
             break
+        attn = torch.cat([attn, torch.ones(B, 1, dtype=torch.long, device=dev)], dim=1)
         out = llm.model(
             input_ids=torch.tensor(step, device=dev)[:, None],
-            position_ids=torch.full((B, 1), start + t, device=dev),
+            position_ids=(pos + t)[:, None],
+            attention_mask=attn,
             use_cache=True,
             logits_to_keep=1,
             **{llm.cache_kw: cache},

@@ -236,6 +236,24 @@ def test_greedy_matches_a_manual_argmax_loop():
     assert got == want
 
 
+def test_forced_tokens_then_greedy_match_a_manual_loop():
+    llm = _llm()
+    p = llm.prompt(CLASSES)
+    act = _action(llm, 1)
+    forced = p.candidates[1]
+    got = continue_greedy(llm, run_prompt(llm, act, p), p.length + 2, [forced], 5)[0]
+    emb = torch.cat([llm.splice(act, p), llm.embed(torch.tensor([forced]))], dim=1)
+    want = list(forced)
+    with torch.no_grad():
+        for _ in range(5):
+            nxt = int(llm.model(inputs_embeds=emb).logits[0, -1].argmax())
+            if nxt in llm.stop_ids():
+                break
+            want.append(nxt)
+            emb = torch.cat([emb, llm.embed(torch.tensor([[nxt]]))], dim=1)
+    assert got == want
+
+
 def test_fingerprint_sees_one_changed_weight():
     a, _ = tiny_llama(0)
     b, _ = tiny_llama(0)
