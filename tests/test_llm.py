@@ -219,21 +219,24 @@ def test_greedy_in_lockstep_equals_one_row_at_a_time():
         assert len(together[b]) <= len(forced[b]) + 7
 
 
+def _manual_greedy(llm, emb, ids: list[int], steps: int) -> list[int]:
+    """Argmax tokens appended to ``ids`` by re-running the whole sequence each step (no cache)."""
+    with torch.no_grad():
+        for _ in range(steps):
+            nxt = int(llm.model(inputs_embeds=emb).logits[0, -1].argmax())
+            if nxt in llm.stop_ids():
+                break
+            ids.append(nxt)
+            emb = torch.cat([emb, llm.embed(torch.tensor([[nxt]]))], dim=1)
+    return ids
+
+
 def test_greedy_matches_a_manual_argmax_loop():
     llm = _llm(lora=False)
     p = llm.prompt(CLASSES)
     act = _action(llm, 1)
     got = continue_greedy(llm, run_prompt(llm, act, p), p.length + 2, [[]], 5)[0]
-    emb = llm.splice(act, p)
-    want = []
-    with torch.no_grad():
-        for _ in range(5):
-            nxt = int(llm.model(inputs_embeds=emb).logits[0, -1].argmax())
-            if nxt in llm.stop_ids():
-                break
-            want.append(nxt)
-            emb = torch.cat([emb, llm.embed(torch.tensor([[nxt]]))], dim=1)
-    assert got == want
+    assert got == _manual_greedy(llm, llm.splice(act, p), [], 5)
 
 
 def test_forced_tokens_then_greedy_match_a_manual_loop():
@@ -243,15 +246,7 @@ def test_forced_tokens_then_greedy_match_a_manual_loop():
     forced = p.candidates[1]
     got = continue_greedy(llm, run_prompt(llm, act, p), p.length + 2, [forced], 5)[0]
     emb = torch.cat([llm.splice(act, p), llm.embed(torch.tensor([forced]))], dim=1)
-    want = list(forced)
-    with torch.no_grad():
-        for _ in range(5):
-            nxt = int(llm.model(inputs_embeds=emb).logits[0, -1].argmax())
-            if nxt in llm.stop_ids():
-                break
-            want.append(nxt)
-            emb = torch.cat([emb, llm.embed(torch.tensor([[nxt]]))], dim=1)
-    assert got == want
+    assert got == _manual_greedy(llm, emb, list(forced), 5)
 
 
 def test_fingerprint_sees_one_changed_weight():
