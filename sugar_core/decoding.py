@@ -59,10 +59,9 @@ def rank_scores(
     Lp = prompt.length + action.shape[1]
     heads = torch.tensor([c[0] for c in prompt.candidates], device=dev)
     scores = first.log_softmax(-1)[:, heads]  # (B, K)
-    if packed is None:
-        packed = getattr(llm.base_model().config, "_attn_implementation", "") in PACKABLE
-    if packed:
-        return _score_packed(llm, cache, prompt, scores, Lp, max_tokens)
+    kernel = getattr(llm.base_model().config, "_attn_implementation", "")
+    if packed if packed is not None else kernel in PACKABLE:
+        return _score_packed(llm, cache, prompt, scores, Lp, max_tokens, kernel == "eager")
     by_length: dict[int, list[int]] = {}
     for k, ids in enumerate(prompt.candidates):
         by_length.setdefault(len(ids), []).append(k)
@@ -87,9 +86,12 @@ def rank_scores(
     return scores
 
 
-def _score_packed(llm: FrozenLLM, cache, prompt: Prompt, scores, Lp: int, max_tokens: int):
+def _score_packed(
+    llm: FrozenLLM, cache, prompt: Prompt, scores, Lp: int, max_tokens: int, eager: bool
+):
     """Add the log-probabilities of every candidate's ids after the first to ``scores`` (B, K),
-    all candidates of a group in one forward per group (see the module docstring)."""
+    all candidates of a group in one forward per group (see the module docstring). ``eager``:
+    the kernel wants an additive float mask instead of a boolean one."""
     B, dev = scores.shape[0], scores.device
     todo = [k for k, ids in enumerate(prompt.candidates) if len(ids) > 1]
     groups, group, size = [], [], 0
@@ -102,7 +104,6 @@ def _score_packed(llm: FrozenLLM, cache, prompt: Prompt, scores, Lp: int, max_to
         size += n
     if group:
         groups.append(group)
-    eager = getattr(llm.base_model().config, "_attn_implementation", "") == "eager"
     for group in groups:
         ids, target, owner, offset = [], [], [], []
         for k in group:
@@ -159,13 +160,14 @@ def continue_greedy(
     dev = logits.device
     n_forced = torch.tensor([len(f) for f in forced], device=dev)  # (B,)
     F = int(n_forced.max()) if B else 0
-    attn = torch.ones(B, start, dtype=torch.long, device=dev)
+    attn = None  # a 2D mask only while some row carries padding in its cache
     if F:
         ids = torch.full((B, F), pad, dtype=torch.long, device=dev)
         for b, f in enumerate(forced):
             ids[b, : len(f)] = torch.tensor(f, dtype=torch.long, device=dev)
-        valid = (torch.arange(F, device=dev)[None] < n_forced[:, None]).long()  # (B, F)
-        attn = torch.cat([attn, valid], dim=1)
+        if bool((n_forced < F).any()):
+            valid = (torch.arange(F, device=dev)[None] < n_forced[:, None]).long()  # (B, F)
+            attn = torch.cat([torch.ones(B, start, dtype=torch.long, device=dev), valid], dim=1)
         out = llm.model(
             input_ids=ids,
             position_ids=torch.arange(start, start + F, device=dev)[None].expand(B, -1),
@@ -192,7 +194,8 @@ def continue_greedy(
                 step.append(choice[b])
         if all(done):
             break
-        attn = torch.cat([attn, torch.ones(B, 1, dtype=torch.long, device=dev)], dim=1)
+        if attn is not None:
+            attn = torch.cat([attn, torch.ones(B, 1, dtype=torch.long, device=dev)], dim=1)
         out = llm.model(
             input_ids=torch.tensor(step, device=dev)[:, None],
             position_ids=(pos + t)[:, None],
