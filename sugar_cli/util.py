@@ -81,3 +81,43 @@ def embedder(spec: str, priors_encoder: str):
     except (SugarError, OSError) as exc:
         console.print(f"[yellow]note:[/yellow] no embedding matcher ({exc}); exact rules only")
         return None
+
+
+def read_settings(config_file, sets: tuple[str, ...] = ()) -> dict:
+    """Settings from an optional JSON file, then ``--set KEY=VALUE`` items (later wins).
+
+    KEY may be dotted (``prep.mirror=0.5``) to reach a nested object. VALUE is read as JSON
+    (``true``, ``0.5``, ``[1, 2]``) and kept as a plain string when it is not JSON.
+    """
+    from pathlib import Path
+
+    from sugar_core.errors import ConfigError, InputFormatError
+
+    d: dict = {}
+    if config_file:
+        try:
+            d = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputFormatError(config_file, "no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputFormatError(config_file, f"cannot read ({exc.__class__.__name__})") from None
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(config_file, f"not JSON: {exc.msg}", line=exc.lineno) from None
+        if not isinstance(d, dict):
+            raise InputFormatError(config_file, "expected a JSON object of settings")
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        path = key.strip().split(".")
+        if not eq or not all(path):
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example prep.mirror=0.5")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = d
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not an object of settings")
+        node[path[-1]] = value
+    return d

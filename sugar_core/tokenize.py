@@ -111,8 +111,31 @@ class TokenizeConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenizeConfig:
+        """Lenient: a stored config (extra bookkeeping keys such as run_dir are ignored)."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def from_settings(cls, d: dict, where: str = "settings") -> TokenizeConfig:
+        """Strict: user settings (a --config file, --set items); unknown keys and values of
+        the wrong type are a ConfigError naming ``where`` and the key."""
+        d = dict(d)
+        prep = d.pop("prep", {})
+        if not isinstance(prep, dict):
+            raise ConfigError(f"{where}: prep must be an object of settings, not {prep!r}")
+        _check_settings(cls, d, where, "")
+        _check_settings(PrepConfig, prep, where, "prep.")
+        fixed = sorted(set(prep) & {"frames", "max_bodies", "channels"})
+        if fixed:
+            raise ConfigError(
+                f"{where}: prep.{fixed[0]} follows the encoder; set {fixed[0]} at the top level"
+                if fixed[0] != "channels"
+                else f"{where}: prep.channels follows the encoder's input channels"
+            )
+        try:
+            return cls(**d, prep=PrepConfig(**prep))
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def encoder_config(self, data: SkeletonSet) -> EncoderConfig:
         c = int(data.samples[0].joints.shape[-1])
@@ -131,6 +154,48 @@ class TokenizeConfig:
     @property
     def uses_ce(self) -> bool:
         return self.objective in ("ce", "both")
+
+
+def _check_settings(cls, d: dict, where: str, prefix: str) -> None:
+    """Refuse unknown keys and plainly wrong types (judged by each field's annotation or
+    default); whole floats given for integer fields become ints. Edits ``d`` in place."""
+    fields = cls.__dataclass_fields__
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        known = ", ".join(prefix + k for k in fields)
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(prefix + k for k in unknown)}; known: {known}"
+        )
+    for key, value in d.items():
+        f = fields[key]
+        kind = str(f.type)
+        if value is None and "None" in kind:
+            continue
+        if kind.startswith("tuple"):
+            inner = kind[6 : kind.index("]")].split(", ")
+            item = str if inner[0] == "str" else (int, float)
+            ok = isinstance(value, (list, tuple)) and all(
+                isinstance(v, item) and not isinstance(v, bool) for v in value
+            )
+            size = len(inner) if "..." not in inner else None
+            ok = ok and (size is None or len(value) == size)
+            what = "strings" if item is str else "numbers"
+            expected = f"a list of {size} {what}" if size else f"a list of {what}"
+        elif kind == "bool":
+            ok, expected = isinstance(value, bool), "true or false"
+        elif kind.startswith(("int", "float")):
+            integral = kind.startswith("int")
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (not integral or float(value).is_integer())
+            expected = "a whole number" if integral else "a number"
+            if ok and integral:
+                d[key] = int(value)
+        elif kind == "str":
+            ok, expected = isinstance(value, str), "a string"
+        else:
+            ok, expected = True, ""
+        if not ok:
+            raise ConfigError(f"{where}: {prefix}{key} = {value!r}; expected {expected}")
 
 
 def prep_for(enc: EncoderConfig, prep: PrepConfig) -> PrepConfig:

@@ -143,3 +143,81 @@ def test_two_processes_gather_metrics_and_write_one_file(files, tmp_path):
     files_written = sorted(p.name for p in tmp_path.iterdir())
     assert files_written == ["t.h5", "t.h5.run"]
     assert sorted(p.name for p in (tmp_path / "t.h5.run").iterdir()) == ["checkpoint.pt"]
+
+
+def _config_of(path) -> dict:
+    import h5py
+
+    from sugar_core import schema
+
+    with h5py.File(path, "r") as f:
+        return schema.root_info(f)["config"]
+
+
+def test_config_file_set_and_options_layer_in_that_order(files, tmp_path):
+    conf = tmp_path / "train.json"
+    conf.write_text(json.dumps({"epochs": 3, "dropout": 0.1, "prep": {"mirror": 0.5}}))
+    out = tmp_path / "t.h5"
+    args = ["tokenize", str(files / "data.h5"), "--priors", str(files / "priors.h5")]
+    args += ["--split", "xsub", "-o", str(out), "--config", str(conf), "--batch-size", "6"]
+    args += ["--set", "epochs=2", "--set", "prep.body_scale=true", "--set", "text_mix=pick"]
+    r = CliRunner().invoke(cli, [*args, "--epochs", "1"])
+    assert r.exit_code == 0, r.output
+    c = _config_of(out)
+    assert c["epochs"] == 1 and len(read_tokens(out).history) == 1  # option beats --set
+    assert c["dropout"] == 0.1 and c["prep"]["mirror"] == 0.5  # from the file
+    assert c["prep"]["body_scale"] is True and c["text_mix"] == "pick"  # from --set
+    assert read_tokens(out).encoder_config["prep"]["body_scale"] is True
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--set", "epoch=2"], "unknown setting(s) epoch; known: preset"),
+        (["--set", "prep.mirrors=0.5"], "unknown setting(s) prep.mirrors"),
+        (["--set", "epochs=two"], "epochs = 'two'; expected a whole number"),
+        (["--set", "prep.scale=[1]"], "prep.scale = [1]; expected a list of 2 numbers"),
+        (["--set", "prep.frames=30"], "prep.frames follows the encoder; set frames"),
+        (["--set", "dropout"], "--set 'dropout': expected KEY=VALUE"),
+        (["--set", "epochs.x=1"], "epochs = {'x': 1}; expected a whole number"),
+        (["--set", "epochs=3", "--set", "epochs.x=1"], "'epochs' is not an object of settings"),
+        (["--set", "objective=rank"], "objective 'rank'; expected one of"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(files, tmp_path, extra, message):
+    out = tmp_path / "x.h5"
+    args = ["tokenize", str(files / "data.h5"), "--priors", str(files / "priors.h5")]
+    r = CliRunner().invoke(cli, [*args, "--split", "xsub", "-o", str(out), *extra])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_bad_config_files_name_the_file_and_line(files, tmp_path):
+    args = ["tokenize", str(files / "data.h5"), "--priors", str(files / "priors.h5")]
+    args += ["--split", "xsub", "-o", str(tmp_path / "x.h5"), "--config"]
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "epochs": 2,\n  "dropout": oops\n}\n')
+    r = CliRunner().invoke(cli, [*args, str(broken)])
+    assert r.exit_code == 1 and f"{broken}:3: not JSON" in r.output
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    r = CliRunner().invoke(cli, [*args, str(listed)])
+    assert r.exit_code == 1 and "expected a JSON object of settings" in r.output
+    typed = tmp_path / "typed.json"
+    typed.write_text('{"prep": {"view_normalise": "yes"}}')
+    r = CliRunner().invoke(cli, [*args, str(typed)])
+    assert r.exit_code == 1
+    assert f"{typed}: prep.view_normalise = 'yes'; expected true or false" in r.output
+    r = CliRunner().invoke(cli, [*args, str(tmp_path / "absent.json")])
+    assert r.exit_code == 1 and f"{tmp_path / 'absent.json'}: no such file" in r.output
+
+
+def test_training_settings_with_encoder_are_refused(files, tmp_path):
+    r = CliRunner().invoke(
+        cli,
+        ["tokenize", str(files / "data.h5"), "--encoder", str(files / "data.h5")]
+        + ["-o", str(tmp_path / "x.h5"), "--set", "dropout=0.2", "--epochs", "3"],
+    )
+    assert r.exit_code == 1 and "--encoder reuses a trained encoder" in r.output
+    assert "--epochs" in r.output and "--set" in r.output

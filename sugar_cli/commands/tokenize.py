@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..util import console, echo_json, handle_errors
+from ..util import console, echo_json, handle_errors, read_settings
 
 
 class _Bar:
@@ -83,28 +83,41 @@ class _Bar:
 @click.option(
     "--preset",
     type=click.Choice(["small", "paper"]),
-    default="small",
-    show_default=True,
-    help="Encoder size: small for CPUs, paper (CTR-GCN) for GPUs.",
+    default=None,
+    help="Encoder size: small for CPUs, paper (CTR-GCN) for GPUs [small].",
 )
 @click.option(
     "--objective",
     type=click.Choice(["mil-nce", "ce", "both"]),
-    default="mil-nce",
-    show_default=True,
-    help="Training loss.",
+    default=None,
+    help="Training loss [mil-nce].",
 )
-@click.option("--epochs", type=int, default=60, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Passes over the training part [60].")
 @click.option(
-    "--batch-size",
-    type=int,
-    default=32,
-    show_default=True,
-    help="Global batch, split across processes.",
+    "--batch-size", type=int, default=None, help="Global batch, split across processes [32]."
 )
-@click.option("--lr", type=float, default=None, help="Peak learning rate (default 0.05, SGD).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
+@click.option("--lr", type=float, default=None, help="Peak learning rate [0.05, SGD].")
+@click.option(
+    "--seed", type=int, default=None, help="Seed of weights, batches and augmentation [0]."
+)
+@click.option(
+    "--precision", type=click.Choice(["fp32", "bf16"]), default=None, help="[fp32]; bf16 autocast."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON object of training settings (any TokenizeConfig field; prep as an object).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="One training setting, repeatable; dotted keys reach prep (prep.mirror=0.5). "
+    "VALUE is JSON. Named options win over --set, which wins over --config.",
+)
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -120,18 +133,10 @@ class _Bar:
     help="Reuse the encoder in this tokens file; no training.",
 )
 @click.option(
-    "--workers",
-    type=int,
-    default=0,
-    show_default=True,
-    help="DataLoader processes preparing batches.",
+    "--workers", type=int, default=None, help="DataLoader processes preparing batches [0]."
 )
 @click.option(
-    "--eval-every",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Validate every N epochs (0 = never).",
+    "--eval-every", type=int, default=None, help="Validate every N epochs, 0 = never [1]."
 )
 @click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the path.")
@@ -148,6 +153,8 @@ def cli(
     lr,
     seed,
     precision,
+    config_file,
+    sets,
     run_dir,
     resume,
     encoder_path,
@@ -168,6 +175,8 @@ def cli(
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o tokens.h5
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --objective both --epochs 40
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --resume
+      sugar tokenize msr.h5 --priors p.h5 --split xsub -o t.h5 --set prep.mirror=0.5 \\
+          --set dropout=0.2 --config msr.json
       sugar tokenize other.h5 --encoder tokens.h5 -o other-tokens.h5
       accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
           --preset paper --precision bf16 -o ntu-tokens.h5
@@ -177,12 +186,34 @@ def cli(
     from sugar_core import schema
     from sugar_core.errors import ConfigError
     from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenize import make_accelerator
+    from sugar_core.tokenize import TokenizeConfig, make_accelerator
 
     if threads:
         torch.set_num_threads(threads)
+    named = dict(
+        preset=preset,
+        objective=objective,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        precision=precision,
+        workers=workers,
+        eval_every=eval_every,
+    )
+    settings = read_settings(config_file, sets)
+    if encoder_path is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in named.items() if v is not None]
+        given = given + ["--config"] * bool(config_file) + ["--set"] * bool(sets)
+        if [g for g in given if g != "--precision"]:
+            raise ConfigError(
+                f"--encoder reuses a trained encoder; training options {given} do not apply"
+            )
+    settings.update({k: v for k, v in named.items() if v is not None})
+    where = str(config_file) if config_file else "--set" if sets else "options"
+    cfg = TokenizeConfig.from_settings(settings, where=where)
     skeletons = read_skeletons(data)
-    acc = make_accelerator(precision)
+    acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
         ts, config = _reuse(skeletons, encoder_path, acc)
         inputs = schema.input_record([data, encoder_path])
@@ -196,17 +227,9 @@ def cli(
             output,
             acc,
             _Bar(acc.is_main_process),
-            preset=preset,
-            objective=objective,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            precision=precision,
+            cfg,
             run_dir=run_dir,
             resume=resume,
-            workers=workers,
-            eval_every=eval_every,
         )
         inputs = schema.input_record([data, priors_path])
     if acc.is_main_process:
@@ -230,15 +253,12 @@ def cli(
     acc.wait_for_everyone()
 
 
-def _train(skeletons, priors_path, split, output, acc, bar, run_dir, resume, **opts):
+def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume):
     from sugar_core import schema
     from sugar_core.priors.store import read_priors
-    from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder
+    from sugar_core.tokenize import tokenize, train_encoder
 
     priors = read_priors(priors_path)
-    if opts["lr"] is None:
-        del opts["lr"]
-    cfg = TokenizeConfig(**opts)
     run_dir = run_dir or output.with_name(output.name + ".run")
     try:
         enc, heads, history = train_encoder(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import warnings
 from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, embedder, handle_errors, progress
+from sugar_cli.util import (
+    console,
+    echo_json,
+    embedder,
+    handle_errors,
+    progress,
+    read_settings,
+)
 
 JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split",
              "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
@@ -70,20 +76,10 @@ class _Phases:
 
 def _config(config_file, overrides: dict):
     """ZeroShotConfig from an optional JSON file, then the options given on the command line."""
-    from sugar_core.errors import ConfigError, InputFormatError
+    from sugar_core.errors import ConfigError
     from sugar_core.zeroshot import ZeroShotConfig
 
-    d = {}
-    if config_file:
-        try:
-            d = json.loads(Path(config_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputFormatError(config_file, f"cannot read ({exc.__class__.__name__})") from None
-        except json.JSONDecodeError as exc:
-            raise InputFormatError(config_file, f"not JSON: {exc.msg}", line=exc.lineno) from None
-        if not isinstance(d, dict):
-            raise InputFormatError(config_file, "expected a JSON object of settings")
-    d = dict(d)
+    d = read_settings(config_file)
     tok, align = dict(d.pop("tokenize", {}) or {}), dict(d.pop("align", {}) or {})
     for key, value in overrides.items():
         if value is None:
