@@ -16,6 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_load  # noqa: E402
 
+from sugar_cli.util import read_settings  # noqa: E402
 from sugar_core import probe  # noqa: E402
 from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder  # noqa: E402
 
@@ -30,7 +31,10 @@ def parse(argv, default_epochs: int):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--eval-every", type=int, default=5)
-    ap.add_argument("--set", nargs="*", default=[], help="extra TokenizeConfig fields k=json")
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="TokenizeConfig fields KEY=JSON (prep.mirror=0.5)"
+    )
+    ap.add_argument("--config", default=None, help="JSON file of TokenizeConfig fields")
     ap.add_argument("--log", default=None, help="append JSON lines of every run here")
     return ap.parse_args(argv)
 
@@ -39,22 +43,18 @@ def run(data, priors, split: str, args, label: str) -> None:
     torch.set_num_threads(args.threads)
     rows = []
     for objective in args.objective:
-        extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-        prep = extra.pop("prep", {})
-        kw = dict(
+        kw = read_settings(args.config, tuple(args.set))
+        kw.update(
             objective=objective,
             epochs=args.epochs,
             batch_size=args.batch_size,
             seed=args.seed,
             precision=args.precision,
             eval_every=args.eval_every,
-            **extra,
         )
         if args.lr is not None:
             kw["lr"] = args.lr
-        cfg = TokenizeConfig(**kw)
-        for k, v in prep.items():
-            setattr(cfg.prep, k, v)
+        cfg = TokenizeConfig.from_settings(kw, where="bench settings")
         load0 = machine_load()
         t0, c0 = time.perf_counter(), time.process_time()
 
@@ -82,6 +82,12 @@ def run(data, priors, split: str, args, label: str) -> None:
             probe.linear_probe(ts.features[train], y[train], ts.features[test]), y[test]
         )
         ce = hist[-1].get("val_ce_top1")
+        if heads.cls is not None:
+            with torch.no_grad():
+                pred = heads.cls(torch.from_numpy(ts.features[test])).argmax(1).numpy()
+        else:
+            pred = probe.nearest_text(ts.projected[test], protos)
+        confused = _confused(pred, y[test], data.class_names)
         row = dict(
             bench=label,
             objective=objective,
@@ -99,6 +105,7 @@ def run(data, priors, split: str, args, label: str) -> None:
             threads=args.threads,
             config=cfg.to_dict(),
             best_epoch_text=max((h.get("val_text_top1", 0), h["epoch"]) for h in hist),
+            confused=confused,
         )
         rows.append(row)
         if args.log:
@@ -106,7 +113,7 @@ def run(data, priors, split: str, args, label: str) -> None:
                 fh.write(json.dumps(row) + "\n")
         print(
             f"  [{objective}] text={text:.4f} ce={ce} probe={pr:.4f} wall={wall:.0f}s "
-            f"cpu={cpu:.0f}s {row['load_after']}",
+            f"cpu={cpu:.0f}s {row['load_after']}\n  most confused: {'; '.join(confused)}",
             file=sys.stderr,
             flush=True,
         )
@@ -121,6 +128,16 @@ def run(data, priors, split: str, args, label: str) -> None:
             f"{r['objective']:10s} {r['text_top1']:10.4f} {ce:>8s} {r['probe_top1']:7.4f} "
             f"{r['wall_s']:7.0f} {r['cpu_s']:7.0f}  {r['load_before']} -> {r['load_after']}"
         )
+
+
+def _confused(pred, true, names, top: int = 5) -> list[str]:
+    """The most frequent (true -> predicted) mistakes, as 'true -> predicted xN'."""
+    pairs: dict[tuple[int, int], int] = {}
+    for t, p in zip(true.tolist(), pred.tolist()):
+        if t != p:
+            pairs[(t, p)] = pairs.get((t, p), 0) + 1
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [f"{names[t]} -> {names[p]} x{n}" for (t, p), n in ranked]
 
 
 def _protos(priors, names, cfg):
