@@ -81,6 +81,7 @@ class TokenizeConfig:
     warmup_epochs: int = 3  # linear warm-up before the cosine decay
     schedule: str = "cosine"  # cosine (to 0) | step (x0.1 at 60 % and 85 %) | constant
     grad_clip: float = 0.0  # max global grad norm, 0 = off
+    ema: float = 0.0  # decay of a moving average of the weights used for results; 0 = off
     precision: str = "fp32"  # fp32 | bf16 (autocast where the device has it)
     seed: int = 0
     eval_every: int = 1  # validate every n epochs (and always after the last); 0 = never
@@ -99,6 +100,8 @@ class TokenizeConfig:
             raise ConfigError(f"optimizer {self.optimizer!r}; expected sgd or adamw")
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"schedule {self.schedule!r}; expected cosine, step or constant")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema {self.ema} must lie in [0, 1) (0 = off, 0.999 = slow)")
         if self.epochs < 1 or self.batch_size < 2:
             raise ConfigError(f"epochs {self.epochs} and batch size {self.batch_size} too small")
         if isinstance(self.prep, dict):
@@ -303,6 +306,9 @@ def train_encoder(
             gen.set_state(ckpt["generator"])
             history, start, best = ckpt["history"], ckpt["epoch"], ckpt.get("best")
     net, optimizer = acc.prepare(net, optimizer)
+    average = WeightAverage(acc.unwrap_model(net), cfg.ema) if cfg.ema else None
+    if average is not None and start:
+        average.model.load_state_dict(ckpt["ema"])
     main = acc.is_main_process
     if callback and main:
         callback(
@@ -360,6 +366,8 @@ def train_encoder(
                 acc.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             optimizer.step()
             sched.step()
+            if average is not None:
+                average.update(acc.unwrap_model(net), sched.last_epoch)
             with torch.no_grad():
                 if logits is not None:
                     pred = logits.argmax(1)
@@ -403,11 +411,12 @@ def train_encoder(
         if cfg.uses_ce:
             entry["ce"] = float(totals[2] / count)
         last = epoch + 1 == cfg.epochs
+        result = average.model if average is not None else acc.unwrap_model(net)
         if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
-            entry.update(evaluate(net, train_bank, val_bank, y_train, y_val, protos, cfg, acc))
+            entry.update(evaluate(result, train_bank, val_bank, y_train, y_val, protos, cfg, acc))
         entry["seconds"] = time.perf_counter() - t0
         history.append(entry)
-        best, stale = track_best(best, entry, cfg, acc.unwrap_model(net), epoch)
+        best, stale = track_best(best, entry, cfg, result, epoch)
         if run_dir is not None:
             if main:
                 save_checkpoint(
@@ -422,20 +431,44 @@ def train_encoder(
                         "config": cfg.to_dict(),
                         "best": best,
                         "seed": cfg.seed,
+                        "ema": average.model.state_dict() if average is not None else None,
                     },
                 )
             acc.wait_for_everyone()
         if callback and main:
             callback({"event": "epoch", **entry})
 
-    # 5. finish: best weights under early stopping, closed-form text head for ce
-    model = acc.unwrap_model(net)
+    # 5. finish: best (or averaged) weights, closed-form text head for ce
+    model = average.model if average is not None else acc.unwrap_model(net)
     if cfg.patience and best is not None and best.get("state") is not None:
         model.load_state_dict(best["state"])
     encoder, heads = model.encoder.eval(), model.heads.eval()
     if not cfg.uses_text:
         fit_text_head(encoder, heads, train_bank, y_train, protos, cfg, acc)
     return encoder, heads, history
+
+
+class WeightAverage:
+    """An exponential moving average of a network's weights and batch-norm statistics.
+
+    ``update`` after every optimizer step; the decay ramps up as (1 + n) / (10 + n) over the
+    first updates, so early averages are not dominated by the random initial weights.
+    """
+
+    def __init__(self, net: torch.nn.Module, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(net).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: torch.nn.Module, updates: int) -> None:
+        d = min(self.decay, (1 + updates) / (10 + updates))
+        for avg, now in zip(self.model.state_dict().values(), net.state_dict().values()):
+            if avg.dtype.is_floating_point:
+                avg.lerp_(now.detach(), 1.0 - d)
+            else:
+                avg.copy_(now)
 
 
 def tokenize(

@@ -95,9 +95,10 @@ def test_train_classes_limit_samples_and_priors(data):
         train_encoder(data, tiny_priors(["a", "b", "c"]), cfg, "xsub")
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path, ema):
     pri = tiny_priors(data.class_names)
-    cfg = _cfg(epochs=3, objective="both", dropout=0.2)
+    cfg = _cfg(epochs=3, objective="both", dropout=0.2, ema=ema)
     enc_a, heads_a, hist_a = train_encoder(data, pri, cfg, "xsub", run_dir=tmp_path / "a")
 
     class Killed(Exception):
@@ -145,3 +146,43 @@ def test_early_stopping_stops_and_keeps_the_best(data):
     best = values.index(max(values))
     # lr 0: only batch-norm statistics move; the run stops one epoch after its best
     assert len(hist) < 6 and len(hist) == best + 2
+
+
+def test_weight_average_follows_the_ramped_decay():
+    from sugar_core.tokenize import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    avg = WeightAverage(net, decay=0.9)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+        net[1].num_batches_tracked.fill_(5)
+    avg.update(net, updates=0)  # decay min(0.9, 1/10) = 0.1
+    got = {k: v.clone() for k, v in avg.model.state_dict().items()}
+    torch.testing.assert_close(
+        got["0.weight"], 0.1 * start["0.weight"] + 0.9 * (start["0.weight"] + 1)
+    )
+    assert int(got["1.num_batches_tracked"]) == 5  # integers are copied, not averaged
+    avg.update(net, updates=1000)  # decay 0.9
+    torch.testing.assert_close(
+        avg.model.state_dict()["0.weight"], 0.9 * got["0.weight"] + 0.1 * net[0].weight
+    )
+    assert not any(p.requires_grad for p in avg.model.parameters())
+
+
+def test_ema_result_is_the_average_not_the_last_weights(data, tmp_path):
+    pri = tiny_priors(data.class_names)
+    cfg = _cfg(epochs=2, objective="both", ema=0.5)
+    enc, heads, hist = train_encoder(data, pri, cfg, "xsub", run_dir=tmp_path)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    for k, v in enc.state_dict().items():
+        torch.testing.assert_close(v, ckpt["ema"]["encoder." + k], rtol=0, atol=0, msg=k)
+    last = ckpt["net"]
+    assert any(
+        not torch.equal(v, last["encoder." + k])
+        for k, v in enc.state_dict().items()
+        if v.dtype.is_floating_point
+    )
+    assert "val_text_top1" in hist[-1]
+    with pytest.raises(ConfigError, match="ema"):
+        _cfg(ema=1.0)
