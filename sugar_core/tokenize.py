@@ -29,7 +29,7 @@ from .encoder import EncoderConfig, SkeletonEncoder
 from .errors import ConfigError
 from .priors.store import Priors
 from .skeleton.dataset import SkeletonSet
-from .skeleton.transforms import PrepConfig
+from .skeleton.transforms import PrepConfig, stream_factor
 from .stage1 import (
     EpochBatches,
     Heads,
@@ -143,7 +143,7 @@ class TokenizeConfig:
     def encoder_config(self, data: SkeletonSet) -> EncoderConfig:
         c = int(data.samples[0].joints.shape[-1])
         m = self.max_bodies or min(2, max(s.bodies for s in data.samples))
-        kw = {"in_channels": min(3, c), "max_bodies": m}
+        kw = {"in_channels": min(3, c) * stream_factor(self.prep.stream), "max_bodies": m}
         if self.frames:
             kw["frames"] = self.frames
         enc = EncoderConfig.preset_named(self.preset, data.layout, **kw)
@@ -203,7 +203,8 @@ def _check_settings(cls, d: dict, where: str, prefix: str) -> None:
 
 def prep_for(enc: EncoderConfig, prep: PrepConfig) -> PrepConfig:
     """The pre-processing an encoder expects (its T, M and C win over the prep's own)."""
-    return replace(prep, frames=enc.frames, max_bodies=enc.max_bodies, channels=enc.in_channels)
+    channels = enc.in_channels // stream_factor(prep.stream)
+    return replace(prep, frames=enc.frames, max_bodies=enc.max_bodies, channels=channels)
 
 
 def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
@@ -490,9 +491,10 @@ def tokenize(
     if data.layout != ecfg.layout:
         raise ConfigError(f"data layout {data.layout!r} but the encoder expects {ecfg.layout!r}")
     c = int(data.samples[0].joints.shape[-1])
-    if c < ecfg.in_channels:
-        raise ConfigError(f"data has {c} channels per joint, the encoder needs {ecfg.in_channels}")
-    bank = PreparedBank(data, np.arange(len(data)), prep_for(ecfg, prep or PrepConfig()))
+    prep = prep_for(ecfg, prep or PrepConfig())
+    if c < prep.channels:
+        raise ConfigError(f"data has {c} channels per joint, the encoder needs {prep.channels}")
+    bank = PreparedBank(data, np.arange(len(data)), prep)
     tokens, pooled = encode_bank(encoder, bank, batch_size, accelerator)
     with torch.no_grad():
         w = heads.text.weight.detach().float().cpu().numpy()

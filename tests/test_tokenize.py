@@ -186,3 +186,21 @@ def test_ema_result_is_the_average_not_the_last_weights(data, tmp_path):
     assert "val_text_top1" in hist[-1]
     with pytest.raises(ConfigError, match="ema"):
         _cfg(ema=1.0)
+
+
+def test_joint_bone_stream_trains_and_the_stored_encoder_reproduces_it(data, tmp_path):
+    from sugar_core.skeleton.transforms import PrepConfig
+
+    cfg = _cfg(objective="both", epochs=1, prep=PrepConfig(stream="joint+bone"))
+    assert cfg.encoder_config(data).in_channels == 6
+    enc, heads, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
+    ts = tokenize(data, enc, heads, prep=cfg.prep, history=hist, train_split="xsub")
+    assert ts.encoder_config["in_channels"] == 6
+    assert ts.encoder_config["prep"]["channels"] == 3
+    assert ts.encoder_config["prep"]["stream"] == "joint+bone"
+    write_tokens(ts, tmp_path / "t.h5")
+    back = read_tokens(tmp_path / "t.h5")
+    conf = dict(back.encoder_config)
+    prep = PrepConfig(**conf.pop("prep"))
+    again = tokenize(data, encoder_from_state(conf, back.encoder_state), heads, prep=prep)
+    np.testing.assert_allclose(again.features, ts.features, rtol=1e-4, atol=1e-5)

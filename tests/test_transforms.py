@@ -105,3 +105,34 @@ def test_mirror_index_swaps_left_and_right():
     assert layout.joints[idx[layout.index("left hand")]] == "right hand"
     assert idx[layout.index("head")] == layout.index("head")
     np.testing.assert_array_equal(idx[idx], np.arange(25))
+
+
+def test_bone_stream_subtracts_the_parent_joint(rng):
+    x = rng.normal(size=(2, 1, 4, 20, 3)).astype(np.float32)
+    bone = tf.to_stream(x, "bone", "msr20")
+    # MSR joint 20 (head, index 19) hangs from joint 3 (neck, index 2); 12 (left hand) from 10
+    np.testing.assert_allclose(bone[..., 19, :], x[..., 19, :] - x[..., 2, :])
+    np.testing.assert_allclose(bone[..., 11, :], x[..., 11, :] - x[..., 9, :])
+    centre = get_layout("msr20").centre
+    assert np.all(bone[..., centre, :] == 0)
+    both = tf.to_stream(x, "joint+bone", "msr20")
+    assert both.shape == (2, 1, 4, 20, 6)
+    np.testing.assert_array_equal(both[..., :3], x)
+    np.testing.assert_array_equal(both[..., 3:], bone)
+    assert tf.to_stream(x, "joint", "msr20") is x
+    assert tf.stream_factor("joint+bone") == 2 and tf.stream_factor("bone") == 1
+
+
+def test_prepare_batch_feeds_the_configured_stream(rng):
+    cfg = tf.PrepConfig(frames=6, stream="joint+bone")
+    items = [rng.normal(size=(1, 9, 20, 3)).astype(np.float32) for _ in range(3)]
+    out = tf.prepare_batch(items, cfg, "msr20")
+    assert out.shape == (3, 1, 6, 20, 6)
+    plain = tf.prepare_batch(items, tf.PrepConfig(frames=6), "msr20")
+    torch.testing.assert_close(out[..., :3], plain)
+    import pytest
+
+    from sugar_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="stream"):
+        tf.PrepConfig(stream="motion")

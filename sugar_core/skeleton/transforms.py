@@ -8,7 +8,8 @@ Per sample, on (M, T, V, C) arrays:
   4. ``body_scale`` (optional): divide by the first frame's torso length;
   5. ``temporal_resample``: random crop of the valid frames resized to T (training) or the
      whole sequence resized to T (evaluation), by linear interpolation;
-  6. ``rotate_scale``: random rotation about each axis and scaling (training only).
+  6. ``rotate_scale``: random rotation about each axis and scaling (training only);
+  7. ``to_stream``: joint coordinates, bone vectors (joint minus parent) or both as channels.
 
 ``PrepConfig`` holds the choices; ``prepare`` runs them for one sample, ``prepare_batch`` for a
 list of samples with per-sample random parameters drawn from a ``torch.Generator`` (so a run is
@@ -23,7 +24,15 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from .graph import bone_pairs
 from .layouts import get_layout
+
+STREAMS = ("joint", "bone", "joint+bone")
+
+
+def stream_factor(stream: str) -> int:
+    """How many C-channel groups a stream feeds the encoder (joint+bone: 2)."""
+    return len(stream.split("+"))
 
 
 @dataclass
@@ -39,10 +48,13 @@ class PrepConfig:
     scale: tuple[float, float] = (0.85, 1.15)  # training: uniform isotropic scale range
     per_axis_scale: float = 0.05  # training: extra independent jitter per axis (+-)
     mirror: float = 0.0  # training: probability of swapping left/right (x -> -x + relabel joints)
+    stream: str = "joint"  # encoder input: joint coordinates, bone vectors, or both (joint+bone)
 
     def __post_init__(self):
         if self.centre not in ("first", "frame", "none"):
             raise ConfigError(f"centre must be first, frame or none, not {self.centre!r}")
+        if self.stream not in STREAMS:
+            raise ConfigError(f"stream must be one of {', '.join(STREAMS)}, not {self.stream!r}")
         if not 0.0 < self.crop_min <= 1.0:
             raise ConfigError(f"crop_min must lie in (0, 1], got {self.crop_min}")
         self.rotate_deg = tuple(float(a) for a in self.rotate_deg)
@@ -250,4 +262,15 @@ def prepare_batch(
     out = np.stack(
         [augment_and_resample(x, cfg, layout_name, params, i) for i, x in enumerate(prepped)]
     )
-    return torch.from_numpy(out)
+    return torch.from_numpy(to_stream(out, cfg.stream, layout_name))
+
+
+def to_stream(joints: np.ndarray, stream: str, layout_name: str) -> np.ndarray:
+    """(..., V, C) joints -> the stream's features: bone = joint minus its parent joint (the
+    centre's bone is zero), joint+bone = both concatenated along channels (..., V, 2C)."""
+    if stream == "joint":
+        return joints
+    parent = bone_pairs(get_layout(layout_name))[:, 1]
+    bone = joints - joints[..., parent, :]
+    out = bone if stream == "bone" else np.concatenate([joints, bone], axis=-1)
+    return np.ascontiguousarray(out, dtype=np.float32)
