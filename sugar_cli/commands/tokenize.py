@@ -101,7 +101,10 @@ class _Bar:
     "--seed", type=int, default=None, help="Seed of weights, batches and augmentation [0]."
 )
 @click.option(
-    "--precision", type=click.Choice(["fp32", "bf16"]), default=None, help="[fp32]; bf16 autocast."
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default=None,
+    help="fp32, or bf16 autocast where the device has it [fp32].",
 )
 @click.option(
     "--config",
@@ -175,8 +178,8 @@ def cli(
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o tokens.h5
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --objective both --epochs 40
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --resume
-      sugar tokenize msr.h5 --priors p.h5 --split xsub -o t.h5 --set prep.mirror=0.5 \\
-          --set dropout=0.2 --config msr.json
+      sugar tokenize msr.h5 --priors p.h5 --split xsub -o t.h5 --epochs 120 \\
+          --set prep.stream=joint+bone --set prep.body_scale=true --config mine.json
       sugar tokenize other.h5 --encoder tokens.h5 -o other-tokens.h5
       accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
           --preset paper --precision bf16 -o ntu-tokens.h5
