@@ -213,8 +213,8 @@ def cli(
                 f"--encoder reuses a trained encoder; training options {given} do not apply"
             )
     settings.update({k: v for k, v in named.items() if v is not None})
-    where = str(config_file) if config_file else "--set" if sets else "options"
-    cfg = TokenizeConfig.from_settings(settings, where=where)
+    where = " with ".join([str(config_file)] * bool(config_file) + ["--set"] * bool(sets))
+    cfg = TokenizeConfig.from_settings(settings, where=where or "options")
     skeletons = read_skeletons(data)
     acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
