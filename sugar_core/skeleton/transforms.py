@@ -19,6 +19,7 @@ reproducible from its seed and the generator's state).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -270,7 +271,14 @@ def to_stream(joints: np.ndarray, stream: str, layout_name: str) -> np.ndarray:
     centre's bone is zero), joint+bone = both concatenated along channels (..., V, 2C)."""
     if stream == "joint":
         return joints
-    parent = bone_pairs(get_layout(layout_name))[:, 1]
-    bone = joints - joints[..., parent, :]
+    bone = joints - joints[..., _parents(layout_name), :]
     out = bone if stream == "bone" else np.concatenate([joints, bone], axis=-1)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@cache
+def _parents(layout_name: str) -> np.ndarray:
+    """(V,) parent joint of every joint (the centre is its own), computed once per layout."""
+    parent = bone_pairs(get_layout(layout_name))[:, 1]
+    parent.flags.writeable = False
+    return parent
