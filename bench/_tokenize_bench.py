@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_load  # noqa: E402
 
 from sugar_cli.util import read_settings  # noqa: E402
-from sugar_core import probe  # noqa: E402
-from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder  # noqa: E402
+from sugar_core.tokenize import probe  # noqa: E402
+from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder  # noqa: E402
 
 
 def parse(argv, default_epochs: int):
@@ -141,8 +141,8 @@ def _confused(pred, true, names, top: int = 5) -> list[str]:
 
 
 def _protos(priors, names, cfg):
-    from sugar_core.losses import class_prototypes
-    from sugar_core.tokenize import text_table
+    from sugar_core.tokenize.losses import class_prototypes
+    from sugar_core.tokenize.training import text_table
 
     emb, mask = text_table(priors.select(names), cfg.text_kinds)
     return class_prototypes(emb, mask).numpy()

@@ -68,11 +68,11 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    from sugar_core.align import AlignConfig, predict, train_alignment
-    from sugar_core.llm import LLMConfig
+    from sugar_core.align.bridges import BridgeConfig
+    from sugar_core.align.llm import LLMConfig
+    from sugar_core.align.training import AlignConfig, predict, train_alignment
     from sugar_core.priors.store import read_priors
-    from sugar_core.projection import BridgeConfig
-    from sugar_core.tokenset import read_tokens
+    from sugar_core.tokenize.store import read_tokens
 
     ts = read_tokens(args.tokens, weights=False)
     priors = read_priors(args.priors)

@@ -59,11 +59,11 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    from sugar_core.align import load_aligned, predict
-    from sugar_core.evaluate import compute_metrics
+    from sugar_core.align.training import load_aligned, predict
+    from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.predictions import read_predictions
     from sugar_core.priors.encoders import load_text_encoder
-    from sugar_core.tokenset import read_tokens
+    from sugar_core.tokenize.store import read_tokens
 
     ts = read_tokens(args.tokens, weights=False)
     stored, _ = read_predictions(args.aligned)

@@ -96,7 +96,7 @@ def main() -> None:
     from sugar_core.priors.build import PriorsConfig, build_priors
     from sugar_core.priors.store import write_priors
     from sugar_core.skeleton.classes import NW_UCLA
-    from sugar_core.tokenset import TokenSet, write_tokens
+    from sugar_core.tokenize.store import TokenSet, write_tokens
 
     t0 = time.perf_counter()
     x, y, ids, split = load_ucla()

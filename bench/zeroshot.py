@@ -6,7 +6,8 @@
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
-(``sugar_core.zeroshot.run_zeroshot``): the small encoder and the SmolLM2-135M alignment trained
+(``sugar_core.zeroshot.protocol.run_zeroshot``): the small encoder and the SmolLM2-135M
+alignment trained
 on seen classes only, unseen-class samples of the test part scored by the LLM (rank, and
 generate with --generate) and by the embedding baseline, against chance (top-1 1/U, top-5
 min(5, U)/U). Prints a markdown table on stdout; the workdir keeps each split's seen-only tokens
@@ -74,16 +75,16 @@ def _progress(name: str):
 
 
 def run_split(name: str, args, workdir: Path) -> dict:
-    from sugar_core.align import AlignConfig
-    from sugar_core.llm import LLMConfig
+    from sugar_core.align.llm import LLMConfig
+    from sugar_core.align.training import AlignConfig
     from sugar_core.priors.store import read_priors
     from sugar_core.schema import sha256
     from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenize import TokenizeConfig
-    from sugar_core.tokenset import read_tokens, write_tokens
-    from sugar_core.zeroshot import ZeroShotConfig, run_zeroshot, train_seen_tokens
-    from sugar_core.zeroshot_splits import SPLITS
-    from sugar_core.zeroshot_store import write_zeroshot
+    from sugar_core.tokenize.store import read_tokens, write_tokens
+    from sugar_core.tokenize.training import TokenizeConfig
+    from sugar_core.zeroshot.protocol import ZeroShotConfig, run_zeroshot, train_seen_tokens
+    from sugar_core.zeroshot.splits import SPLITS
+    from sugar_core.zeroshot.store import write_zeroshot
 
     split = SPLITS[name]
     data_path, priors_path = prepare(split.dataset, workdir)

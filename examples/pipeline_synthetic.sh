@@ -40,7 +40,7 @@ say "1. raw data: the synthetic set written in sugar's numpy format (how any dat
 import sys
 
 from sugar_core.skeleton.export import write_numpy
-from sugar_core.synthetic import make_synthetic
+from sugar_core.skeleton.synthetic import make_synthetic
 
 path, per_class, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 write_numpy(make_synthetic(n_per_class=per_class, subjects=10, seed=seed), path)
@@ -75,7 +75,7 @@ say "7. predict: new takes (another seed) as raw files, answered by the aligned 
 import sys
 
 from sugar_core.skeleton.export import write_numpy
-from sugar_core.synthetic import make_synthetic
+from sugar_core.skeleton.synthetic import make_synthetic
 
 new = make_synthetic(n_per_class=2, subjects=2, seed=int(sys.argv[2]) + 1000)
 write_numpy(new.subset(list(range(0, len(new), 2))), sys.argv[1])

@@ -14,8 +14,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .errors import ConfigError
-from .schema import atomic_path
+from sugar_core.errors import ConfigError
+from sugar_core.schema import atomic_path
 
 DEFAULT_LLM = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

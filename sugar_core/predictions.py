@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from . import schema
-from .errors import SchemaError
+from sugar_core import schema
+from sugar_core.errors import SchemaError
 
 CANDIDATES = "candidates"  # (K_c,) int64: class ids the predictor could answer (zero-shot subsets)
 FEATURES = schema.FEATURES

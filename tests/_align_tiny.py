@@ -83,7 +83,7 @@ def synthetic_tokens(
     n_per_class: int = 12, dim: int = 8, lengths=(2, 20), seed: int = 0, spread: float = 3.0
 ):
     """A TokenSet: per class a random mean, tokens = mean + unit noise; 2/3 train, 1/3 test."""
-    from sugar_core.tokenset import TokenSet
+    from sugar_core.tokenize.store import TokenSet
 
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(len(CLASSES), dim)) * spread

@@ -3,12 +3,18 @@ import pytest
 import torch
 from _align_tiny import CLASSES, save_tiny_llama, synthetic_priors, synthetic_tokens
 
-from sugar_core.align import AlignConfig, load_aligned, predict, save_aligned, train_alignment
-from sugar_core.answers import first_sentence
+from sugar_core.align.answers import first_sentence
+from sugar_core.align.bridges import BridgeConfig
+from sugar_core.align.llm import LLMConfig
+from sugar_core.align.training import (
+    AlignConfig,
+    load_aligned,
+    predict,
+    save_aligned,
+    train_alignment,
+)
 from sugar_core.errors import ConfigError, SchemaError
-from sugar_core.llm import LLMConfig
 from sugar_core.predictions import Predictions, read_predictions
-from sugar_core.projection import BridgeConfig
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -201,7 +207,7 @@ def test_bad_split_and_missing_priors_are_user_errors(llm_dir):
 
 
 def test_token_noise_is_seeded_per_channel_and_spares_padding():
-    from sugar_core.align import _add_noise
+    from sugar_core.align.training import _add_noise
 
     x = torch.zeros(2, 5, 3)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.bool)
@@ -212,7 +218,7 @@ def test_token_noise_is_seeded_per_channel_and_spares_padding():
     assert torch.equal(a[1, 2:], torch.zeros(3, 3))  # padding untouched
     assert torch.equal(a[..., 0], torch.zeros(2, 5))  # a channel with zero spread gets none
     assert a[..., 2].abs().sum() > 5 * a[..., 1].abs().sum()
-    from sugar_core.align import _channel_stats
+    from sugar_core.align.training import _channel_stats
 
     ts = synthetic_tokens()
     idx = ts.split_indices("xview", "train")

@@ -22,7 +22,7 @@ DESCRIPTIONS = [
 
 
 def _tokens(n_per_class=4, dim=16, seed=0):
-    from sugar_core.tokenset import TokenSet
+    from sugar_core.tokenize.store import TokenSet
 
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(len(NAMES), dim)) * 3
@@ -57,8 +57,8 @@ def _threads():
 
 
 def test_rank_matches_brute_force_on_smollm2(_threads):
-    from sugar_core.decoding import rank_scores
-    from sugar_core.llm import FrozenLLM, LLMConfig
+    from sugar_core.align.decoding import rank_scores
+    from sugar_core.align.llm import FrozenLLM, LLMConfig
     from sugar_core.models import load_causal_lm
 
     model, tok = load_causal_lm("smollm2")
@@ -80,10 +80,10 @@ def test_rank_matches_brute_force_on_smollm2(_threads):
 
 
 def test_few_steps_on_smollm2_leave_it_untouched_and_predict(_threads):
-    from sugar_core.align import AlignConfig, predict, train_alignment
-    from sugar_core.llm import LLMConfig, fingerprint
+    from sugar_core.align.bridges import BridgeConfig
+    from sugar_core.align.llm import LLMConfig, fingerprint
+    from sugar_core.align.training import AlignConfig, predict, train_alignment
     from sugar_core.models import load_causal_lm
-    from sugar_core.projection import BridgeConfig
 
     cfg = AlignConfig(
         bridge=BridgeConfig(queries=4, chunk=4, width=64, heads=4),

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sugar_core.answers import AnswerMatcher, brace_groups, description_of, normalise
+from sugar_core.align.answers import AnswerMatcher, brace_groups, description_of, normalise
 
 NAMES = ["pick up", "pick up with one hand", "sit down", "stand up", "walk around"]
 

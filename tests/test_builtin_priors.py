@@ -19,7 +19,7 @@ from sugar_core.priors.builtin_data import (
 )
 from sugar_core.priors.store import MOTION_PARTS
 from sugar_core.skeleton.classes import MSR, NTU60, NTU120, NW_UCLA
-from sugar_core.synthetic import SYNTHETIC_CLASSES
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES
 
 LISTS = {"ntu120": NTU120, "nw-ucla": NW_UCLA, "msr": MSR, "synthetic": SYNTHETIC_CLASSES}
 MAX_PART_WORDS = 20

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sugar_cli.main import cli
 from sugar_core.predictions import read_predictions
 from sugar_core.priors.store import write_priors
-from sugar_core.tokenset import write_tokens
+from sugar_core.tokenize.store import write_tokens
 
 
 @pytest.fixture(autouse=True, scope="module")

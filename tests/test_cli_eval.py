@@ -11,7 +11,7 @@ from PIL import Image
 
 from sugar_cli.commands.eval import cli
 from sugar_core.predictions import Predictions, write_predictions
-from sugar_core.tokenset import TokenSet, write_tokens
+from sugar_core.tokenize.store import TokenSet, write_tokens
 
 NAMES = ["waving", "clapping", "kicking", "squatting"]
 N = 24

@@ -10,7 +10,7 @@ from tokenize_helpers import tiny_priors, tiny_set
 from sugar_cli.main import cli
 from sugar_core.priors.store import write_priors
 from sugar_core.skeleton.dataset import write_skeletons
-from sugar_core.tokenset import read_tokens
+from sugar_core.tokenize.store import read_tokens
 
 FAST = ["--epochs", "1", "--batch-size", "6", "--eval-every", "1"]
 

@@ -14,7 +14,7 @@ from sugar_cli.commands.eval import cli as eval_cli
 from sugar_cli.commands.zeroshot import cli
 from sugar_core.priors.store import write_priors
 from sugar_core.skeleton.dataset import write_skeletons
-from sugar_core.zeroshot_splits import SPLITS
+from sugar_core.zeroshot.splits import SPLITS
 
 
 @pytest.fixture(autouse=True, scope="module")

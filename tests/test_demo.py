@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from sugar_cli.main import cli
 from sugar_core import schema
-from sugar_core.demo import DemoConfig, choose_llm, unseen_split
 from sugar_core.errors import ConfigError
 from sugar_core.models import minilm_path
+from sugar_core.pipeline.demo import DemoConfig, choose_llm, unseen_split
 from sugar_core.predictions import read_predictions
 from sugar_core.skeleton.classes import NW_UCLA
-from sugar_core.synthetic import SYNTHETIC_CLASSES, make_synthetic
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES, make_synthetic
 
 KINDS = {
     "data.h5": "skeletons",

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from sugar_core.encoder import EncoderConfig, SkeletonEncoder
 from sugar_core.errors import ConfigError
+from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
 
 
 @pytest.mark.parametrize("layout,v", [("ntu25", 25), ("kinect20", 20), ("coco17", 17)])

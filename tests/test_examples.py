@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sugar_core import schema
-from sugar_core.synthetic import SYNTHETIC_CLASSES
-from sugar_core.tiny_llm import TinyLLMConfig, make_tiny_llm
+from sugar_core.align.tiny_llm import TinyLLMConfig, make_tiny_llm
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = {

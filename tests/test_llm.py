@@ -2,11 +2,11 @@ import pytest
 import torch
 from _align_tiny import CLASSES, tiny_llama
 
-from sugar_core.align import _pad_answers
-from sugar_core.decoding import continue_greedy, rank_scores, run_prompt
+from sugar_core.align.bridges import BridgeConfig, build_bridge, pad_tokens
+from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
+from sugar_core.align.llm import FrozenLLM, LLMConfig, fingerprint
+from sugar_core.align.training import _pad_answers
 from sugar_core.errors import ConfigError
-from sugar_core.llm import FrozenLLM, LLMConfig, fingerprint
-from sugar_core.projection import BridgeConfig, build_bridge, pad_tokens
 
 
 @pytest.fixture(autouse=True, scope="module")

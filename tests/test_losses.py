@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from sugar_core import losses
+from sugar_core.tokenize import losses
 
 
 def test_mil_nce_matches_a_hand_computed_value():

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from sugar_cli.main import cli
 from sugar_core.errors import ConfigError
-from sugar_core.predict import guess_format
+from sugar_core.pipeline.predict import guess_format
 from sugar_core.skeleton.export import write_numpy
 from sugar_core.skeleton.layouts import convert
-from sugar_core.synthetic import SYNTHETIC_CLASSES, make_synthetic
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES, make_synthetic
 
 JSON_KEYS = {"file", "sample_id", "class", "top5", "description"}
 
@@ -54,14 +54,14 @@ def _priors(dim: int = 8):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny encoder (kinect20) and alignment trained on the synthetic set, saved as files."""
-    from sugar_core.align import AlignConfig, predict, save_aligned, train_alignment
-    from sugar_core.llm import LLMConfig
+    from sugar_core.align.bridges import BridgeConfig
+    from sugar_core.align.llm import LLMConfig
+    from sugar_core.align.training import AlignConfig, predict, save_aligned, train_alignment
     from sugar_core.predictions import Predictions
     from sugar_core.priors.store import write_priors
-    from sugar_core.projection import BridgeConfig
     from sugar_core.schema import input_record
-    from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder
-    from sugar_core.tokenset import write_tokens
+    from sugar_core.tokenize.store import write_tokens
+    from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder
 
     d = tmp_path_factory.mktemp("predict")
     data = make_synthetic(n_per_class=4, subjects=2, seed=0, layout="kinect20")
@@ -190,7 +190,7 @@ def test_a_layout_with_no_mapping_names_the_file(trained, tmp_path):
 
 
 def test_moved_and_foreign_tokens_files(trained, tmp_path):
-    from sugar_core.tokenset import read_tokens, write_tokens
+    from sugar_core.tokenize.store import read_tokens, write_tokens
 
     d, data, rows, _ = trained
     work = tmp_path / "moved"

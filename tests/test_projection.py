@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from sugar_core.align.bridges import BridgeConfig, build_bridge, pad_tokens, resample
 from sugar_core.errors import ConfigError
-from sugar_core.projection import BridgeConfig, build_bridge, pad_tokens, resample
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -59,7 +59,7 @@ def test_tqp_steps_share_weights_and_follow_chunks():
     with torch.no_grad():
         h = bridge.inp(seq[None])
         q = bridge.queries
-        from sugar_core.projection import sinusoid
+        from sugar_core.align.bridges import sinusoid
 
         pos = sinusoid(4, 8)
         for start in (0, 4, 8):

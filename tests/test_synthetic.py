@@ -15,7 +15,7 @@ from sugar_core.priors.store import MOTION_PARTS
 from sugar_core.skeleton.dataset import read_skeletons, write_skeletons
 from sugar_core.skeleton.kinematics import FEET, PARENT, J
 from sugar_core.skeleton.render import animate
-from sugar_core.synthetic import SYNTHETIC_CLASSES, make_synthetic
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES, make_synthetic
 
 
 @pytest.fixture(scope="module")

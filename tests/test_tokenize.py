@@ -3,11 +3,11 @@ import pytest
 import torch
 from tokenize_helpers import tiny_priors, tiny_set
 
-from sugar_core import losses
 from sugar_core.errors import ConfigError
-from sugar_core.stage1 import Heads, Stage1Net, encoder_from_state, heads_from_state
-from sugar_core.tokenize import TokenizeConfig, tokenize, train_encoder
-from sugar_core.tokenset import read_tokens, write_tokens
+from sugar_core.tokenize.network import Heads, Stage1Net, encoder_from_state, heads_from_state
+from sugar_core.tokenize.store import read_tokens, write_tokens
+from sugar_core.tokenize import losses
+from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder
 
 
 def _cfg(**kw) -> TokenizeConfig:
@@ -33,7 +33,7 @@ def data():
 def test_gradients_reach_every_encoder_block(data):
     cfg = _cfg()
     enc_cfg = cfg.encoder_config(data)
-    from sugar_core.encoder import SkeletonEncoder
+    from sugar_core.tokenize.encoder import SkeletonEncoder
 
     net = Stage1Net(SkeletonEncoder(enc_cfg), Heads(enc_cfg.dim, 16, 3, 0.07))
     x = torch.randn(6, 1, 8, 20, 3)
@@ -149,7 +149,7 @@ def test_early_stopping_stops_and_keeps_the_best(data):
 
 
 def test_weight_average_follows_the_ramped_decay():
-    from sugar_core.tokenize import WeightAverage
+    from sugar_core.tokenize.training import WeightAverage
 
     net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     avg = WeightAverage(net, decay=0.9)

@@ -11,13 +11,13 @@ from _align_tiny import save_tiny_llama
 from _zeroshot_tiny import CLASSES, SENTINEL, tiny_config, tiny_data, tiny_priors
 from click.testing import CliRunner
 
-import sugar_core.tokenize as tokenize_mod
-import sugar_core.zeroshot as zs
+import sugar_core.tokenize.training as tokenize_mod
+import sugar_core.zeroshot.protocol as zs
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
-from sugar_core.zeroshot import run_zeroshot, seen_tokens, train_seen_tokens
-from sugar_core.zeroshot_splits import UnseenSplit
-from sugar_core.zeroshot_store import read_zeroshot, write_zeroshot
+from sugar_core.zeroshot.protocol import run_zeroshot, seen_tokens, train_seen_tokens
+from sugar_core.zeroshot.splits import UnseenSplit
+from sugar_core.zeroshot.store import read_zeroshot, write_zeroshot
 
 UNSEEN = (1, 4)  # sit down, stand up
 SPLIT = UnseenSplit("tiny-u2", "", UNSEEN, "user")

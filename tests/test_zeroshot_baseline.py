@@ -7,7 +7,7 @@ import pytest
 
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.priors.store import Priors
-from sugar_core.zeroshot_baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
+from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
 
 
 def _priors(emb, mask, names=None):

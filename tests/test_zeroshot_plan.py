@@ -9,7 +9,7 @@ from sugar_core.errors import ConfigError
 from sugar_core.skeleton.classes import named_list
 from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.layouts import get_layout, joint_map
-from sugar_core.zeroshot_plan import (
+from sugar_core.zeroshot.plan import (
     check_trained_without,
     default_split,
     evaluation_indices,
@@ -19,7 +19,7 @@ from sugar_core.zeroshot_plan import (
     to_layout,
     training_indices,
 )
-from sugar_core.zeroshot_splits import SPLITS, UnseenSplit
+from sugar_core.zeroshot.splits import SPLITS, UnseenSplit
 
 
 def _set(names, per_class=4, layout="kinect20", seed=0):

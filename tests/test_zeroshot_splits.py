@@ -6,7 +6,7 @@ import pytest
 
 from sugar_core.errors import ConfigError, InputFormatError
 from sugar_core.skeleton.classes import named_list
-from sugar_core.zeroshot_splits import (
+from sugar_core.zeroshot.splits import (
     SPLITS,
     random_unseen,
     read_split_file,

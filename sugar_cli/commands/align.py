@@ -171,15 +171,15 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
     """
     import torch
 
-    from sugar_core.align import AlignConfig, predict, save_aligned, train_alignment
+    from sugar_core.align.bridges import BridgeConfig
+    from sugar_core.align.llm import LLMConfig
+    from sugar_core.align.training import AlignConfig, predict, save_aligned, train_alignment
     from sugar_core.errors import ConfigError
-    from sugar_core.evaluate import compute_metrics
-    from sugar_core.llm import LLMConfig
+    from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.predictions import Predictions
     from sugar_core.priors.store import read_priors
-    from sugar_core.projection import BridgeConfig
     from sugar_core.schema import input_record
-    from sugar_core.tokenset import read_tokens
+    from sugar_core.tokenize.store import read_tokens
 
     if threads:
         torch.set_num_threads(threads)

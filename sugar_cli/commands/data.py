@@ -212,7 +212,7 @@ def info(file, as_json):
       sugar data info ucla.h5 --json | jq '.summary.splits'
       sugar data info priors.h5
     """
-    from sugar_core.fileinfo import describe
+    from sugar_core.pipeline.info import describe
 
     desc = describe(file)
     if as_json:

@@ -137,7 +137,7 @@ def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, s
     """
     import torch
 
-    from sugar_core.demo import DemoConfig, run_demo
+    from sugar_core.pipeline.demo import DemoConfig, run_demo
 
     if threads:
         torch.set_num_threads(threads)

@@ -111,7 +111,7 @@ def cli(file, as_json, plots_dir, features, before, max_rows):
       sugar eval aligned.h5 --plots figs --features tokens.h5 --before tokens_ce.h5
       sugar eval zs.h5 --json | jq .top1
     """
-    from sugar_core.evaluate import evaluate_file
+    from sugar_core.evaluate.metrics import evaluate_file
 
     m = evaluate_file(file, plots_dir=plots_dir, features=features, before=before)
     _report(m, file, max_rows)

@@ -87,7 +87,7 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
     """
     import torch
 
-    from sugar_core.predict import load_predictor, predict_samples, read_inputs
+    from sugar_core.pipeline.predict import load_predictor, predict_samples, read_inputs
 
     if threads:
         torch.set_num_threads(threads)

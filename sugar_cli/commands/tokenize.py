@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..util import console, echo_json, handle_errors, read_settings
+from sugar_cli.util import console, echo_json, handle_errors, read_settings
 
 
 class _Bar:
@@ -189,7 +189,7 @@ def cli(
     from sugar_core import schema
     from sugar_core.errors import ConfigError
     from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenize import TokenizeConfig, make_accelerator
+    from sugar_core.tokenize.training import TokenizeConfig, make_accelerator
 
     if threads:
         torch.set_num_threads(threads)
@@ -236,7 +236,7 @@ def cli(
         )
         inputs = schema.input_record([data, priors_path])
     if acc.is_main_process:
-        from sugar_core.tokenset import write_tokens
+        from sugar_core.tokenize.store import write_tokens
 
         write_tokens(ts, output, config=config, seed=config.get("seed"), inputs=inputs)
         if as_json:
@@ -259,7 +259,7 @@ def cli(
 def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume):
     from sugar_core import schema
     from sugar_core.priors.store import read_priors
-    from sugar_core.tokenize import tokenize, train_encoder
+    from sugar_core.tokenize.training import tokenize, train_encoder
 
     priors = read_priors(priors_path)
     run_dir = run_dir or output.with_name(output.name + ".run")
@@ -293,9 +293,9 @@ def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume
 
 def _reuse(skeletons, encoder_path, acc):
     from sugar_core.skeleton.transforms import PrepConfig
-    from sugar_core.stage1 import encoder_from_state, heads_from_state
-    from sugar_core.tokenize import tokenize
-    from sugar_core.tokenset import read_tokens
+    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
+    from sugar_core.tokenize.store import read_tokens
+    from sugar_core.tokenize.training import tokenize
 
     src = read_tokens(encoder_path)
     enc_cfg = dict(src.encoder_config)

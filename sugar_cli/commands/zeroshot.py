@@ -24,7 +24,7 @@ JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol",
 
 
 def _list_splits(as_json: bool) -> None:
-    from sugar_core.zeroshot_splits import list_splits
+    from sugar_core.zeroshot.splits import list_splits
 
     rows = [s.row() for s in list_splits()]
     if as_json:
@@ -77,7 +77,7 @@ class _Phases:
 def _config(config_file, overrides: dict):
     """ZeroShotConfig from an optional JSON file, then the options given on the command line."""
     from sugar_core.errors import ConfigError
-    from sugar_core.zeroshot import ZeroShotConfig
+    from sugar_core.zeroshot.protocol import ZeroShotConfig
 
     d = read_settings(config_file)
     tok, align = dict(d.pop("tokenize", {}) or {}), dict(d.pop("align", {}) or {})
@@ -94,8 +94,8 @@ def _config(config_file, overrides: dict):
         else:
             d[name] = value
     try:
-        from sugar_core.align import AlignConfig
-        from sugar_core.tokenize import TokenizeConfig
+        from sugar_core.align.training import AlignConfig
+        from sugar_core.tokenize.training import TokenizeConfig
 
         cfg = ZeroShotConfig.from_dict(
             {**d, "tokenize": TokenizeConfig.from_dict(tok), "align": AlignConfig.from_dict(align)}
@@ -286,16 +286,16 @@ def _run(data_path, priors_path, unseen, cfg, test_path, test_priors_path, token
     import torch
     from transformers.utils import logging
 
-    from sugar_core.align import load_aligned
-    from sugar_core.align import save_aligned as write_aligned
+    from sugar_core.align.training import load_aligned
+    from sugar_core.align.training import save_aligned as write_aligned
     from sugar_core.errors import ConfigError
     from sugar_core.priors.store import read_priors
     from sugar_core.schema import input_record, open_file, root_info, sha256
     from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenset import read_tokens, write_tokens
-    from sugar_core.zeroshot import run_zeroshot, seen_predictions
-    from sugar_core.zeroshot_splits import resolve_split
-    from sugar_core.zeroshot_store import write_zeroshot
+    from sugar_core.tokenize.store import read_tokens, write_tokens
+    from sugar_core.zeroshot.protocol import run_zeroshot, seen_predictions
+    from sugar_core.zeroshot.splits import resolve_split
+    from sugar_core.zeroshot.store import write_zeroshot
 
     if threads:
         torch.set_num_threads(threads)

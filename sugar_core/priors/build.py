@@ -21,21 +21,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError, ConfigError
-from ..models import cache_dir
-from . import frames as fr
-from .backends import Backend, BackendConfig, Knowledge, make_backend
-from .cache import PromptCache, Request, ask, image_hash
-from .encoders import DEFAULT_TEXT_ENCODER, TextEncoder, load_text_encoder
-from .parse import (
+from sugar_core.errors import BackendError, ConfigError
+from sugar_core.models import cache_dir
+from sugar_core.priors import frames as fr
+from sugar_core.priors.backends import Backend, BackendConfig, Knowledge, make_backend
+from sugar_core.priors.cache import PromptCache, Request, ask, image_hash
+from sugar_core.priors.encoders import DEFAULT_TEXT_ENCODER, TextEncoder, load_text_encoder
+from sugar_core.priors.parse import (
     MalformedAnswer,
     motion_sentence,
     parse_description,
     parse_motion,
     parse_sentences,
 )
-from .prompts import description_prompt, motion_prompt, visual_image_prompt, visual_text_prompt
-from .store import MOTION_PARTS, Priors
+from sugar_core.priors.prompts import (
+    description_prompt,
+    motion_prompt,
+    visual_image_prompt,
+    visual_text_prompt,
+)
+from sugar_core.priors.store import MOTION_PARTS, Priors
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -141,7 +146,7 @@ def _fail(task: str, backend: Backend, failed: dict[str, str], tries: int, total
 
 
 def _builtin_rescue(names: list[str], dataset: str | None) -> dict[str, Knowledge]:
-    from .backends.builtin import BuiltinBackend
+    from sugar_core.priors.backends.builtin import BuiltinBackend
 
     builtin = BuiltinBackend(dataset)
     return {n: k for n in names if (k := builtin.lookup(n)) is not None}

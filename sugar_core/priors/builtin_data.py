@@ -20,10 +20,10 @@ import functools
 import json
 from pathlib import Path
 
-from ..errors import ConfigError, SchemaError
-from ..skeleton.classes import MSR, NTU120, NW_UCLA
-from ..synthetic import SYNTHETIC_CLASSES
-from .store import MOTION_PARTS
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.priors.store import MOTION_PARTS
+from sugar_core.skeleton.classes import MSR, NTU120, NW_UCLA
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES
 
 BUILTIN_SETS = ("ntu120", "nw-ucla", "msr", "synthetic")
 # Which class list each file covers; "ntu60" is the first 60 classes of the NTU-120 file.

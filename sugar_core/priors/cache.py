@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BackendError
-from ..schema import atomic_path
-from .backends import Backend
+from sugar_core.errors import BackendError
+from sugar_core.priors.backends import Backend
+from sugar_core.schema import atomic_path
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .. import schema
-from ..errors import ConfigError, InputFormatError, SchemaError
-from ..skeleton.classes import named_list
+from sugar_core import schema
+from sugar_core.errors import ConfigError, InputFormatError, SchemaError
+from sugar_core.skeleton.classes import named_list
 
 # sugar data sources (the `source` attribute of a skeletons file) -> builtin set to prefer
 _SOURCE_TO_BUILTIN = {

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..models import minilm_path
+from sugar_core.errors import ConfigError
+from sugar_core.models import minilm_path
 
 DEFAULT_TEXT_ENCODER = "minilm"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, InputFormatError
+from sugar_core.errors import ConfigError, InputFormatError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
@@ -151,7 +151,7 @@ class ImageEncoder:
     """A frozen CLIP image tower: PIL images -> (n, D) float32 L2-normalised ``image_embeds``."""
 
     def __init__(self, model, processor, spec: str):
-        from .encoders import weights_hash
+        from sugar_core.priors.encoders import weights_hash
 
         self.model = model.eval()
         self.processor = processor

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .prompts import EXAMPLE_ACTION, EXAMPLE_PARTS
-from .store import MOTION_PARTS
+from sugar_core.priors.prompts import EXAMPLE_ACTION, EXAMPLE_PARTS
+from sugar_core.priors.store import MOTION_PARTS
 
 # spellings of each part a model may use at the start of a segment
 _PART_WORDS = {

@@ -15,7 +15,7 @@ sees a different prompt the second time.
 
 from __future__ import annotations
 
-from .store import MOTION_PARTS
+from sugar_core.priors.store import MOTION_PARTS
 
 EXAMPLE_ACTION = "drink water"
 EXAMPLE_PARTS = {

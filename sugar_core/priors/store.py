@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import schema
-from ..errors import SchemaError
+from sugar_core import schema
+from sugar_core.errors import SchemaError
 
 MOTION_PARTS = ("head", "hand", "arm", "hip", "leg", "foot")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from sugar_core.errors import ConfigError
 
 # NTU RGB+D 120 action names, A1..A120 (A1..A60 are NTU RGB+D 60), from the dataset's own list.
 NTU120 = (

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import schema
-from ..errors import SchemaError
-from .layouts import get_layout
+from sugar_core import schema
+from sugar_core.errors import SchemaError
+from sugar_core.skeleton.layouts import get_layout
 
 TRAIN, TEST, UNUSED = 1, 0, -1
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..schema import atomic_path
-from .dataset import SkeletonSet
+from sugar_core.schema import atomic_path
+from sugar_core.skeleton.dataset import SkeletonSet
 
 
 def numpy_arrays(data: SkeletonSet) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layouts import Layout
+from sugar_core.skeleton.layouts import Layout
 
 
 def adjacency(num_joints: int, edges, self_loops: bool = False) -> np.ndarray:

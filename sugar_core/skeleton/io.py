@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import ConfigError, InputFormatError
-from .dataset import Sample, SkeletonSet
-from .readers import arrays, msr, ntu, pyskl, ucla
-from .readers.common import Notes, ReadOptions, Skipped
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.dataset import Sample, SkeletonSet
+from sugar_core.skeleton.readers import arrays, msr, ntu, pyskl, ucla
+from sugar_core.skeleton.readers.common import Notes, ReadOptions, Skipped
 
 __all__ = ["FORMATS", "Imported", "ReadOptions", "Skipped", "load", "read_dataset", "read_file"]
 

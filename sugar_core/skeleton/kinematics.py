@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layouts import NTU25
+from sugar_core.skeleton.layouts import NTU25
 
 # parent of each ntu25 joint (0-based), -1 for the root (spine base)
 PARENT = np.array(

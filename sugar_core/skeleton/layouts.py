@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from sugar_core.errors import ConfigError
 
 
 @dataclass(frozen=True)

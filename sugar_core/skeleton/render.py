@@ -15,10 +15,10 @@ import os
 
 import numpy as np
 
-from .. import schema
-from ..errors import ConfigError, SchemaError
-from .dataset import Sample
-from .layouts import Layout, get_layout
+from sugar_core import schema
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.skeleton.dataset import Sample
+from sugar_core.skeleton.layouts import Layout, get_layout
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#444444"  # bone colours by side
 BODY_STYLES = ("-", "--", ":", "-.")  # line style per body

@@ -24,9 +24,9 @@ from functools import cache
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from .graph import bone_pairs
-from .layouts import get_layout
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.graph import bone_pairs
+from sugar_core.skeleton.layouts import get_layout
 
 STREAMS = ("joint", "bone", "joint+bone")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import BackendError, ConfigError
+from sugar_core.errors import BackendError, ConfigError
 
 BACKENDS = ("builtin", "openai", "hf", "file")
 
@@ -71,21 +71,21 @@ class BackendConfig:
 def make_backend(cfg: BackendConfig) -> Backend:
     """The backend ``cfg.name`` names. Heavy models load lazily, on the first question."""
     if cfg.name == "builtin":
-        from .builtin import BuiltinBackend
+        from sugar_core.priors.backends.builtin import BuiltinBackend
 
         return BuiltinBackend(cfg.dataset)
     if cfg.name == "file":
-        from .file import FileBackend
+        from sugar_core.priors.backends.file import FileBackend
 
         if not cfg.descriptions:
             raise ConfigError("--backend file needs --descriptions FILE (JSON or CSV)")
         return FileBackend(cfg.descriptions)
     if cfg.name == "openai":
-        from .openai import OpenAIBackend
+        from sugar_core.priors.backends.openai import OpenAIBackend
 
         return OpenAIBackend(cfg)
     if cfg.name == "hf":
-        from .hf import HFBackend
+        from sugar_core.priors.backends.hf import HFBackend
 
         return HFBackend(cfg)
     raise ConfigError(f"unknown priors backend {cfg.name!r}; known: {', '.join(BACKENDS)}")

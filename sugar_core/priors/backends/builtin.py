@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import builtin_data
-from . import Backend, Knowledge
+from sugar_core.priors import builtin_data
+from sugar_core.priors.backends import Backend, Knowledge
 
 
 class BuiltinBackend(Backend):

@@ -18,9 +18,9 @@ import json
 import os
 from pathlib import Path
 
-from ...errors import InputFormatError
-from ..store import MOTION_PARTS
-from . import Backend, Knowledge
+from sugar_core.errors import InputFormatError
+from sugar_core.priors.backends import Backend, Knowledge
+from sugar_core.priors.store import MOTION_PARTS
 
 CSV_COLUMNS = ("class", "kind", "part", "text")
 KINDS = ("motion", "visual", "description")

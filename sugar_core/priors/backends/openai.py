@@ -24,9 +24,9 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from ...errors import BackendError, ConfigError
-from ..prompts import Prompt
-from . import Backend, BackendConfig
+from sugar_core.errors import BackendError, ConfigError
+from sugar_core.priors.backends import Backend, BackendConfig
+from sugar_core.priors.prompts import Prompt
 
 MAX_WAIT = 120.0  # never sleep longer than this for one Retry-After
 IMAGE_SIDE = 768  # longest image side sent to the server (pixels)

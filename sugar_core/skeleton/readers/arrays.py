@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, InputFormatError
-from ..classes import NTU60, NTU120
-from ..dataset import TEST, TRAIN, Sample, SkeletonSet
-from ..layouts import get_layout
-from .common import Notes, ReadOptions, generic_classes, resolve_classes
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.classes import NTU60, NTU120
+from sugar_core.skeleton.dataset import TEST, TRAIN, Sample, SkeletonSet
+from sugar_core.skeleton.layouts import get_layout
+from sugar_core.skeleton.readers.common import Notes, ReadOptions, generic_classes, resolve_classes
 
 _SPLIT_WORDS = [(re.compile(p, re.I), s) for p, s in (
     (r"(^|[^a-z])(csub|xsub|cs)([^a-z]|$)", "xsub"),

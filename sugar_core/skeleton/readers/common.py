@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import ConfigError, InputFormatError
-from ..classes import NAMED_LISTS
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.classes import NAMED_LISTS
 
 
 @dataclass

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import InputFormatError
-from ..classes import MSR
-from ..dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
-from .common import Notes, ReadOptions, list_files
-from .text import (
+from sugar_core.errors import InputFormatError
+from sugar_core.skeleton.classes import MSR
+from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
+from sugar_core.skeleton.readers.common import Notes, ReadOptions, list_files
+from sugar_core.skeleton.readers.text import (
     leading_tokens,
     line_bounds,
     number,

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, InputFormatError
-from ..classes import NTU60, NTU120
-from ..dataset import TEST, TRAIN, Sample, SkeletonSet
-from .common import Notes, ReadOptions, list_files, resolve_classes
-from .ntu_clean import NtuCleanup, NtuRecording, clean
-from .text import (
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.classes import NTU60, NTU120
+from sugar_core.skeleton.dataset import TEST, TRAIN, Sample, SkeletonSet
+from sugar_core.skeleton.readers.common import Notes, ReadOptions, list_files, resolve_classes
+from sugar_core.skeleton.readers.ntu_clean import NtuCleanup, NtuRecording, clean
+from sugar_core.skeleton.readers.text import (
     leading_tokens,
     line_bounds,
     number,

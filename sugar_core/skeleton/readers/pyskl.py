@@ -23,12 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, InputFormatError
-from ..classes import NTU60, NTU120
-from ..dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
-from ..layouts import get_layout, layout_for_joint_count
-from . import ntu
-from .common import Notes, ReadOptions, Skipped, generic_classes, resolve_classes
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.classes import NTU60, NTU120
+from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
+from sugar_core.skeleton.layouts import get_layout, layout_for_joint_count
+from sugar_core.skeleton.readers import ntu
+from sugar_core.skeleton.readers.common import (
+    Notes,
+    ReadOptions,
+    Skipped,
+    generic_classes,
+    resolve_classes,
+)
 
 _NUMPY = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import InputFormatError
-from ..classes import NW_UCLA
-from ..dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
-from .common import Notes, ReadOptions, list_files
-from .text import parse_decimals
+from sugar_core.errors import InputFormatError
+from sugar_core.skeleton.classes import NW_UCLA
+from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
+from sugar_core.skeleton.readers.common import Notes, ReadOptions, list_files
+from sugar_core.skeleton.readers.text import parse_decimals
 
 SUFFIX = ".json"
 WHAT = "NW-UCLA JSON"

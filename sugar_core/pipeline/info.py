@@ -13,8 +13,8 @@ from collections import Counter
 import h5py
 import numpy as np
 
-from . import schema
-from .skeleton.dataset import TEST, TRAIN, UNUSED
+from sugar_core import schema
+from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED
 
 
 def describe(path: str | os.PathLike) -> dict:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import probe
-from .errors import ConfigError
-from .skeleton.transforms import AugParams, draw_params
-from .stage1 import Stage1Net, encode_bank
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.transforms import AugParams, draw_params
+from sugar_core.tokenize.network import Stage1Net, encode_bank
+from sugar_core.tokenize import probe
 
 if TYPE_CHECKING:
-    from .tokenize import TokenizeConfig
+    from sugar_core.tokenize.training import TokenizeConfig
 
 # fields that may differ between a run and its resumption without changing the result
 RESUME_FREE = ("workers", "eval_batch_size")

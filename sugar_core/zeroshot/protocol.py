@@ -28,16 +28,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .align import AlignConfig, AlignedModel, predict, train_alignment
-from .errors import ConfigError
-from .evaluate import compute_metrics
-from .predictions import Predictions
-from .priors.store import Priors
-from .skeleton.dataset import SkeletonSet
-from .tokenize import TokenizeConfig
-from .tokenset import TokenSet
-from .zeroshot_baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
-from .zeroshot_plan import (
+from sugar_core.align.training import AlignConfig, AlignedModel, predict, train_alignment
+from sugar_core.errors import ConfigError
+from sugar_core.evaluate.metrics import compute_metrics
+from sugar_core.predictions import Predictions
+from sugar_core.priors.store import Priors
+from sugar_core.skeleton.dataset import SkeletonSet
+from sugar_core.tokenize.store import TokenSet
+from sugar_core.tokenize.training import TokenizeConfig
+from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
+from sugar_core.zeroshot.plan import (
     EVAL_PARTS,
     ClassPlan,
     check_trained_without,
@@ -49,7 +49,7 @@ from .zeroshot_plan import (
     to_layout,
     training_indices,
 )
-from .zeroshot_splits import UnseenSplit
+from sugar_core.zeroshot.splits import UnseenSplit
 
 DECODES = ("rank", "generate")
 SUMMARY_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate")
@@ -145,7 +145,7 @@ def train_seen_encoder(
     data: SkeletonSet, priors: Priors, cfg, split: str, plan: ClassPlan, callback=None, run_dir=None
 ):
     """(encoder, heads, history) trained on seen classes only (a cut-down copy of the data)."""
-    from .tokenize import train_encoder
+    from sugar_core.tokenize.training import train_encoder
 
     sub, _ = _seen_split(data, split, plan)
     pri = priors.select(plan.seen_names)
@@ -153,7 +153,7 @@ def train_seen_encoder(
 
 
 def _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256):
-    from .tokenize import tokenize
+    from sugar_core.tokenize.training import tokenize
 
     enc, heads, history = train_seen_encoder(
         data, priors, cfg.tokenize, data_split, plan, _notify(callback, "encoder"), run_dir
@@ -223,8 +223,8 @@ def seen_tokens(
 
 def encoder_of(tokens: TokenSet):
     """(encoder, heads, prep) rebuilt from a tokens file's stored weights."""
-    from .skeleton.transforms import PrepConfig
-    from .stage1 import encoder_from_state, heads_from_state
+    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
 
     if not tokens.encoder_state:
         raise ConfigError("these tokens carry no encoder weights; cannot encode other data")
@@ -282,7 +282,7 @@ def run_zeroshot(
     encoder / alignment (refused if it saw an unseen class); ``reused_from`` names their files
     in errors. ``callback`` receives the stages' progress events with a ``phase`` key.
     ``embed_fn`` (texts -> unit rows) lets generate match an answer to the closest name."""
-    from .tokenize import tokenize
+    from sugar_core.tokenize.training import tokenize
 
     reused_from = reused_from or {}
     cross = test_data is not None
@@ -406,7 +406,7 @@ def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross,
 
 def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions:
     """The seen-only model on its own classes' test samples (what an aligned file stores)."""
-    from .zeroshot_store import storable
+    from sugar_core.zeroshot.store import storable
 
     ts, plan = result.tokens, result.plan
     split = ts.train_split

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import schema
-from .errors import ConfigError
-from .skeleton.dataset import SkeletonSet
-from .zeroshot_splits import UnseenSplit
+from sugar_core import schema
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.dataset import SkeletonSet
+from sugar_core.zeroshot.splits import UnseenSplit
 
 if TYPE_CHECKING:  # demo.py imports this module; these names are for annotations only
-    from .demo import DemoConfig, Settings
+    from sugar_core.pipeline.demo import DemoConfig, Settings
 
 Callback = Callable[[dict], None]
 
@@ -93,8 +93,8 @@ class Run:
 
 
 def import_data(run: Run, cfg: DemoConfig) -> tuple[SkeletonSet, str]:
-    from .skeleton.dataset import write_skeletons
-    from .synthetic import make_synthetic
+    from sugar_core.skeleton.dataset import write_skeletons
+    from sugar_core.skeleton.synthetic import make_synthetic
 
     path = run.path("data.h5")
     with run.stage("import") as st:
@@ -105,7 +105,7 @@ def import_data(run: Run, cfg: DemoConfig) -> tuple[SkeletonSet, str]:
             record = {"source": "synthetic", "n_per_class": per_class, "subjects": subjects}
             write_skeletons(data, path, config=record, seed=cfg.seed)
         else:
-            from .skeleton import io
+            from sugar_core.skeleton import io
 
             opts = io.ReadOptions(workers=max(1, min(4, os.cpu_count() or 1)))
             got = io.load(cfg.data, cfg.format, opts)
@@ -114,7 +114,7 @@ def import_data(run: Run, cfg: DemoConfig) -> tuple[SkeletonSet, str]:
             write_skeletons(data, path, config=record, seed=cfg.seed,
                             inputs=schema.input_record([cfg.data]))  # fmt: skip
         split = cfg.split or ("xsub" if cfg.data is None else "")
-        from .zeroshot_plan import default_split
+        from sugar_core.zeroshot.plan import default_split
 
         split = default_split(data, split, str(path))
         if not split:
@@ -130,10 +130,10 @@ def import_data(run: Run, cfg: DemoConfig) -> tuple[SkeletonSet, str]:
 
 
 def make_priors(run: Run, cfg: DemoConfig, data: SkeletonSet):
-    from .priors.backends import BackendConfig
-    from .priors.build import PriorsConfig, build_priors
-    from .priors.classlist import from_sugar_file
-    from .priors.store import write_priors
+    from sugar_core.priors.backends import BackendConfig
+    from sugar_core.priors.build import PriorsConfig, build_priors
+    from sugar_core.priors.classlist import from_sugar_file
+    from sugar_core.priors.store import write_priors
 
     path = run.path("priors.h5")
     with run.stage("priors") as st:
@@ -152,8 +152,8 @@ def make_priors(run: Run, cfg: DemoConfig, data: SkeletonSet):
 
 
 def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
-    from .tokenize import tokenize, train_encoder
-    from .tokenset import write_tokens
+    from sugar_core.tokenize.store import write_tokens
+    from sugar_core.tokenize.training import tokenize, train_encoder
 
     path = run.path("tokens.h5")
     with run.stage("tokenize") as st:
@@ -182,9 +182,9 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
 
 
 def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int):
-    from .align import predict, save_aligned, train_alignment
-    from .evaluate import compute_metrics
-    from .predictions import Predictions
+    from sugar_core.align.training import predict, save_aligned, train_alignment
+    from sugar_core.evaluate.metrics import compute_metrics
+    from sugar_core.predictions import Predictions
 
     path = run.path("aligned.h5")
     with run.stage("align") as st:
@@ -235,7 +235,7 @@ def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int
 
 
 def eval_stage(run: Run):
-    from .evaluate import evaluate_file
+    from sugar_core.evaluate.metrics import evaluate_file
 
     with run.stage("eval") as st:
         m = evaluate_file(run.path("aligned.h5"), plots_dir=run.out)
@@ -249,8 +249,8 @@ def eval_stage(run: Run):
 def zeroshot_stage(
     run: Run, data, priors, split: str, settings: Settings, us: UnseenSplit, seed: int
 ):
-    from .zeroshot import ZeroShotConfig, run_zeroshot
-    from .zeroshot_store import write_zeroshot
+    from sugar_core.zeroshot.protocol import ZeroShotConfig, run_zeroshot
+    from sugar_core.zeroshot.store import write_zeroshot
 
     path = run.path("zs.h5")
     zcfg = ZeroShotConfig(split=split, decodes=("rank",), tokenize=settings.tokenize,
@@ -274,7 +274,7 @@ def zeroshot_stage(
 
 
 def sample_gif(run: Run, data: SkeletonSet, test: np.ndarray):
-    from .skeleton.render import animate
+    from sugar_core.skeleton.render import animate
 
     path = run.path("sample.gif")
     with run.stage("sample") as st:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from sugar_core.errors import ConfigError
 
 ACTION = "<action>"
 PROMPTS = {

@@ -24,13 +24,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from . import losses
-from .encoder import EncoderConfig, SkeletonEncoder
-from .errors import ConfigError
-from .priors.store import Priors
-from .skeleton.dataset import SkeletonSet
-from .skeleton.transforms import PrepConfig, stream_factor
-from .stage1 import (
+from sugar_core.errors import ConfigError
+from sugar_core.priors.store import Priors
+from sugar_core.skeleton.dataset import SkeletonSet
+from sugar_core.skeleton.transforms import PrepConfig, stream_factor
+from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
+from sugar_core.tokenize.network import (
     EpochBatches,
     Heads,
     PreparedBank,
@@ -39,7 +38,9 @@ from .stage1 import (
     load_checkpoint,
     save_checkpoint,
 )
-from .stage1_train import (
+from sugar_core.tokenize.store import TokenSet
+from sugar_core.tokenize import losses
+from sugar_core.tokenize.validation import (
     check_resumable,
     epoch_plan,
     evaluate,
@@ -50,7 +51,6 @@ from .stage1_train import (
     subset_params,
     track_best,
 )
-from .tokenset import TokenSet
 
 OBJECTIVES = ("mil-nce", "ce", "both")
 

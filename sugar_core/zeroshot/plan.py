@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
-from .skeleton.dataset import TRAIN, Sample, SkeletonSet
-from .skeleton.layouts import joint_map
-from .zeroshot_splits import UnseenSplit
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.dataset import TRAIN, Sample, SkeletonSet
+from sugar_core.skeleton.layouts import joint_map
+from sugar_core.zeroshot.splits import UnseenSplit
 
 EVAL_PARTS = ("test", "all")
 

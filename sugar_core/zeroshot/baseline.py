@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError, SchemaError
-from .priors.store import Priors
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.priors.store import Priors
 
 
 def class_prototypes(priors: Priors, names: list[str]) -> np.ndarray:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import schema
-from .errors import ConfigError, InputFormatError, SchemaError
-from .skeleton import io
-from .skeleton.dataset import Sample, SkeletonSet
-from .skeleton.layouts import convert, joint_map
+from sugar_core import schema
+from sugar_core.errors import ConfigError, InputFormatError, SchemaError
+from sugar_core.skeleton import io
+from sugar_core.skeleton.dataset import Sample, SkeletonSet
+from sugar_core.skeleton.layouts import convert, joint_map
 
 # the joint layout each one-recording-per-file reader produces (the array and pickle formats
 # say theirs inside the file)
@@ -148,9 +148,9 @@ def find_tokens(aligned: str | os.PathLike, tokens: str | os.PathLike | None = N
 
 def load_encoder(tokens: str | os.PathLike):
     """(encoder, heads, prep, layout) from a tokens file, without reading its token arrays."""
-    from .skeleton.transforms import PrepConfig
-    from .stage1 import encoder_from_state, heads_from_state
-    from .tokenset import HEAD
+    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
+    from sugar_core.tokenize.store import HEAD
 
     with schema.open_file(tokens, "tokens") as f:
         for name in (schema.ENCODER, HEAD, "encoder_config"):
@@ -174,7 +174,7 @@ def load_predictor(
     llm: str | None = None,
 ) -> Predictor:
     """Everything needed to go from joints to answers (see the module docstring)."""
-    from .aligned_store import load_aligned
+    from sugar_core.align.store import load_aligned
 
     tokens_path, warnings = find_tokens(aligned, tokens)
     encoder, heads, prep, layout = load_encoder(tokens_path)
@@ -236,8 +236,8 @@ def predict_samples(
     callback=None,
 ) -> list[Answer]:
     """Rank every class the model knows for each sample; describe the winner (``describe``)."""
-    from .align import predict
-    from .tokenize import tokenize
+    from sugar_core.align.training import predict
+    from sugar_core.tokenize.training import tokenize
 
     owners, samples = [], []
     for raw in files:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from .llm import FrozenLLM, Prompt, cache_of, select_rows
+from sugar_core.align.llm import FrozenLLM, Prompt, cache_of, select_rows
 
 
 @torch.no_grad()

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import schema
-from .errors import SchemaError
+from sugar_core import schema
+from sugar_core.errors import SchemaError
 
 PROJECTED = "projected"  # (N, D_text) float32: features through the training head
 HEAD = "head"  # group: weights of the linear head to the text space

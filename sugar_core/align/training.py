@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .aligned_store import load_aligned, save_aligned
-from .errors import ConfigError
-from .llm import DTYPES, FrozenLLM, LLMConfig, Prompt
-from .priors.store import Priors
-from .projection import BridgeConfig, build_bridge, pad_tokens
-from .tokenset import TokenSet
+from sugar_core.align.bridges import BridgeConfig, build_bridge, pad_tokens
+from sugar_core.align.llm import DTYPES, FrozenLLM, LLMConfig, Prompt
+from sugar_core.align.store import load_aligned, save_aligned
+from sugar_core.errors import ConfigError
+from sugar_core.priors.store import Priors
+from sugar_core.tokenize.store import TokenSet
 
 __all__ = [
     "AlignConfig",
@@ -128,7 +128,7 @@ class AlignNet(nn.Module):
 
 
 def load_llm(cfg: LLMConfig) -> FrozenLLM:
-    from .models import load_causal_lm
+    from sugar_core.models import load_causal_lm
 
     model, tok = load_causal_lm(cfg.spec, dtype=DTYPES[cfg.dtype])
     return FrozenLLM(model, tok, cfg)
@@ -371,8 +371,8 @@ def predict(
     list (``answers.AnswerMatcher``, with ``embed_fn`` for the closest-by-embedding rule);
     top-5 holds that one class (then -1).
     """
-    from .answers import AnswerMatcher, description_of
-    from .decoding import continue_greedy, rank_scores, run_prompt
+    from sugar_core.align.answers import AnswerMatcher, description_of
+    from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
 
     if decode not in DECODES:
         raise ConfigError(f"unknown decode {decode!r}; choose rank or generate")

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, InputFormatError
-from .skeleton.classes import named_list
+from sugar_core.errors import ConfigError, InputFormatError
+from sugar_core.skeleton.classes import named_list
 
 
 @dataclass(frozen=True)

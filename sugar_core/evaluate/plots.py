@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .schema import atomic_path
+from sugar_core.schema import atomic_path
 
 TSNE_SEED = 0  # fixed so the same features always give the same map
 MAX_POINTS = 3000  # t-SNE is quadratic-ish; larger sets are subsampled (seeded)

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .encoder import EncoderConfig, SkeletonEncoder
-from .schema import atomic_path
-from .skeleton.dataset import SkeletonSet
-from .skeleton.transforms import AugParams, PrepConfig, prepare_batch, static_prep
+from sugar_core.schema import atomic_path
+from sugar_core.skeleton.dataset import SkeletonSet
+from sugar_core.skeleton.transforms import AugParams, PrepConfig, prepare_batch, static_prep
+from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
 
 CHECKPOINT = "checkpoint.pt"
 

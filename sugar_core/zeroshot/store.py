@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import schema
-from .predictions import read_predictions, write_predictions
+from sugar_core import schema
+from sugar_core.predictions import read_predictions, write_predictions
 
 ARRAYS = "zeroshot_arrays"  # group: one subgroup per predictor (pred, top5, scores)
 PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError
-from .skeleton.graph import spatial_partitions
-from .skeleton.layouts import get_layout
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.graph import spatial_partitions
+from sugar_core.skeleton.layouts import get_layout
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of arrays: ``compute_metrics`` is what the align and zeroshot
 stages store in their files, and what ``sugar eval`` recomputes from the stored arrays. Plots
-live in ``sugar_core.plots`` and are re-exported here.
+live in ``sugar_core.evaluate.plots`` and are re-exported here.
 
 Conventions:
 - a prediction of -1 means the LLM's answer named no listed class: it counts as wrong and in
@@ -21,10 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import schema
-from .errors import ConfigError, SchemaError
-from .plots import embed_2d, plot_confusion, plot_tsne, plot_tsne_before_after, separation
-from .predictions import read_predictions
+from sugar_core import schema
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.evaluate.plots import (
+    embed_2d,
+    plot_confusion,
+    plot_tsne,
+    plot_tsne_before_after,
+    separation,
+)
+from sugar_core.predictions import read_predictions
 
 __all__ = [
     "compute_metrics",

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .llm import PROMPT
-from .schema import atomic_path
+from sugar_core.align.llm import PROMPT
+from sugar_core.schema import atomic_path
 
 # ChatML, the format SmolLM2 uses, so prompts look the same with either model
 CHAT_TEMPLATE = (

@@ -21,9 +21,9 @@ from collections.abc import Callable
 import h5py
 import torch
 
-from . import schema
-from .errors import ConfigError, SchemaError
-from .predictions import Predictions, write_predictions
+from sugar_core import schema
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.predictions import Predictions, write_predictions
 
 BRIDGE = "bridge"
 LORA = "lora"
@@ -81,8 +81,8 @@ def load_aligned(
     ``llm_spec`` overrides where the LLM is loaded from (the same weights elsewhere);
     with ``check_fingerprint`` a different LLM is refused (ConfigError naming the file).
     """
-    from .align import AlignConfig, AlignedModel, load_llm
-    from .projection import build_bridge
+    from sugar_core.align.bridges import build_bridge
+    from sugar_core.align.training import AlignConfig, AlignedModel, load_llm
 
     with schema.open_file(path, "aligned") as f:
         for name in (schema.WEIGHTS, ALIGN_CONFIG, PROMPT_CLASSES):

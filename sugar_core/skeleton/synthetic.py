@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
-from .skeleton.dataset import Sample, SkeletonSet
-from .skeleton.kinematics import (
+from sugar_core.errors import ConfigError
+from sugar_core.skeleton.dataset import Sample, SkeletonSet
+from sugar_core.skeleton.kinematics import (
     FEET,
     GROUP_NAMES,
     Pose,
@@ -29,7 +29,7 @@ from .skeleton.kinematics import (
     ry,
     rz,
 )
-from .skeleton.layouts import NTU25, convert
+from sugar_core.skeleton.layouts import NTU25, convert
 
 SYNTHETIC_CLASSES = ("waving", "clapping", "kicking", "squatting", "jumping", "bowing")
 FPS = 30  # frames per second the trajectories are timed for

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from sugar_core.errors import ConfigError
 
 BRIDGES = ("tqp", "qformer", "linear", "pool")
 

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import schema
-from .demo_stages import (
+from sugar_core import schema
+from sugar_core.errors import ConfigError
+from sugar_core.pipeline.stages import (
     Run,
     StageRow,
     align_stage,
@@ -41,11 +42,10 @@ from .demo_stages import (
     tokenize_stage,
     zeroshot_stage,
 )
-from .errors import ConfigError
-from .skeleton.classes import NAMED_LISTS
-from .skeleton.dataset import SkeletonSet
-from .synthetic import SYNTHETIC_CLASSES
-from .zeroshot_splits import UnseenSplit, random_unseen, resolve_split
+from sugar_core.skeleton.classes import NAMED_LISTS
+from sugar_core.skeleton.dataset import SkeletonSet
+from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES
+from sugar_core.zeroshot.splits import UnseenSplit, random_unseen, resolve_split
 
 Callback = Callable[[dict], None]
 STAGES = ("import", "priors", "tokenize", "align", "eval", "zeroshot", "sample")
@@ -116,10 +116,10 @@ class Settings:
 
 def stage_configs(fast: bool, seed: int, llm: str, describe: bool) -> Settings:
     """The demo's stage settings, sized for two CPU cores (a few minutes; fast: seconds)."""
-    from .align import AlignConfig
-    from .llm import LLMConfig
-    from .projection import BridgeConfig
-    from .tokenize import TokenizeConfig
+    from sugar_core.align.bridges import BridgeConfig
+    from sugar_core.align.llm import LLMConfig
+    from sugar_core.align.training import AlignConfig
+    from sugar_core.tokenize.training import TokenizeConfig
 
     if fast:
         tok = TokenizeConfig(
@@ -176,8 +176,8 @@ def unseen_split(spec: str | None, data: SkeletonSet, seed: int) -> UnseenSplit:
 
 def choose_llm(cfg: DemoConfig, out: Path, texts: list[str]) -> tuple[str, str]:
     """(LLM spec, note): the given one, SmolLM2 when installed, else a tiny random LLM."""
-    from .models import smollm2_available
-    from .tiny_llm import TinyLLMConfig, make_tiny_llm
+    from sugar_core.align.tiny_llm import TinyLLMConfig, make_tiny_llm
+    from sugar_core.models import smollm2_available
 
     if cfg.llm:
         return cfg.llm, ""
