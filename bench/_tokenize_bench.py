@@ -18,7 +18,9 @@ from _common import machine_load  # noqa: E402
 
 from sugar_cli.util import read_settings  # noqa: E402
 from sugar_core.tokenize import probe  # noqa: E402
-from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder  # noqa: E402
+from sugar_core.tokenize.config import TokenizeConfig  # noqa: E402
+from sugar_core.tokenize.encoding import encode  # noqa: E402
+from sugar_core.tokenize.training import train_encoder  # noqa: E402
 
 
 def parse(argv, default_epochs: int):
@@ -70,7 +72,7 @@ def run(data, priors, split: str, args, label: str) -> None:
 
         enc, heads, hist = train_encoder(data, priors, cfg, split, callback=report)
         train_s = time.perf_counter() - t0
-        ts = tokenize(data, enc, heads, prep=cfg.prep, history=hist, train_split=split)
+        ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split=split)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - c0
         test = ts.split_indices(split, "test")

@@ -68,9 +68,9 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig, predict, train_alignment
+    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+    from sugar_core.align.inference import predict
+    from sugar_core.align.training import train_alignment
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 

@@ -59,7 +59,8 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    from sugar_core.align.training import load_aligned, predict
+    from sugar_core.align.inference import predict
+    from sugar_core.align.store import load_aligned
     from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.predictions import read_predictions
     from sugar_core.priors.encoders import load_text_encoder

@@ -75,14 +75,15 @@ def _progress(name: str):
 
 
 def run_split(name: str, args, workdir: Path) -> dict:
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig
+    from sugar_core.align.config import AlignConfig, LLMConfig
     from sugar_core.priors.store import read_priors
     from sugar_core.schema import sha256
     from sugar_core.skeleton.dataset import read_skeletons
+    from sugar_core.tokenize.config import TokenizeConfig
     from sugar_core.tokenize.store import read_tokens, write_tokens
-    from sugar_core.tokenize.training import TokenizeConfig
-    from sugar_core.zeroshot.protocol import ZeroShotConfig, run_zeroshot, train_seen_tokens
+    from sugar_core.zeroshot.config import ZeroShotConfig
+    from sugar_core.zeroshot.protocol import run_zeroshot
+    from sugar_core.zeroshot.seen import train_seen_tokens
     from sugar_core.zeroshot.splits import SPLITS
     from sugar_core.zeroshot.store import write_zeroshot
 

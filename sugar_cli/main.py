@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from sugar_core import __version__
+from sugar_core.version import __version__
 
 # command name -> (module under sugar_cli.commands, one-line help shown by `sugar --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "zeroshot": ("zeroshot", "Recognise classes never trained on, under named protocols."),
     "predict": ("predict", "Name and describe the action in raw skeleton files."),
     "demo": ("demo", "Run the whole pipeline on an embedded synthetic dataset."),
+    "recipes": ("recipes", "List the shipped settings recipes (--config NAME)."),
 }
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sugar_core import __version__
 from sugar_core.errors import SchemaError
+from sugar_core.version import __version__
 
 SCHEMA_VERSION = 1
 

@@ -8,7 +8,10 @@ values of the wrong type. Stored configs (read back from an HDF5 file) go throug
 with ``strict=False``: keys the dataclass no longer has are dropped.
 
 Recipes are JSON files shipped inside the package (``sugar_core/recipes/``): ``recipes()``
-lists them, and ``read_file`` accepts a recipe name wherever it accepts a path.
+lists them, and ``read_file`` accepts a recipe name wherever it accepts a path. A settings file
+is either flat (the keys of one command's config) or has one section per command
+(``{"tokenize": {...}, "align": {...}}``); ``section`` picks what a command reads, so one
+recipe describes a whole run (``zeroshot`` and ``demo`` read the tokenize and align sections).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from sugar_core.errors import ConfigError, InputFormatError
 
 RECIPES = "recipes"
+SECTIONS = ("tokenize", "align", "zeroshot", "demo")
 
 
 def recipes() -> dict[str, str]:
@@ -90,9 +94,24 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def layered(config_file=None, sets=(), options: dict | None = None) -> tuple[dict, str]:
-    """The merged settings of a command and a ``where`` naming their sources for errors."""
+def section(d: dict, command: str) -> dict:
+    """What ``command`` reads from a settings file: the whole of a flat file, else its section
+    (``zeroshot`` reads the tokenize and align sections as its nested configs)."""
+    if not any(k in SECTIONS for k in d):
+        return d
+    if command in ("zeroshot", "demo"):
+        own = {k: v for k, v in d.items() if k not in ("zeroshot", "demo")}
+        return merge(own, d.get(command, {}))
+    return d.get(command, {})
+
+
+def layered(
+    config_file=None, sets=(), options: dict | None = None, command: str | None = None
+) -> tuple[dict, str]:
+    """The merged settings of ``command`` and a ``where`` naming their sources for errors."""
     d = read_file(config_file) if config_file else {}
+    if command is not None:
+        d = section(d, command)
     d = apply_sets(d, sets)
     named = {k: v for k, v in (options or {}).items() if v is not None}
     sources = [f"--config {config_file}"] if config_file else []

@@ -54,11 +54,9 @@ def tiny_priors(dim: int = 8, unseen: tuple[int, ...] = (), seed: int = 0) -> Pr
 
 
 def tiny_config(llm_dir, **kw):
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig
-    from sugar_core.tokenize.training import TokenizeConfig
-    from sugar_core.zeroshot.protocol import ZeroShotConfig
+    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+    from sugar_core.tokenize.config import TokenizeConfig
+    from sugar_core.zeroshot.config import ZeroShotConfig
 
     tok = TokenizeConfig(
         frames=12, channels=(8, 8), strides=(2, 2), epochs=2, batch_size=8, probe="none",

@@ -1,18 +1,15 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from _align_tiny import CLASSES, save_tiny_llama, synthetic_priors, synthetic_tokens
 
 from sugar_core.align.answers import first_sentence
-from sugar_core.align.bridges import BridgeConfig
-from sugar_core.align.llm import LLMConfig
-from sugar_core.align.training import (
-    AlignConfig,
-    load_aligned,
-    predict,
-    save_aligned,
-    train_alignment,
-)
+from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+from sugar_core.align.inference import candidate_ids, predict, predict_split, to_class_ids
+from sugar_core.align.store import load_aligned, save_aligned
+from sugar_core.align.training import train_alignment
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.predictions import Predictions, read_predictions
 
@@ -252,4 +249,72 @@ def test_standardized_bridge_fits_train_statistics_and_saves_them(llm_dir, tmp_p
 
 def test_config_round_trips_through_a_dict():
     cfg = AlignConfig(bridge=BridgeConfig(kind="pool"), llm=LLMConfig(lora=False), epochs=3)
-    assert AlignConfig.from_dict(cfg.to_dict()) == cfg
+    d = cfg.to_dict()
+    assert d["llm"]["lora_targets"] == ["q_proj", "v_proj"]  # JSON lists in stored files
+    assert AlignConfig.from_dict(d) == cfg
+    assert AlignConfig.from_dict({**d, "gone": 1, "llm": {**d["llm"], "old": 2}}) == cfg
+
+
+def test_settings_are_strict_and_nest():
+    cfg = AlignConfig.from_settings(
+        {"warmup": 0.1, "bridge": {"dropout": 0.2}, "llm": {"lora_targets": ["q_proj"]}}, "here"
+    )
+    assert (cfg.warmup, cfg.bridge.dropout, cfg.llm.lora_targets) == (0.1, 0.2, ("q_proj",))
+    for bad, message in [
+        ({"nope": 1}, "here: unknown setting.*nope"),
+        ({"bridge": {"kindd": "pool"}}, "bridge.kindd"),
+        ({"epochs": "two"}, "here: epochs = 'two'; expected a whole number"),
+        ({"llm": {"lora_targets": "q_proj"}}, "llm.lora_targets"),
+        ({"bridge": {"heads": 3}}, "here: bridge width 256 is not divisible by heads 3"),
+        ({"precision": "fp16"}, "here: unknown precision"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            AlignConfig.from_settings(bad, "here")
+
+
+@pytest.fixture(scope="module")
+def trained(llm_dir):
+    """One model on all four classes, for the predict_split tests."""
+    ts = synthetic_tokens()
+    return ts, train_alignment(ts, synthetic_priors(), _cfg(llm_dir, epochs=1), "xview")
+
+
+def test_predict_split_maps_positions_of_a_reordered_subset_to_class_ids(trained):
+    ts, model = trained
+    test = ts.split_indices("xview", "test")
+    p = predict_split(model, ts, test, [3, 1], describe=False)
+    d = predict(model, [ts.tokens[i] for i in test], [CLASSES[3], CLASSES[1]], describe=False)
+    np.testing.assert_array_equal(p.pred, np.array([3, 1])[d.pred])
+    assert set(p.top5[:, :2].ravel()) <= {1, 3} and (p.top5[:, 2:] == -1).all()
+    np.testing.assert_array_equal(p.scores, d.scores)
+    assert p.class_names == CLASSES and list(p.candidates) == [3, 1]
+    np.testing.assert_array_equal(p.labels, ts.labels[test])
+    np.testing.assert_array_equal(p.features, ts.features[test])
+    assert p.sample_ids == [ts.sample_ids[i] for i in test] and p.raw_text == d.raw_text
+    assert set(p.metrics) == {"decode", "predict_seconds", "seconds_per_sample", "match_rules"}
+    assert p.metrics["decode"] == "rank" and p.metrics["match_rules"] == {"rank": len(test)}
+    # default list: the model's own names, looked up in the token set (here in the same order)
+    own = predict_split(model, ts, test[:3], describe=False)
+    assert list(own.candidates) == [0, 1, 2, 3]
+
+
+def test_predict_split_keeps_minus_one_for_answers_off_the_list(trained):
+    ts, model = trained
+    test = ts.split_indices("xview", "test")
+    p = predict_split(model, ts, test, [2, 0], decode="generate", max_new_tokens=8)
+    seqs = [ts.tokens[i] for i in test]
+    d = predict(model, seqs, [CLASSES[2], CLASSES[0]], decode="generate", max_new_tokens=8)
+    np.testing.assert_array_equal(p.pred, np.where(d.pred >= 0, np.array([2, 0])[d.pred], -1))
+    assert (p.pred == -1).sum() == d.how.count("none") > 0
+    assert (p.top5[:, 0] == p.pred).all() and (p.top5[:, 1:] == -1).all()
+    assert sum(p.metrics["match_rules"].values()) == len(test)
+    np.testing.assert_array_equal(to_class_ids(np.array([[1, -1, 0]]), [3, 1]), [[1, -1, 3]])
+
+
+def test_predict_split_names_a_class_the_tokens_lack(trained):
+    ts, model = trained
+    other = dataclasses.replace(ts, class_names=[*CLASSES[:2], "sit", CLASSES[3]])
+    with pytest.raises(ConfigError, match="'sit down' is not among the tokens' classes"):
+        predict_split(model, other, [0, 1])
+    with pytest.raises(ConfigError, match="candidate class id 7"):
+        candidate_ids(model, ts, [1, 7])

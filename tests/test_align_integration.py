@@ -57,8 +57,9 @@ def _threads():
 
 
 def test_rank_matches_brute_force_on_smollm2(_threads):
+    from sugar_core.align.config import LLMConfig
     from sugar_core.align.decoding import rank_scores
-    from sugar_core.align.llm import FrozenLLM, LLMConfig
+    from sugar_core.align.llm import FrozenLLM
     from sugar_core.models import load_causal_lm
 
     model, tok = load_causal_lm("smollm2")
@@ -80,9 +81,10 @@ def test_rank_matches_brute_force_on_smollm2(_threads):
 
 
 def test_few_steps_on_smollm2_leave_it_untouched_and_predict(_threads):
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig, fingerprint
-    from sugar_core.align.training import AlignConfig, predict, train_alignment
+    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+    from sugar_core.align.inference import predict
+    from sugar_core.align.llm import fingerprint
+    from sugar_core.align.training import train_alignment
     from sugar_core.models import load_causal_lm
 
     cfg = AlignConfig(

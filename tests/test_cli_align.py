@@ -1,11 +1,13 @@
 import json
 
+import h5py
 import pytest
 import torch
 from _align_tiny import save_tiny_llama, synthetic_priors, synthetic_tokens
 from click.testing import CliRunner
 
 from sugar_cli.main import cli
+from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
 from sugar_core.priors.store import write_priors
 from sugar_core.tokenize.store import write_tokens
@@ -101,3 +103,54 @@ def test_missing_tokens_file_names_it(files):
 def test_help_has_examples():
     res = CliRunner().invoke(cli, ["align", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output and "--no-lora" in res.output
+
+
+def test_set_reaches_settings_without_an_option(files):
+    d, llm = files
+    out = d / "set.h5"
+    items = ["warmup=0.2", "bridge.dropout=0.1", "llm.lora_dropout=0.05"]
+    items += ['llm.lora_targets=["q_proj"]']  # a list, as JSON
+    sets = [arg for item in items for arg in ("--set", item)]
+    res = CliRunner().invoke(cli, _args(d, llm, *sets, "-o", str(out)))
+    assert res.exit_code == 0, res.output
+    with h5py.File(out) as f:
+        stored = json.loads(f.attrs["config"])
+    assert stored["warmup"] == 0.2 and stored["bridge"]["dropout"] == 0.1
+    assert stored["llm"]["lora_dropout"] == 0.05 and stored["llm"]["lora_targets"] == ["q_proj"]
+    assert stored["bridge"]["queries"] == 3  # the named option still counts
+
+
+@pytest.mark.parametrize(
+    "sets, message",
+    [
+        (["--set", "warmupp=0.1"], "--set / options: unknown setting(s) warmupp"),
+        (["--set", "bridge.kindd=pool"], "unknown setting(s) bridge.kindd"),
+        (["--set", "grad_accum=two"], "grad_accum = 'two'; expected a whole number"),
+        (["--set", "llm.lora=maybe"], "llm.lora = 'maybe'; expected true or false"),
+        (["--set", "precision=fp16"], "unknown precision 'fp16'"),
+        (["--set", "epochs"], "expected KEY=VALUE"),
+    ],
+)
+def test_bad_set_items_give_one_line_and_no_file(files, sets, message):
+    d, llm = files
+    out = d / "bad-set.h5"
+    res = CliRunner().invoke(cli, _args(d, llm, *sets, "-o", str(out)))
+    assert res.exit_code == 1, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_named_options_win_over_set_which_wins_over_config(tmp_path):
+    from sugar_cli.commands.align import _config
+
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"epochs": 5, "lr": 0.5, "bridge": {"kind": "pool", "width": 32}}))
+    named = dict.fromkeys(("queries", "lora", "lora_targets", "llm"))  # options not given
+    cfg = _config(path, ("epochs=4", "bridge.width=64"), {**named, "epochs": 3})
+    assert (cfg.epochs, cfg.lr, cfg.bridge.kind, cfg.bridge.width) == (3, 0.5, "pool", 64)
+    assert cfg.bridge.queries == 16 and cfg.llm.lora and cfg.llm.spec == "smollm2"  # defaults
+    with pytest.raises(ConfigError, match=f"--config {path} / --set: unknown setting"):
+        _config(path, ("nope=1",), named)
+    recipe = _config("nwucla", ("bridge.width=32",), named)  # its align section
+    assert (recipe.bridge.kind, recipe.llm.prompt) == ("pool", "list-first")
+    assert recipe.bridge.width == 32

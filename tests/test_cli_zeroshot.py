@@ -33,6 +33,8 @@ def files(tmp_path_factory):
     write_priors(tiny_priors(), d / "priors.h5")
     cfg = tiny_config(llm).to_dict()
     cfg.pop("decodes")
+    for key in ("frames", "max_bodies", "channels"):  # settings: the encoder decides these
+        cfg["tokenize"]["prep"].pop(key)
     (d / "tiny.json").write_text(json.dumps({"tokenize": cfg["tokenize"], "align": cfg["align"]}))
     (d / "unseen.txt").write_text("sit down\nstand up\n")
     return d
@@ -128,3 +130,53 @@ def test_cross_dataset_run(files):
     m = json.loads(out.stdout)
     assert m["protocol"] == "zeroshot/user/cross-dataset" and m["eval_part"] == "all"
     assert m["n"] == 12 and set(m["llm"]) == {"generate"}
+
+
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"tokenize": {"epochz": 3}}, "tokenize.epochz"),
+        ({"tokenize": {"prep": {"mirorr": 0.5}}}, "tokenize.prep.mirorr"),
+        ({"align": {"bridge": {"kindd": "pool"}}}, "align.bridge.kindd"),
+        ({"align": {"epochs": "two"}}, "align.epochs"),
+    ],
+)
+def test_config_typo_in_a_section_is_refused_by_name(files, settings, key):
+    d = files
+    (d / "typo.json").write_text(json.dumps(settings))
+    out = _invoke(
+        [d / "data.h5", "--priors", d / "priors.h5", "--unseen-split", d / "unseen.txt",
+         "--config", d / "typo.json", "-o", d / "typo.h5"]
+    )  # fmt: skip
+    assert out.exit_code == 1, out.output
+    assert key in out.output and "typo.json" in out.output
+    assert "Traceback" not in out.output and not (d / "typo.h5").exists()
+
+
+def test_set_reaches_nested_fields_and_named_options_win(files):
+    from sugar_core.schema import open_file, root_info
+
+    d = files
+    out = _invoke(
+        [d / "data.h5", "--priors", d / "priors.h5", "--config", d / "tiny.json",
+         "--unseen-split", d / "unseen.txt", "--decode", "rank", "--no-baseline",
+         "--set", "align.bridge.kind=pool", "--set", "tokenize.epochs=1",
+         "--set", "align.epochs=3", "--align-epochs", "1", "-o", d / "set.h5"]
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    with open_file(d / "set.h5", "zeroshot") as f:
+        cfg = root_info(f)["config"]
+    assert cfg["align"]["bridge"]["kind"] == "pool"  # --set reached a nested align field
+    assert cfg["tokenize"]["epochs"] == 1  # --set beats --config (2)
+    assert cfg["align"]["epochs"] == 1  # the named option beats --set
+    assert cfg["decodes"] == ["rank"] and cfg["baseline"] is False
+
+
+def test_help_shows_the_config_defaults():
+    from sugar_core.zeroshot.config import ZeroShotConfig
+
+    text = " ".join(_invoke(["--help"]).output.split())
+    default = ZeroShotConfig()
+    assert f"Alignment epochs [default: {default.align.epochs}]" in text
+    assert f"Encoder epochs [default: {default.tokenize.epochs}]" in text
+    assert "[default: both]" in text

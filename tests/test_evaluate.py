@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from sugar_core.evaluate.metrics import OFF_LIST, compute_metrics, format_report
+from sugar_core.evaluate.metrics import OFF_LIST, compute_metrics
+from sugar_core.evaluate.report import format_report
 
 NAMES = ["wave", "clap", "kick", "jump"]
 
@@ -139,7 +140,7 @@ def _valid_png(path):
 
 
 def test_plot_confusion_png(tmp_path):
-    from sugar_core.evaluate.metrics import plot_confusion
+    from sugar_core.evaluate.plots import plot_confusion
 
     out = tmp_path / "sub" / "confusion.png"
     plot_confusion([[5, 1, 0], [2, 3, 0], [0, 0, 0]], ["a", "b", "c"], out)
@@ -152,7 +153,7 @@ def test_plot_confusion_png(tmp_path):
 
 @pytest.mark.parametrize("n", [1, 3, 6, 40])
 def test_tsne_handles_small_n(tmp_path, n):
-    from sugar_core.evaluate.metrics import embed_2d, plot_tsne
+    from sugar_core.evaluate.plots import embed_2d, plot_tsne
 
     rng = np.random.default_rng(n)
     labels = np.arange(n) % 3
@@ -164,14 +165,14 @@ def test_tsne_handles_small_n(tmp_path, n):
 
 
 def test_tsne_is_deterministic():
-    from sugar_core.evaluate.metrics import embed_2d
+    from sugar_core.evaluate.plots import embed_2d
 
     feats = np.random.default_rng(0).normal(size=(30, 10))
     assert np.allclose(embed_2d(feats), embed_2d(feats))
 
 
 def test_separation_ranks_clustered_above_random():
-    from sugar_core.evaluate.metrics import separation
+    from sugar_core.evaluate.plots import separation
 
     rng = np.random.default_rng(0)
     labels = np.arange(60) % 3

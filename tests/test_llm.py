@@ -2,10 +2,10 @@ import pytest
 import torch
 from _align_tiny import CLASSES, tiny_llama
 
-from sugar_core.align.bridges import BridgeConfig, build_bridge, pad_tokens
+from sugar_core.align.bridges import build_bridge, pad_tokens
+from sugar_core.align.config import BridgeConfig, LLMConfig
 from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
-from sugar_core.align.llm import FrozenLLM, LLMConfig, fingerprint
-from sugar_core.align.training import _pad_answers
+from sugar_core.align.llm import FrozenLLM, fingerprint, pad_answers
 from sugar_core.errors import ConfigError
 
 
@@ -84,7 +84,7 @@ def test_only_bridge_and_lora_get_gradients(lora):
     bridge = build_bridge(BridgeConfig(queries=2, chunk=3, width=16, heads=2), 5, llm.width)
     p = llm.prompt(CLASSES)
     x, mask = pad_tokens([torch.randn(7, 5), torch.randn(2, 5)])
-    target, tmask = _pad_answers([llm.answer_ids(p, 0, "a b c"), llm.answer_ids(p, 3, "a b")])
+    target, tmask = pad_answers([llm.answer_ids(p, 0, "a b c"), llm.answer_ids(p, 3, "a b")])
     loss = llm(bridge(x, mask), p, target, tmask)
     loss.backward()
     for n, prm in llm.named_parameters():
@@ -114,7 +114,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(lora):
     llm = _llm(lora=lora)
     p = llm.prompt(CLASSES)
     act = _action(llm, 3).requires_grad_(True)
-    target, tmask = _pad_answers([llm.answer_ids(p, k, "a person b") for k in (0, 2, 3)])
+    target, tmask = pad_answers([llm.answer_ids(p, k, "a person b") for k in (0, 2, 3)])
     results = []
     for share in (True, False):
         llm.cfg.share_prefix = share

@@ -54,14 +54,17 @@ def _priors(dim: int = 8):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny encoder (kinect20) and alignment trained on the synthetic set, saved as files."""
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig, predict, save_aligned, train_alignment
+    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+    from sugar_core.align.inference import predict
+    from sugar_core.align.store import save_aligned
+    from sugar_core.align.training import train_alignment
     from sugar_core.predictions import Predictions
     from sugar_core.priors.store import write_priors
     from sugar_core.schema import input_record
+    from sugar_core.tokenize.config import TokenizeConfig
+    from sugar_core.tokenize.encoding import encode
     from sugar_core.tokenize.store import write_tokens
-    from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder
+    from sugar_core.tokenize.training import train_encoder
 
     d = tmp_path_factory.mktemp("predict")
     data = make_synthetic(n_per_class=4, subjects=2, seed=0, layout="kinect20")
@@ -69,7 +72,7 @@ def trained(tmp_path_factory):
     tok = TokenizeConfig(frames=12, channels=(8, 8), strides=(2, 2), epochs=1, batch_size=8,
                          probe="none", warmup_epochs=0)  # fmt: skip
     enc, heads, hist = train_encoder(data, priors, tok, "xsub")
-    ts = tokenize(data, enc, heads, prep=tok.prep, history=hist, train_split="xsub")
+    ts = encode(data, enc, heads, prep=tok.prep, history=hist, train_split="xsub")
     write_priors(priors, d / "priors.h5")
     write_tokens(ts, d / "tokens.h5")
     cfg = AlignConfig(

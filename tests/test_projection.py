@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from sugar_core.align.bridges import BridgeConfig, build_bridge, pad_tokens, resample
+from sugar_core.align.bridges import build_bridge, pad_tokens, resample
+from sugar_core.align.config import BridgeConfig
 from sugar_core.errors import ConfigError
 
 

@@ -3,11 +3,15 @@ import pytest
 import torch
 from tokenize_helpers import tiny_priors, tiny_set
 
-from sugar_core.errors import ConfigError
-from sugar_core.tokenize.network import Heads, Stage1Net, encoder_from_state, heads_from_state
-from sugar_core.tokenize.store import read_tokens, write_tokens
+from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.skeleton.transforms import PrepConfig
 from sugar_core.tokenize import losses
-from sugar_core.tokenize.training import TokenizeConfig, tokenize, train_encoder
+from sugar_core.tokenize.config import TokenizeConfig
+from sugar_core.tokenize.encoder import SkeletonEncoder
+from sugar_core.tokenize.encoding import encode
+from sugar_core.tokenize.network import Heads, Stage1Net, encoder_from_state
+from sugar_core.tokenize.store import load_encoder, read_tokens, write_tokens
+from sugar_core.tokenize.training import train_encoder
 
 
 def _cfg(**kw) -> TokenizeConfig:
@@ -33,8 +37,6 @@ def data():
 def test_gradients_reach_every_encoder_block(data):
     cfg = _cfg()
     enc_cfg = cfg.encoder_config(data)
-    from sugar_core.tokenize.encoder import SkeletonEncoder
-
     net = Stage1Net(SkeletonEncoder(enc_cfg), Heads(enc_cfg.dim, 16, 3, 0.07))
     x = torch.randn(6, 1, 8, 20, 3)
     y = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -60,7 +62,7 @@ def test_train_and_tokenize_shapes_and_history(data, objective, tmp_path):
     assert hist[-1]["n_train"] == 12 and hist[-1]["val_n"] == 12 and hist[-1]["world_size"] == 1
     assert ("val_text_top1" in hist[-1]) == (objective != "ce")
     assert ("val_ce_top1" in hist[-1]) == (objective != "mil-nce")
-    ts = tokenize(data, enc, heads, prep=cfg.prep, history=hist, train_split="xsub")
+    ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split="xsub")
     ls = enc.cfg.token_length()
     assert ls == 4 and len(ts) == 24 and all(t.shape == (4, 16) for t in ts.tokens)
     assert ts.tokens[0].dtype == np.float16
@@ -69,16 +71,29 @@ def test_train_and_tokenize_shapes_and_history(data, objective, tmp_path):
     write_tokens(ts, tmp_path / "t.h5", config=cfg.to_dict(), seed=cfg.seed)
     back = read_tokens(tmp_path / "t.h5")
     assert back.encoder_config["prep"]["frames"] == 8 and back.history == hist
-    # the stored encoder and head rebuild the same tokens
-    cfg2 = dict(back.encoder_config)
-    prep = cfg2.pop("prep")
-    enc2 = encoder_from_state(cfg2, back.encoder_state)
-    heads2 = heads_from_state(back.head_state)
-    from sugar_core.skeleton.transforms import PrepConfig
+    # the stored encoder and head rebuild the same tokens, from the file or from memory
+    for source in (tmp_path / "t.h5", back):
+        enc2, heads2, prep, layout = load_encoder(source)
+        assert layout == data.layout and prep == PrepConfig(**back.encoder_config["prep"])
+        again = encode(data, enc2, heads2, prep=prep)
+        np.testing.assert_allclose(again.features, ts.features, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(again.projected, ts.projected, rtol=1e-4, atol=1e-5)
 
-    again = tokenize(data, enc2, heads2, prep=PrepConfig(**prep))
-    np.testing.assert_allclose(again.features, ts.features, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(again.projected, ts.projected, rtol=1e-4, atol=1e-5)
+
+def test_load_encoder_names_the_file_without_a_fitting_encoder(data, tmp_path):
+    import re
+    from dataclasses import replace
+
+    ts = encode(data, SkeletonEncoder(_cfg().encoder_config(data)), Heads(16, 16, None, 0.07))
+    path = tmp_path / "t.h5"
+    write_tokens(replace(ts, encoder_state={}), path)
+    with pytest.raises(SchemaError, match=re.escape(f"{path}: no encoder weights")):
+        load_encoder(path)
+    write_tokens(replace(ts, encoder_config={**ts.encoder_config, "channels": [32, 32]}), path)
+    with pytest.raises(SchemaError, match=re.escape(f"{path}: encoder weights do not fit")):
+        load_encoder(path)
+    with pytest.raises(SchemaError, match="these tokens: no encoder weights"):
+        load_encoder(replace(ts, head_state={}))
 
 
 def test_train_classes_limit_samples_and_priors(data):
@@ -128,14 +143,14 @@ def test_layout_mismatch_is_refused(data):
     cfg = _cfg(epochs=1)
     enc, heads, _ = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
     with pytest.raises(ConfigError, match="layout"):
-        tokenize(tiny_set(n=4, layout="ntu25"), enc, heads)
+        encode(tiny_set(n=4, layout="ntu25"), enc, heads)
 
 
 def test_bf16_autocast_trains_and_keeps_float_outputs(data):
     cfg = _cfg(epochs=1, precision="bf16", objective="both")
     enc, heads, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
     assert np.isfinite(hist[0]["loss"]) and "val_text_top1" in hist[0]
-    ts = tokenize(data, enc, heads, prep=cfg.prep)
+    ts = encode(data, enc, heads, prep=cfg.prep)
     assert ts.features.dtype == np.float32 and np.isfinite(ts.features).all()
 
 
@@ -149,32 +164,35 @@ def test_early_stopping_stops_and_keeps_the_best(data):
 
 
 def test_weight_average_follows_the_ramped_decay():
-    from sugar_core.tokenize.training import WeightAverage
+    from sugar_core.tokenize.optim import weight_average
 
     net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
-    avg = WeightAverage(net, decay=0.9)
+    avg = weight_average(net, decay=0.9)
     start = {k: v.clone() for k, v in net.state_dict().items()}
     with torch.no_grad():
         net[0].weight.add_(1.0)
+        net[1].running_mean.add_(2.0)
         net[1].num_batches_tracked.fill_(5)
-    avg.update(net, updates=0)  # decay min(0.9, 1/10) = 0.1
-    got = {k: v.clone() for k, v in avg.model.state_dict().items()}
-    torch.testing.assert_close(
-        got["0.weight"], 0.1 * start["0.weight"] + 0.9 * (start["0.weight"] + 1)
-    )
+    avg.update_parameters(net)  # the first step: decay min(0.9, (1 + 1) / (10 + 1))
+    got = {k: v.clone() for k, v in avg.module.state_dict().items()}
+    d = 2 / 11
+    for key, moved in (("0.weight", 1.0), ("1.running_mean", 2.0)):  # batch-norm stats too
+        torch.testing.assert_close(got[key], d * start[key] + (1 - d) * (start[key] + moved))
     assert int(got["1.num_batches_tracked"]) == 5  # integers are copied, not averaged
-    avg.update(net, updates=1000)  # decay 0.9
+    resumed = weight_average(net, decay=0.9, updates=1000)  # far along the ramp: decay 0.9
+    resumed.module.load_state_dict(got)
+    resumed.update_parameters(net)
     torch.testing.assert_close(
-        avg.model.state_dict()["0.weight"], 0.9 * got["0.weight"] + 0.1 * net[0].weight
+        resumed.module.state_dict()["0.weight"], 0.9 * got["0.weight"] + 0.1 * net[0].weight
     )
-    assert not any(p.requires_grad for p in avg.model.parameters())
+    assert not any(p.requires_grad for p in avg.module.parameters())
 
 
 def test_ema_result_is_the_average_not_the_last_weights(data, tmp_path):
     pri = tiny_priors(data.class_names)
     cfg = _cfg(epochs=2, objective="both", ema=0.5)
     enc, heads, hist = train_encoder(data, pri, cfg, "xsub", run_dir=tmp_path)
-    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # plain data only
     for k, v in enc.state_dict().items():
         torch.testing.assert_close(v, ckpt["ema"]["encoder." + k], rtol=0, atol=0, msg=k)
     last = ckpt["net"]
@@ -189,12 +207,10 @@ def test_ema_result_is_the_average_not_the_last_weights(data, tmp_path):
 
 
 def test_joint_bone_stream_trains_and_the_stored_encoder_reproduces_it(data, tmp_path):
-    from sugar_core.skeleton.transforms import PrepConfig
-
     cfg = _cfg(objective="both", epochs=1, prep=PrepConfig(stream="joint+bone"))
     assert cfg.encoder_config(data).in_channels == 6
     enc, heads, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
-    ts = tokenize(data, enc, heads, prep=cfg.prep, history=hist, train_split="xsub")
+    ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split="xsub")
     assert ts.encoder_config["in_channels"] == 6
     assert ts.encoder_config["prep"]["channels"] == 3
     assert ts.encoder_config["prep"]["stream"] == "joint+bone"
@@ -202,5 +218,5 @@ def test_joint_bone_stream_trains_and_the_stored_encoder_reproduces_it(data, tmp
     back = read_tokens(tmp_path / "t.h5")
     conf = dict(back.encoder_config)
     prep = PrepConfig(**conf.pop("prep"))
-    again = tokenize(data, encoder_from_state(conf, back.encoder_state), heads, prep=prep)
+    again = encode(data, encoder_from_state(conf, back.encoder_state), heads, prep=prep)
     np.testing.assert_allclose(again.features, ts.features, rtol=1e-4, atol=1e-5)

@@ -11,11 +11,11 @@ from _align_tiny import save_tiny_llama
 from _zeroshot_tiny import CLASSES, SENTINEL, tiny_config, tiny_data, tiny_priors
 from click.testing import CliRunner
 
-import sugar_core.tokenize.training as tokenize_mod
-import sugar_core.zeroshot.protocol as zs
+import sugar_core.zeroshot.seen as seen_mod
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
-from sugar_core.zeroshot.protocol import run_zeroshot, seen_tokens, train_seen_tokens
+from sugar_core.zeroshot.protocol import run_zeroshot
+from sugar_core.zeroshot.seen import seen_tokens, train_seen_tokens
 from sugar_core.zeroshot.splits import UnseenSplit
 from sugar_core.zeroshot.store import read_zeroshot, write_zeroshot
 
@@ -41,7 +41,7 @@ def spied_run(llm_dir):
     """One run whose unseen priors are poison (NaN embeddings, sentinel texts), with spies on
     what the two training stages receive."""
     seen_by = {}
-    real_encoder, real_align = tokenize_mod.train_encoder, zs.train_alignment
+    real_encoder, real_align = seen_mod.train_encoder, seen_mod.train_alignment
 
     def spy_encoder(data, priors, *a, **kw):
         seen_by["encoder"] = (data, priors)
@@ -52,8 +52,8 @@ def spied_run(llm_dir):
         return real_align(tokens, priors, *a, **kw)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(tokenize_mod, "train_encoder", spy_encoder)
-    mp.setattr(zs, "train_alignment", spy_align)
+    mp.setattr(seen_mod, "train_encoder", spy_encoder)
+    mp.setattr(seen_mod, "train_alignment", spy_align)
     try:
         cfg = tiny_config(llm_dir, baseline=False)  # the baseline reads unseen priors at test
         result = run_zeroshot(tiny_data(), tiny_priors(unseen=UNSEEN), SPLIT, cfg)
@@ -126,8 +126,8 @@ def test_reuse_skips_training_and_refuses_a_leaky_encoder(spied_run, llm_dir, mo
     def boom(*a, **kw):
         raise AssertionError("reused artifacts must not be retrained")
 
-    monkeypatch.setattr(tokenize_mod, "train_encoder", boom)
-    monkeypatch.setattr(zs, "train_alignment", boom)
+    monkeypatch.setattr(seen_mod, "train_encoder", boom)
+    monkeypatch.setattr(seen_mod, "train_alignment", boom)
     cfg = tiny_config(llm_dir, decodes=("rank",), gzsl=True)
     data, priors = tiny_data(), tiny_priors()
     again = run_zeroshot(data, priors, SPLIT, cfg, tokens=result.tokens, aligned=result.model)

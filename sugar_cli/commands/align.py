@@ -9,16 +9,67 @@ from pathlib import Path
 import click
 
 from sugar_cli.util import console, echo_json, embedder, handle_errors, progress
+from sugar_core.align.config import BRIDGES, DECODES, LLM_DTYPES, PRECISIONS, PROMPTS
 
-BRIDGES = ("tqp", "qformer", "linear", "pool")
+# named option -> the AlignConfig setting it fills; None (not given) leaves it to --set,
+# --config or the AlignConfig default
+OPTION_SETTINGS = {
+    "llm": "llm.spec",
+    "bridge": "bridge.kind",
+    "queries": "bridge.queries",
+    "chunk": "bridge.chunk",
+    "width": "bridge.width",
+    "depth": "bridge.depth",
+    "heads": "bridge.heads",
+    "standardize": "bridge.standardize",
+    "lora_r": "llm.lora_r",
+    "lora_alpha": "llm.lora_alpha",
+    "lora_targets": "llm.lora_targets",
+    "lora": "llm.lora",
+    "epochs": "epochs",
+    "lr": "lr",
+    "batch_size": "batch_size",
+    "grad_accum": "grad_accum",
+    "token_noise": "token_noise",
+    "precision": "precision",
+    "llm_dtype": "llm.dtype",
+    "gradient_checkpointing": "llm.gradient_checkpointing",
+    "max_description_tokens": "llm.max_description_tokens",
+    "prompt_kind": "llm.prompt",
+    "seed": "seed",
+    "checkpoint_every": "checkpoint_every",
+    "cpu": "cpu",
+}
+SUMMARY = (
+    "top1",
+    "top5",
+    "mean_class_acc",
+    "n",
+    "off_list_rate",
+    "protocol",
+    "split",
+    "decode",
+    "train_seconds",
+    "seconds_per_sample",
+)
 
 
-def _quiet_transformers() -> None:
+def _quiet_torch(threads: int | None) -> None:
+    """torch's CPU threads (when given); transformers' logs and bars off."""
+    import torch
     from transformers.utils import logging
+
+    if threads:
+        torch.set_num_threads(threads)
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
+def _names(ctx, param, value: str | None) -> list[str] | None:
+    """``a,b`` -> ["a", "b"] (None stays None: the option was not given)."""
+    return None if value is None else [t.strip() for t in value.split(",") if t.strip()]
 
 
 @click.command("align")
@@ -30,82 +81,92 @@ def _quiet_transformers() -> None:
     type=click.Path(dir_okay=False),
     help="Priors file: its descriptions form the training answers.",
 )
-@click.option(
-    "--llm",
-    default="smollm2",
-    show_default=True,
-    help="smollm2, a local model folder, or a hub id (AutoModelForCausalLM).",
-)
+@click.option("--llm", default=None, help="smollm2, a local model folder, or a hub id [smollm2].")
 @click.option("--split", default=None, help="Split to train/test on [default: the tokens' own].")
 @click.option(
     "--bridge",
     type=click.Choice(BRIDGES),
-    default="tqp",
-    show_default=True,
-    help="tqp, one qformer over the whole sequence, linear (resampled), pool.",
+    default=None,
+    help="tqp, one qformer over the whole sequence, linear (resampled), pool [tqp].",
 )
-@click.option("--queries", default=16, show_default=True, help="Action tokens given to the LLM.")
-@click.option("--chunk", default=4, show_default=True, help="Tokens per TQP step.")
-@click.option("--width", default=256, show_default=True, help="Q-Former width.")
-@click.option("--depth", default=1, show_default=True, help="Q-Former layers per step.")
-@click.option("--heads", default=4, show_default=True, help="Q-Former attention heads.")
+@click.option("--queries", type=int, default=None, help="Action tokens given to the LLM [16].")
+@click.option("--chunk", type=int, default=None, help="Tokens per TQP step [4].")
+@click.option("--width", type=int, default=None, help="Q-Former width [256].")
+@click.option("--depth", type=int, default=None, help="Q-Former layers per step [1].")
+@click.option("--heads", type=int, default=None, help="Q-Former attention heads [4].")
 @click.option(
     "--standardize/--no-standardize",
-    default=False,
-    show_default=True,
-    help="Scale each token channel by the train tokens' mean and std before the bridge.",
+    default=None,
+    help="Scale each token channel by the train tokens' mean and std before the bridge [no].",
 )
-@click.option("--lora-r", default=64, show_default=True, help="LoRA rank.")
-@click.option("--lora-alpha", default=16, show_default=True, help="LoRA alpha.")
+@click.option("--lora-r", type=int, default=None, help="LoRA rank [64].")
+@click.option("--lora-alpha", type=int, default=None, help="LoRA alpha [16].")
 @click.option(
     "--lora-targets",
-    default="q_proj,v_proj",
-    show_default=True,
-    help="Comma-separated module names that get adapters.",
+    default=None,
+    callback=_names,
+    help="Comma-separated module names that get adapters [q_proj,v_proj].",
 )
-@click.option("--no-lora", is_flag=True, help="Train the bridge alone.")
-@click.option("--epochs", default=1, show_default=True)
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--batch-size", default=8, show_default=True, help="Samples per device per step.")
-@click.option("--grad-accum", default=1, show_default=True, help="Steps per optimizer update.")
+@click.option("--no-lora", "lora", flag_value=False, default=None, help="Train the bridge alone.")
+@click.option("--epochs", type=int, default=None, help="Passes over the train split [1].")
+@click.option("--lr", type=float, default=None, help="AdamW peak learning rate [0.001].")
+@click.option("--batch-size", type=int, default=None, help="Samples per device per step [8].")
+@click.option("--grad-accum", type=int, default=None, help="Steps per optimizer update [1].")
 @click.option(
     "--token-noise",
-    default=0.0,
-    show_default=True,
-    help="Training: Gaussian noise on the tokens, in units of their per-channel std.",
+    type=float,
+    default=None,
+    help="Training: Gaussian noise on the tokens, in units of their per-channel std [0].",
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "bf16"]),
-    default="fp32",
-    show_default=True,
-    help="bf16 = autocast (fast on GPUs and AMX CPUs).",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="bf16 = autocast (fast on GPUs and AMX CPUs) [fp32].",
 )
 @click.option(
     "--llm-dtype",
-    type=click.Choice(["float32", "bfloat16", "float16"]),
-    default="float32",
-    show_default=True,
-    help="LLM weights in memory (7B: bfloat16).",
+    type=click.Choice(LLM_DTYPES),
+    default=None,
+    help="LLM weights in memory (7B: bfloat16) [float32].",
 )
-@click.option("--gradient-checkpointing", is_flag=True, help="Save LLM memory (7B).")
+@click.option(
+    "--gradient-checkpointing", flag_value=True, default=None, help="Save LLM memory (7B)."
+)
 @click.option(
     "--max-description-tokens",
-    default=32,
-    show_default=True,
-    help="Training answers' descriptions are cut to this many tokens.",
+    type=int,
+    default=None,
+    help="Training answers' descriptions are cut to this many tokens [32].",
 )
 @click.option(
     "--prompt",
     "prompt_kind",
-    type=click.Choice(["paper", "list-first"]),
-    default="paper",
-    show_default=True,
-    help="list-first puts the action list before the action tokens: a shorter per-sample prompt.",
+    type=click.Choice(list(PROMPTS)),
+    default=None,
+    help="list-first puts the action list before the action tokens: a shorter per-sample "
+    "prompt [paper].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE|RECIPE",
+    default=None,
+    help="JSON alignment settings (AlignConfig fields, or an align section), or a shipped "
+    "recipe name (`sugar recipes` lists them).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="One alignment setting, repeatable; dotted keys reach bridge and llm "
+    "(llm.lora_dropout=0.1). VALUE is JSON. Named options win over --set, which wins over "
+    "--config.",
 )
 @click.option(
     "--decode",
-    type=click.Choice(["rank", "generate"]),
+    type=click.Choice(DECODES),
     default="rank",
     show_default=True,
     help="Score every class (rank) or generate and parse.",
@@ -124,7 +185,7 @@ def _quiet_transformers() -> None:
     help="generate: text encoder for the closest-name rule (auto = the priors', none).",
 )
 @click.option("--predict-batch", default=16, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed of bridge, LoRA and batch order [0].")
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False),
@@ -132,23 +193,36 @@ def _quiet_transformers() -> None:
 )
 @click.option(
     "--checkpoint-every",
-    default=0,
-    show_default=True,
-    help="Optimizer steps between checkpoints (0 = each epoch end).",
+    type=int,
+    default=None,
+    help="Optimizer steps between checkpoints (0 = each epoch end) [0].",
 )
 @click.option("--resume", is_flag=True, help="Continue training from --run-dir.")
-@click.option("--cpu", is_flag=True, help="Stay on CPU even with a GPU.")
+@click.option("--cpu", flag_value=True, default=None, help="Stay on CPU even with a GPU.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="aligned.h5 to write."
 )
 @handle_errors
-def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, heads, standardize,
-        lora_r, lora_alpha, lora_targets, no_lora, epochs, lr, batch_size, grad_accum, token_noise,
-        precision, llm_dtype, gradient_checkpointing, max_description_tokens, prompt_kind,
-        decode, describe, max_new_tokens, match_encoder, predict_batch, seed, run_dir,
-        checkpoint_every, resume, cpu, threads, as_json, output):  # fmt: skip
+def cli(
+    tokens,
+    priors_path,
+    split,
+    config_file,
+    sets,
+    decode,
+    describe,
+    max_new_tokens,
+    match_encoder,
+    predict_batch,
+    run_dir,
+    resume,
+    threads,
+    as_json,
+    output,
+    **named,
+):
     """Train TQP (+ LoRA) into a frozen LLM, then name and describe the test samples.
 
     The LLM's own weights never change. Prompt: "Given a sequence of action tokens <action>,
@@ -157,6 +231,8 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
     list); generate parses the class from the braces. Writes predictions, metrics and the
     trained weights (kind aligned); stdout gets the output path. With SmolLM2 on NW-UCLA the
     best measured setting is --bridge pool --prompt list-first (README, Results).
+    Settings without an option of their own (warmup, grad_clip, bridge.dropout, ...) take
+    --set or --config.
 
     \b
     Examples:
@@ -164,30 +240,70 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
       sugar align tokens.h5 --priors priors.h5 --decode generate --epochs 3 -o aligned.h5
       sugar align tokens.h5 --priors priors.h5 --bridge pool --prompt list-first -o pool.h5
       sugar align tokens.h5 --priors priors.h5 --bridge pool --no-lora -o pool.h5
+      sugar align tokens.h5 --priors priors.h5 --set warmup=0.1 --set bridge.dropout=0.1 \\
+          --config mine.json -o aligned.h5
       sugar align tokens.h5 --priors priors.h5 --run-dir runs/a --resume -o aligned.h5
       accelerate launch --multi_gpu -m sugar_cli.main align tokens.h5 --priors priors.h5 \\
           --llm meta-llama/Llama-2-7b-hf --llm-dtype bfloat16 --precision bf16 \\
           --gradient-checkpointing --grad-accum 8 -o aligned.h5
     """
-    import torch
-
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig, predict, save_aligned, train_alignment
+    from sugar_core.align.store import save_aligned
     from sugar_core.errors import ConfigError
-    from sugar_core.evaluate.metrics import compute_metrics
-    from sugar_core.predictions import Predictions
-    from sugar_core.priors.store import read_priors
     from sugar_core.schema import input_record
-    from sugar_core.tokenize.store import read_tokens
 
-    if threads:
-        torch.set_num_threads(threads)
     if resume and not run_dir:
         raise ConfigError("--resume needs --run-dir (the folder holding the checkpoint)")
     if Path(output).is_dir():
         raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
-    _quiet_transformers()
+    cfg = _config(config_file, sets, named)
+    _quiet_torch(threads)
+    ts, pr, split, test = _inputs(tokens, priors_path, split)
+
+    # 1. train (every process); 2. predict the test split (the main process)
+    model, train_s, main = _train(ts, pr, cfg, split, run_dir, resume)
+    if not main:
+        return
+    embed = embedder(match_encoder, pr.encoder_id) if decode == "generate" else None
+    p = _predict(model, ts, test, decode, describe, max_new_tokens, embed, predict_batch)
+
+    # 3. metrics and the file
+    p.metrics = _metrics(p, split, train_s)
+    run = dict(
+        cfg.to_dict(), split=split, decode=decode, describe=describe, max_new_tokens=max_new_tokens
+    )
+    save_aligned(output, model, p, config=run, inputs=input_record([tokens, priors_path]))
+    _report(output, p.metrics, as_json)
+
+
+def _config(config_file, sets, named: dict):
+    """The AlignConfig of named options over --set over --config over the defaults."""
+    from sugar_core.align.config import AlignConfig
+    from sugar_core.settings import layered
+
+    options = {OPTION_SETTINGS[k]: v for k, v in named.items()}
+    return AlignConfig.from_settings(*layered(config_file, sets, options, command="align"))
+
+
+def _report(output: str, m: dict, as_json: bool) -> None:
+    """A summary line on stderr; the output path (or --json metrics) on stdout."""
+    console.print(
+        f"[bold]{output}[/bold]  split {m['split']}  decode {m['decode']}  n {m['n']}  "
+        f"top-1 [bold green]{100 * m['top1']:.1f}%[/bold green]  "
+        f"top-5 {100 * m['top5']:.1f}%  off-list {100 * m['off_list_rate']:.1f}%  "
+        f"train {m['train_seconds']:.0f}s  predict {m['seconds_per_sample']:.2f}s/sample"
+    )
+    if as_json:
+        echo_json({k: m[k] for k in SUMMARY})
+    else:
+        click.echo(output)
+
+
+def _inputs(tokens, priors_path, split):
+    """(tokens, priors, split, test rows): the split defaults to the tokens' own."""
+    from sugar_core.errors import ConfigError
+    from sugar_core.priors.store import read_priors
+    from sugar_core.tokenize.store import read_tokens
+
     ts = read_tokens(tokens, weights=False)
     pr = read_priors(priors_path)
     split = split or ts.train_split
@@ -196,91 +312,67 @@ def cli(tokens, priors_path, llm, split, bridge, queries, chunk, width, depth, h
     test = ts.split_indices(split, "test")
     if len(test) == 0:
         raise ConfigError(f"{tokens}: split {split!r} has no test samples")
-    cfg = AlignConfig(
-        bridge=BridgeConfig(kind=bridge, queries=queries, chunk=chunk, width=width,
-                            depth=depth, heads=heads, standardize=standardize),
-        llm=LLMConfig(spec=llm, lora=not no_lora, lora_r=lora_r, lora_alpha=lora_alpha,
-                      lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()],
-                      dtype=llm_dtype, gradient_checkpointing=gradient_checkpointing,
-                      max_description_tokens=max_description_tokens, prompt=prompt_kind),
-        epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-        precision=precision, token_noise=token_noise, seed=seed,
-        checkpoint_every=checkpoint_every, cpu=cpu,
-    )  # fmt: skip
-    cfg.check()
+    return ts, pr, split, test
 
-    # 1. train
+
+def _train(ts, pr, cfg, split, run_dir, resume):
+    """(model, seconds, whether this is the main process), with a progress bar."""
     from accelerate import PartialState
 
-    main = PartialState().is_main_process
-    n_train = len(ts.split_indices(split, "train"))
-    total = cfg.epochs * -(-n_train // (cfg.batch_size * PartialState().num_processes))
-    t0 = time.perf_counter()
-    with progress("align: train", total=total, disable=not main) as advance:
-        done = [0]
+    from sugar_core.align.training import train_alignment
 
-        every = max(1, total // 20)
+    main = PartialState().is_main_process
+    t0 = time.perf_counter()
+    with progress("align: train", total=None, disable=not main) as advance:
+        done = [0]
 
         def on_train(ev):
             info = f"epoch {ev['epoch']} loss {ev['loss']:.3f}"
-            advance(ev["step"] - done[0], info=info)
+            advance(ev["step"] - done[0], info=info, total=ev["total"])
             done[0] = ev["step"]
+            every = max(1, ev["total"] // 20)
             if main and not console.is_terminal and ev["step"] % every == 0:  # logs: a line
                 console.print(f"train step {ev['step']}/{ev['total']} {info}")
 
-        model = train_alignment(ts, pr, cfg, split, callback=on_train, run_dir=run_dir,
-                                resume=resume)  # fmt: skip
-    train_s = time.perf_counter() - t0
-    if not main:
-        return
+        model = train_alignment(
+            ts, pr, cfg, split, callback=on_train, run_dir=run_dir, resume=resume
+        )
+    return model, time.perf_counter() - t0, main
 
-    # 2. predict the test split
-    embed = embedder(match_encoder, pr.encoder_id) if decode == "generate" else None
+
+def _predict(model, ts, test, decode, describe, max_new_tokens, embed, batch_size):
+    """``predict_split`` on the test rows, with a progress bar."""
+    from sugar_core.align.inference import predict_split
+
     with progress(f"align: predict ({decode})", total=len(test)) as advance:
-        done[0] = 0
+        done = [0]
 
         def on_predict(ev):
             advance(ev["step"] - done[0])
-            if main and not console.is_terminal:  # logs: a line per batch
+            if not console.is_terminal:  # logs: a line per batch
                 console.print(f"predict {ev['step']}/{ev['total']}")
             done[0] = ev["step"]
 
-        dec = predict(model, [ts.tokens[i] for i in test], model.class_names, decode=decode,
-                      batch_size=predict_batch, describe=describe, max_new_tokens=max_new_tokens,
-                      embed_fn=embed, callback=on_predict)  # fmt: skip
+        return predict_split(
+            model,
+            ts,
+            test,
+            decode=decode,
+            batch_size=batch_size,
+            describe=describe,
+            max_new_tokens=max_new_tokens,
+            embed_fn=embed,
+            callback=on_predict,
+        )
 
-    # 3. metrics and the file
-    import numpy as np
 
-    cand = np.array([ts.class_names.index(n) for n in model.class_names], dtype=np.int64)
-    to_class = lambda a: np.where(a >= 0, cand[np.clip(a, 0, None)], -1)  # noqa: E731
-    pred, top5 = to_class(dec.pred), to_class(dec.top5)
-    labels = ts.labels[test]
-    metrics = compute_metrics(labels, pred, top5, ts.class_names, raw_text=dec.raw_text,
-                              candidates=cand)  # fmt: skip
-    metrics.update(
-        protocol="supervised", split=split, decode=decode, train_seconds=train_s,
-        predict_seconds=dec.seconds, seconds_per_sample=dec.seconds / len(test),
-        match_rules={h: dec.how.count(h) for h in sorted(set(dec.how))},
-    )  # fmt: skip
-    p = Predictions(
-        labels=labels, pred=pred, top5=top5, class_names=ts.class_names,
-        sample_ids=[ts.sample_ids[i] for i in test], scores=dec.scores, raw_text=dec.raw_text,
-        description=dec.description, candidates=cand, features=ts.features[test],
-        metrics=metrics,
-    )  # fmt: skip
-    run = dict(cfg.to_dict(), split=split, decode=decode, describe=describe,
-               max_new_tokens=max_new_tokens)  # fmt: skip
-    save_aligned(output, model, p, config=run, inputs=input_record([tokens, priors_path]))
-    console.print(
-        f"[bold]{output}[/bold]  split {split}  decode {decode}  n {metrics['n']}  "
-        f"top-1 [bold green]{100 * metrics['top1']:.1f}%[/bold green]  "
-        f"top-5 {100 * metrics['top5']:.1f}%  off-list {100 * metrics['off_list_rate']:.1f}%  "
-        f"train {train_s:.0f}s  predict {dec.seconds / len(test):.2f}s/sample"
+def _metrics(p, split: str, train_s: float) -> dict:
+    """Accuracy metrics of ``p`` with the run's facts and ``p``'s decode facts."""
+    from sugar_core.evaluate.metrics import compute_metrics
+
+    m = compute_metrics(
+        p.labels, p.pred, p.top5, p.class_names, raw_text=p.raw_text, candidates=p.candidates
     )
-    if as_json:
-        echo_json({k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "n",
-                                           "off_list_rate", "protocol", "split", "decode",
-                                           "train_seconds", "seconds_per_sample")})  # fmt: skip
-    else:
-        click.echo(output)
+    m.update(protocol="supervised", split=split, decode=p.metrics["decode"], train_seconds=train_s)
+    m.update(p.metrics)
+    return m

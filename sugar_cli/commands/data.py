@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors, progress
+from sugar_cli.console import console, echo_json, handle_errors, progress, say
+from sugar_cli.options import common, json_option
 
 # subcommands kept in their own files, loaded only when asked for: name -> module
 LAZY = {"show": "data_show"}
@@ -109,21 +109,10 @@ def cli():
     help="msr: keep all 567 sequences, not only the 557 of the CVPR 2012 list.",
 )
 @click.option("--split-name", help="npz: name of the file's train/test split.")
+@common
+@json_option("a JSON summary (counts, splits, skipped files, seconds)")
 @handle_errors
-def import_(
-    src,
-    fmt,
-    output,
-    workers,
-    skip_bad,
-    classes,
-    layout,
-    drop_list,
-    max_bodies,
-    cleanup,
-    file_list,
-    split_name,
-):
+def import_(src, fmt, output, as_json, **read_options):
     """Import a raw skeleton data set into one HDF5 file.
 
     SRC is a directory of raw files (ntu, nw-ucla, msr) or one file (pyskl, npz, numpy). Every
@@ -146,59 +135,48 @@ def import_(
       sugar data import nturgb+d_skeletons --format ntu --drop-list missing.txt -o ntu.h5
       sugar data import ntu60_3danno.pkl --format pyskl -o ntu60.h5
     """
-    from sugar_core.schema import input_record
-    from sugar_core.skeleton.dataset import write_skeletons
-    from sugar_core.skeleton.io import ReadOptions, load
+    from sugar_core.skeleton.io import ReadOptions, load, save_imported
 
-    opts = ReadOptions(
-        workers=workers,
-        skip_bad=skip_bad,
-        classes=classes,
-        layout=layout,
-        drop_list=str(drop_list) if drop_list else None,
-        cleanup=cleanup,
-        max_bodies=max_bodies,
-        file_list=file_list,
-        split_name=split_name,
-    )
+    drop_list = read_options.pop("drop_list")
+    opts = ReadOptions(drop_list=str(drop_list) if drop_list else None, **read_options)
     start = time.perf_counter()
     with progress(f"reading {fmt}", total=None) as advance:
         imported = load(src, fmt, opts, on_progress=lambda n, total: advance(n, total=total))
     read_s = time.perf_counter() - start
     for s in imported.skipped:
         console.print(f"skipped {s.message()}", markup=False, highlight=False, soft_wrap=True)
-    data = imported.data
-    config = {
-        "stage": "data import",
-        "format": fmt,
-        "source": str(src),
-        "options": asdict(opts),
-        "files": imported.files,
-        "skipped": [s.as_dict() for s in imported.skipped],
-        "notes": imported.notes,
-    }
-    inputs = [src] + ([drop_list] if drop_list else [])
     with console.status(f"writing {output}"):
-        write_skeletons(data, output, config=config, inputs=input_record(inputs))
-    total_s = time.perf_counter() - start
-    splits = ", ".join(
-        f"{name} {int((a == 1).sum())}/{int((a == 0).sum())}" for name, a in data.splits.items()
-    )
+        save_imported(imported, src, fmt, opts, output)
+    summary = _import_summary(imported, output, read_s, time.perf_counter() - start - read_s)
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(str(output))
+
+
+def _import_summary(imported, output, read_s: float, write_s: float) -> dict:
+    data = imported.data
+    splits = {n: {"train": int((a == 1).sum()), "test": int((a == 0).sum())}
+              for n, a in data.splits.items()}  # fmt: skip
+    text = ", ".join(f"{n} {c['train']}/{c['test']}" for n, c in splits.items())
     skipped = f", skipped {len(imported.skipped)}" if imported.skipped else ""
-    console.print(
+    say(
         f"{len(data)} samples, {len(data.class_names)} classes, layout {data.layout}, splits "
-        f"{splits or 'none'}{skipped}; read {imported.files} files in {read_s:.1f} s, "
-        f"wrote {output} in {total_s - read_s:.1f} s",
+        f"{text or 'none'}{skipped}; read {imported.files} files in {read_s:.1f} s, "
+        f"wrote {output} in {write_s:.1f} s",
         markup=False,
-        highlight=False,
-        soft_wrap=True,
     )
-    click.echo(str(output))
+    return {
+        "output": str(output), "n": len(data), "classes": len(data.class_names),
+        "layout": data.layout, "splits": splits, "files": imported.files,
+        "skipped": [s.as_dict() for s in imported.skipped], "read_seconds": read_s,
+        "write_seconds": write_s,
+    }  # fmt: skip
 
 
 @cli.command("info")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON on stdout.")
+@json_option("the description as JSON")
 @handle_errors
 def info(file, as_json):
     """Describe a sugar file: counts per class and split, lengths, layout.

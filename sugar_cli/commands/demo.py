@@ -6,7 +6,8 @@ import warnings
 
 import click
 
-from sugar_cli.util import console, handle_errors
+from sugar_cli.console import QUIET, Reporter, console, echo_json, handle_errors, say, verbosity
+from sugar_cli.options import common, json_option, settings_options
 
 FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
 TITLES = {
@@ -28,44 +29,9 @@ def _quiet_transformers() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
-class _Bars:
-    """A rich progress line per (stage, part), fed by run_demo's events."""
-
-    def __init__(self):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.tasks: dict[tuple[str, str], int] = {}
-
-    def __call__(self, ev: dict) -> None:
-        stage = ev["stage"]
-        if ev["event"] == "note":
-            console.print(f"[bold yellow]NOTE:[/bold yellow] {ev['message']}")
-        elif ev["event"] == "start":
-            console.print(f"[cyan]>[/cyan] {TITLES.get(stage, stage)}")
-        elif ev["event"] == "done":
-            console.print(f"  {TITLES.get(stage, stage)} done in {ev['seconds']:.1f} s")
-        elif ev["event"] == "progress":
-            key = (stage, ev["part"])
-            if key not in self.tasks:
-                self.tasks[key] = self.bar.add_task(f"{stage}: {ev['part']}", total=ev["total"])
-            self.bar.update(self.tasks[key], completed=ev["done"], total=ev["total"])
-
-
 def _table(result) -> None:
+    if verbosity() == QUIET:
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -81,14 +47,12 @@ def _table(result) -> None:
     wide.print(table)
     ex = result.metrics.get("example")
     if ex:
-        console.print(
+        say(
             f"example answer for {ex['sample_id']} (true: {ex['true']}): "
             f"[bold]{{{ex['pred']}}}[/bold] {ex['description']}"
         )
     llm = result.llm if not result.llm_note else f"{result.llm} (tiny random)"
-    console.print(f"LLM: {llm}; total {result.seconds:.0f} s")
-    if result.llm_note:
-        console.print(f"[bold yellow]NOTE:[/bold yellow] {result.llm_note}")
+    say(f"LLM: {llm}; total {result.seconds:.0f} s")
 
 
 @click.command("demo")
@@ -114,10 +78,13 @@ def _table(result) -> None:
 )
 @click.option("--fast", is_flag=True, help="Minimal settings: tiny encoder and LLM, one epoch.")
 @click.option("--per-class", type=int, help="Synthetic samples per class [40; --fast 8].")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--seed", default=0, show_default=True, help="Data, weights and the zero-shot split.")
+@settings_options
+@common
+@json_option("the run's summary (summary.json)")
 @handle_errors
-def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, seed, threads):
+def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, seed, config_file,
+        sets, as_json):  # fmt: skip
     """Run the whole pipeline on built-in data and print what it found.
 
     Generates six synthetic actions (waving, clapping, kicking, squatting, jumping, bowing),
@@ -134,20 +101,21 @@ def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, s
       sugar demo --fast -o /tmp/quick
       sugar demo --data ../data/nw-ucla/all_sqe --format nw-ucla -o ucla-demo
       sugar demo --data msr_dir --format msr --split xsub --unseen-split msr-r5-s1
+      sugar demo --set tokenize.epochs=20 --set align.bridge.kind=pool
     """
-    import torch
-
+    from sugar_core import settings
     from sugar_core.pipeline.demo import DemoConfig, run_demo
 
-    if threads:
-        torch.set_num_threads(threads)
     _quiet_transformers()
+    user, _ = settings.layered(config_file, sets, command="demo")
     cfg = DemoConfig(
         data=data, format=fmt, split=split, unseen=unseen, llm=llm, text_encoder=text_encoder,
-        fast=fast, seed=seed, per_class=per_class,
+        fast=fast, seed=seed, per_class=per_class, settings=user,
     )  # fmt: skip
-    bars = _Bars()
-    with bars.bar:
-        result = run_demo(cfg, out_dir, callback=bars)
+    with Reporter(TITLES) as reporter:
+        result = run_demo(cfg, out_dir, callback=reporter)
     _table(result)
-    click.echo(out_dir)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(out_dir)

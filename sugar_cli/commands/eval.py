@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from sugar_cli.util import console, echo_json, handle_errors
+from sugar_cli.console import console, echo_json, handle_errors
 
 JSON_KEYS = (
     "top1",
@@ -28,7 +28,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _report(m: dict, path: str, max_rows: int) -> None:
+def _head(m: dict, path: str) -> None:
     head = f"[bold]{path}[/bold] ({m['kind']})"
     for key in ("protocol", "split"):
         if m.get(key):
@@ -46,20 +46,27 @@ def _report(m: dict, path: str, max_rows: int) -> None:
             "one recomputed from its arrays; the recomputed value is shown"
         )
 
-    rows = sorted(m["per_class"].items(), key=lambda kv: (kv[1]["f1"], kv[0]))
-    if rows:
-        table = Table(title="per class (lowest f1 first)", title_justify="left")
-        table.add_column("class")
-        for col in ("precision", "recall", "f1", "support"):
-            table.add_column(col, justify="right")
-        for name, s in rows[:max_rows]:
-            table.add_row(
-                name, _pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"]), str(s["support"])
-            )
-        console.print(table)
-        if len(rows) > max_rows:
-            console.print(f"... {len(rows) - max_rows} more classes (see --json)")
 
+def _per_class(m: dict, max_rows: int) -> None:
+    rows = sorted(m["per_class"].items(), key=lambda kv: (kv[1]["f1"], kv[0]))
+    if not rows:
+        return
+    table = Table(title="per class (lowest f1 first)", title_justify="left")
+    table.add_column("class")
+    for col in ("precision", "recall", "f1", "support"):
+        table.add_column(col, justify="right")
+    for name, s in rows[:max_rows]:
+        table.add_row(
+            name, _pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"]), str(s["support"])
+        )
+    console.print(table)
+    if len(rows) > max_rows:
+        console.print(f"... {len(rows) - max_rows} more classes (see --json)")
+
+
+def _report(m: dict, path: str, max_rows: int) -> None:
+    _head(m, path)
+    _per_class(m, max_rows)
     if m["confused_pairs"]:
         table = Table(title="most confused", title_justify="left")
         table.add_column("count", justify="right")
@@ -111,7 +118,7 @@ def cli(file, as_json, plots_dir, features, before, max_rows):
       sugar eval aligned.h5 --plots figs --features tokens.h5 --before tokens_ce.h5
       sugar eval zs.h5 --json | jq .top1
     """
-    from sugar_core.evaluate.metrics import evaluate_file
+    from sugar_core.evaluate import evaluate_file
 
     m = evaluate_file(file, plots_dir=plots_dir, features=features, before=before)
     _report(m, file, max_rows)

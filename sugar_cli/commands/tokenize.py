@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors, read_settings
+from sugar_cli.util import console, echo_json, handle_errors
 
 
 class _Bar:
@@ -187,9 +187,9 @@ def cli(
     import torch
 
     from sugar_core import schema
+    from sugar_core.accel import make_accelerator
     from sugar_core.errors import ConfigError
     from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenize.training import TokenizeConfig, make_accelerator
 
     if threads:
         torch.set_num_threads(threads)
@@ -204,17 +204,7 @@ def cli(
         workers=workers,
         eval_every=eval_every,
     )
-    settings = read_settings(config_file, sets)
-    if encoder_path is not None:
-        given = [f"--{k.replace('_', '-')}" for k, v in named.items() if v is not None]
-        given = given + ["--config"] * bool(config_file) + ["--set"] * bool(sets)
-        if [g for g in given if g != "--precision"]:
-            raise ConfigError(
-                f"--encoder reuses a trained encoder; training options {given} do not apply"
-            )
-    settings.update({k: v for k, v in named.items() if v is not None})
-    where = " with ".join([str(config_file)] * bool(config_file) + ["--set"] * bool(sets))
-    cfg = TokenizeConfig.from_settings(settings, where=where or "options")
+    cfg = _settings(named, config_file, sets, reuse=encoder_path is not None)
     skeletons = read_skeletons(data)
     acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
@@ -223,43 +213,57 @@ def cli(
     else:
         if priors_path is None or split is None:
             raise ConfigError("training needs --priors and --split (or give --encoder)")
-        ts, config = _train(
-            skeletons,
-            priors_path,
-            split,
-            output,
-            acc,
-            _Bar(acc.is_main_process),
-            cfg,
-            run_dir=run_dir,
-            resume=resume,
-        )
+        bar = _Bar(acc.is_main_process)
+        ts, config = _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume)
         inputs = schema.input_record([data, priors_path])
     if acc.is_main_process:
         from sugar_core.tokenize.store import write_tokens
 
         write_tokens(ts, output, config=config, seed=config.get("seed"), inputs=inputs)
-        if as_json:
-            last = ts.history[-1] if ts.history else {}
-            echo_json(
-                {
-                    "output": str(output),
-                    "n": len(ts),
-                    "ls": int(ts.tokens[0].shape[0]),
-                    "d": ts.dim,
-                    "world_size": acc.num_processes,
-                    **{k: v for k, v in last.items() if k.startswith("val_")},
-                }
-            )
-        else:
-            click.echo(str(output))
+        _report(ts, output, acc.num_processes, as_json)
     acc.wait_for_everyone()
+
+
+def _settings(named: dict, config_file, sets, reuse: bool):
+    """The TokenizeConfig of --config, --set and the named options (later wins); with
+    --encoder (``reuse``) any training setting but --precision is a mistake."""
+    from sugar_core import settings
+    from sugar_core.errors import ConfigError
+    from sugar_core.tokenize.config import TokenizeConfig
+
+    given = [f"--{k.replace('_', '-')}" for k, v in named.items() if v is not None]
+    given = given + ["--config"] * bool(config_file) + ["--set"] * bool(sets)
+    if reuse and [g for g in given if g != "--precision"]:
+        raise ConfigError(
+            f"--encoder reuses a trained encoder; training options {given} do not apply"
+        )
+    merged, where = settings.layered(config_file, sets, named, command="tokenize")
+    return TokenizeConfig.from_settings(merged, where)
+
+
+def _report(ts, output, world_size: int, as_json: bool) -> None:
+    """The output path on stdout, or with --json a summary with the last validation."""
+    if not as_json:
+        click.echo(str(output))
+        return
+    last = ts.history[-1] if ts.history else {}
+    echo_json(
+        {
+            "output": str(output),
+            "n": len(ts),
+            "ls": int(ts.tokens[0].shape[0]),
+            "d": ts.dim,
+            "world_size": world_size,
+            **{k: v for k, v in last.items() if k.startswith("val_")},
+        }
+    )
 
 
 def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume):
     from sugar_core import schema
     from sugar_core.priors.store import read_priors
-    from sugar_core.tokenize.training import tokenize, train_encoder
+    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.training import train_encoder
 
     priors = read_priors(priors_path)
     run_dir = run_dir or output.with_name(output.name + ".run")
@@ -276,7 +280,7 @@ def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume
         )
     finally:
         bar.close()
-    ts = tokenize(
+    ts = encode(
         skeletons,
         enc,
         heads,
@@ -292,25 +296,16 @@ def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume
 
 
 def _reuse(skeletons, encoder_path, acc):
-    from sugar_core.skeleton.transforms import PrepConfig
-    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
-    from sugar_core.tokenize.store import read_tokens
-    from sugar_core.tokenize.training import tokenize
+    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.store import load_encoder, read_provenance
 
-    src = read_tokens(encoder_path)
-    enc_cfg = dict(src.encoder_config)
-    prep = PrepConfig(**enc_cfg.pop("prep", {}))
-    encoder = encoder_from_state(enc_cfg, src.encoder_state).to(acc.device)
-    heads = heads_from_state(src.head_state).to(acc.device)
-    ts = tokenize(
+    trained = load_encoder(encoder_path)
+    ts = encode(
         skeletons,
-        encoder,
-        heads,
-        prep=prep,
+        trained.encoder.to(acc.device),
+        trained.heads.to(acc.device),
+        prep=trained.prep,
         accelerator=acc,
-        history=src.history,
-        train_split=src.train_split,
-        train_classes=src.train_classes,
-        priors_sha256=src.priors_sha256,
+        **read_provenance(encoder_path),
     )
-    return ts, {"encoder": str(encoder_path), "encoder_config": src.encoder_config}
+    return ts, {"encoder": str(encoder_path), "encoder_config": ts.encoder_config}

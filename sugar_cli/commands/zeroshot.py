@@ -6,21 +6,31 @@ import contextlib
 import time
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
-from sugar_cli.util import (
-    console,
-    echo_json,
-    embedder,
-    handle_errors,
-    progress,
-    read_settings,
-)
+from sugar_cli.console import console, echo_json, handle_errors, progress
+from sugar_cli.options import common, settings_options, shown
+from sugar_cli.util import embedder
+from sugar_core.zeroshot.config import EVAL_PARTS, ZeroShotConfig
 
 JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split",
              "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
              "unseen", "seconds")  # fmt: skip
+DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
+FILE = click.Path(dir_okay=False)
+
+
+def _field_option(flag: str, dotted: str, what: str, **kw):
+    """An option that overrides a ZeroShotConfig field: None unless given, and its help shows
+    the field's own default, so the two cannot drift apart."""
+    return click.option(flag, default=None, help=f"{what} {shown(ZeroShotConfig, dotted)}.", **kw)
+
+
+def _decode_choice(decodes: tuple[str, ...]) -> str:
+    """The --decode choice that stands for ``decodes`` (the config default shown in --help)."""
+    return next((k for k, v in DECODE_CHOICES.items() if v == tuple(decodes)), ",".join(decodes))
 
 
 def _list_splits(as_json: bool) -> None:
@@ -64,6 +74,8 @@ class _Phases:
             elif ev.get("event") == "step":
                 self.advance(1, info=f"epoch {ev['epoch'] + 1} loss {ev['loss']:.3f}")
             return
+        if "step" not in ev:
+            return
         if phase != self.phase:
             self._open(phase, ev.get("total"))
         info = f"epoch {ev['epoch']} loss {ev['loss']:.3f}" if "loss" in ev else None
@@ -74,36 +86,50 @@ class _Phases:
         self.stack.close()
 
 
-def _config(config_file, overrides: dict):
-    """ZeroShotConfig from an optional JSON file, then the options given on the command line."""
+def _config(o: dict) -> ZeroShotConfig:
+    """ZeroShotConfig from --config, then --set, then the named options (later wins)."""
+    from sugar_core import settings
+
+    seed = o["seed"]
+    named = {
+        "split": o["split"],
+        "eval_part": o["eval_part"],
+        "decodes": list(DECODE_CHOICES[o["decode"]]) if o["decode"] else None,
+        "gzsl": o["gzsl"] or None,
+        "baseline": False if o["no_baseline"] else None,
+        "describe": o["describe"] or None,
+        "align_per_class": o["align_per_class"],
+        "tokenize.preset": o["preset"],
+        "tokenize.epochs": o["epochs"],
+        "tokenize.seed": seed,
+        "align.epochs": o["align_epochs"],
+        "align.seed": seed,
+        "align.llm.spec": o["llm"],
+    }
+    d, where = settings.layered(o["config_file"], o["sets"], named, command="zeroshot")
+    return ZeroShotConfig.from_settings(d, where)
+
+
+def _check_outputs(o: dict) -> None:
+    """Usage errors before anything is read: missing inputs, clashing output files."""
     from sugar_core.errors import ConfigError
-    from sugar_core.zeroshot.protocol import ZeroShotConfig
 
-    d = read_settings(config_file)
-    tok, align = dict(d.pop("tokenize", {}) or {}), dict(d.pop("align", {}) or {})
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        section, _, name = key.rpartition(".")
-        if section == "tokenize":
-            tok[name] = value
-        elif section == "align":
-            align[name] = value
-        elif section == "align.llm":
-            align.setdefault("llm", {})[name] = value
-        else:
-            d[name] = value
-    try:
-        from sugar_core.align.training import AlignConfig
-        from sugar_core.tokenize.training import TokenizeConfig
-
-        cfg = ZeroShotConfig.from_dict(
-            {**d, "tokenize": TokenizeConfig.from_dict(tok), "align": AlignConfig.from_dict(align)}
-        )
-    except TypeError as exc:
-        raise ConfigError(f"{config_file or 'settings'}: {exc}") from None
-    cfg.align.check()
-    return cfg
+    need = (
+        ("DATA", "data"),
+        ("--priors", "priors_path"),
+        ("--unseen-split", "unseen"),
+        ("-o/--output", "output"),
+    )
+    missing = [flag for flag, key in need if not o[key]]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (or use --list-splits)")
+    if Path(o["output"]).is_dir():
+        raise ConfigError(f"{o['output']}: is a directory, expected an .h5 file path")
+    if o["save_aligned"] and not o["save_tokens"]:
+        raise ConfigError("--save-aligned needs --save-tokens: a reused alignment reads its tokens")
+    outs = [p for p in (o["output"], o["save_tokens"], o["save_aligned"]) if p]
+    if len({str(Path(p).resolve()) for p in outs}) < len(outs):
+        raise ConfigError("-o, --save-tokens and --save-aligned must be different files")
 
 
 def _report(m: dict, output: str) -> None:
@@ -133,110 +159,76 @@ def _report(m: dict, output: str) -> None:
             )
 
 
+HELP = {
+    "unseen": "A registry name (--list-splits) or a file of class names or ids, one per line or "
+    "comma-separated.",
+    "eval_part": "Unseen-class samples scored: the split's test part, or all of them "
+    "[default: test; all with --test-data].",
+    "tokens": "Reuse a seen-only encoder (tokens file) instead of training one.",
+    "aligned": "Reuse a seen-only alignment (needs the --tokens it was trained on).",
+    "decode": "LLM decoding(s) scored; the first fills the file "
+    f"[default: {_decode_choice(ZeroShotConfig().decodes)}].",
+    "match": "generate: text encoder for the closest-name rule (auto, none, a spec).",
+}
+
+
 @click.command("zeroshot")
-@click.argument("data", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--priors",
-    "priors_path",
-    type=click.Path(dir_okay=False),
-    help="Priors file covering the data's classes.",
-)
-@click.option("--unseen-split", "unseen", help="A registry name (--list-splits) or a file of "
-              "class names or ids, one per line or comma-separated.")  # fmt: skip
+@click.argument("data", required=False, type=FILE)
+@click.option("--priors", "priors_path", type=FILE, help="Priors file covering the data's classes.")
+@click.option("--unseen-split", "unseen", help=HELP["unseen"])
 @click.option("--list-splits", is_flag=True, help="Print the split registry and exit.")
-@click.option("--split", default=None, help="Data split whose train part trains "
-              "[default: the data's only split].")  # fmt: skip
-@click.option("--eval-part", type=click.Choice(["test", "all"]), default=None,
-              help="Unseen-class samples scored: the split's test part, or all of them "
-              "[default: test; all with --test-data].")  # fmt: skip
+@click.option("--split", help="Data split whose train part trains [default: the data's only one].")
+@click.option("--eval-part", type=click.Choice(EVAL_PARTS), help=HELP["eval_part"])
+@click.option("--test-data", type=FILE, help="Test on another skeletons file (layouts mapped).")
+@click.option("--test-priors", type=FILE, help="Priors of the test data [default: --priors].")
+@click.option("--tokens", "tokens_path", type=FILE, help=HELP["tokens"])
+@click.option("--aligned", "aligned_path", type=FILE, help=HELP["aligned"])
+@click.option("--save-tokens", type=FILE, help="Also write the seen-only encoder's tokens.")
 @click.option(
-    "--test-data",
-    type=click.Path(dir_okay=False),
-    help="Test on another skeletons file (joints mapped between layouts).",
+    "--save-aligned", type=FILE, help="Also write the seen-only alignment (needs --save-tokens)."
 )
-@click.option(
-    "--test-priors",
-    type=click.Path(dir_okay=False),
-    help="Priors for the test data's classes [default: --priors].",
-)
-@click.option(
-    "--tokens",
-    "tokens_path",
-    type=click.Path(dir_okay=False),
-    help="Reuse a seen-only encoder (tokens file) instead of training one.",
-)
-@click.option(
-    "--aligned",
-    "aligned_path",
-    type=click.Path(dir_okay=False),
-    help="Reuse a seen-only alignment (needs the --tokens it was trained on).",
-)
-@click.option(
-    "--save-tokens",
-    type=click.Path(dir_okay=False),
-    help="Also write the seen-only encoder's tokens, for reuse.",
-)
-@click.option(
-    "--save-aligned",
-    type=click.Path(dir_okay=False),
-    help="Also write the seen-only alignment (needs --save-tokens), for reuse.",
-)
-@click.option(
-    "--decode",
-    type=click.Choice(["rank", "generate", "both"]),
-    default="both",
-    show_default=True,
-    help="LLM decoding(s) scored; the first fills the file.",
-)
+@click.option("--decode", type=click.Choice(list(DECODE_CHOICES)), help=HELP["decode"])
 @click.option("--gzsl", is_flag=True, help="Also score seen + unseen candidates (generalised).")
 @click.option("--no-baseline", is_flag=True, help="Skip the embedding baseline.")
 @click.option("--describe", is_flag=True, help="rank: also generate a description per sample.")
-@click.option("--llm", default=None, help="smollm2, a model folder or a hub id [smollm2].")
-@click.option("--preset", default=None, help="Encoder preset: small or paper [small].")
-@click.option("--epochs", type=int, default=None, help="Encoder epochs [60].")
-@click.option("--align-epochs", type=int, default=None, help="Alignment epochs [2].")
-@click.option("--seed", type=int, default=None, help="Seed of both training stages [0].")
-@click.option(
+@_field_option("--llm", "align.llm.spec", "smollm2, a model folder or a hub id")
+@_field_option("--preset", "tokenize.preset", "Encoder preset: small or paper")
+@_field_option("--epochs", "tokenize.epochs", "Encoder epochs", type=int)
+@_field_option("--align-epochs", "align.epochs", "Alignment epochs", type=int)
+@_field_option("--seed", "tokenize.seed", "Seed of both training stages", type=int)
+@_field_option(
     "--align-per-class",
+    "align_per_class",
+    "Train the alignment on at most this many samples per seen class, 0 = all",
     type=int,
-    default=None,
-    help="Train the alignment on at most this many samples per seen class [all].",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    help="JSON of settings: {tokenize: {...}, align: {...}, ...}; options win.",
-)
-@click.option(
-    "--match-encoder",
-    default="auto",
-    show_default=True,
-    help="generate: text encoder for the closest-name rule (auto, none, a spec).",
-)
+@settings_options
+@click.option("--match-encoder", default="auto", show_default=True, help=HELP["match"])
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Encoder checkpoints folder.")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@common
 @click.option("--json", "as_json", is_flag=True, help="Print metrics (or the registry) as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="zs.h5 to write.")
+@click.option("-o", "--output", type=FILE, help="zs.h5 to write.")
 @handle_errors
-def cli(data, priors_path, unseen, list_splits, split, eval_part, test_data, test_priors,
-        tokens_path, aligned_path, save_tokens, save_aligned, decode, gzsl, no_baseline, describe,
-        llm, preset, epochs, align_epochs, seed, align_per_class, config_file, match_encoder,
-        run_dir, threads, as_json, output):  # fmt: skip
+def cli(**o):
     """Recognise classes never trained on: seen-only training, unseen-only test.
 
     The encoder and the alignment train on samples and priors of seen classes only; samples
     of unseen classes are then named by the LLM with the action list swapped for the unseen
     names (rank and generate), and by an embedding baseline (cosine between the encoder's
     text-space feature and the unseen classes' prior prototypes). --gzsl adds the generalised
-    setting (seen + unseen candidates; seen, unseen and harmonic-mean accuracy). Writes kind
-    zeroshot (read by `sugar eval`); stdout gets the output path, or JSON with --json.
+    setting (seen + unseen candidates; seen, unseen and harmonic-mean accuracy). Settings:
+    --config (a JSON file with tokenize and align sections, or a recipe), then --set items
+    (dotted keys: tokenize.epochs=3, align.bridge.kind=pool), then the named options, later
+    winning. Writes kind zeroshot (read by `sugar eval`); stdout gets the output path, or
+    JSON with --json.
 
     \b
     Examples:
       sugar zeroshot --list-splits
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split nw-ucla-ru5 -o zs.h5
       sugar zeroshot msr.h5 --priors priors.h5 --unseen-split msr-r5-s0 --gzsl --json -o zs.h5
+      sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split nw-ucla-ru5 \\
+          --set tokenize.epochs=20 --set align.bridge.kind=pool -o zs.h5
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split mine.txt --save-tokens tok.h5 \\
           --save-aligned al.h5 -o zs.h5
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split nw-ucla-ru2 --tokens tok.h5 \\
@@ -244,125 +236,140 @@ def cli(data, priors_path, unseen, list_splits, split, eval_part, test_data, tes
       sugar zeroshot ntu.h5 --priors priors.h5 --test-data ucla.h5 --unseen-split nw-ucla-ru5 \\
           -o cross.h5
     """
-    if list_splits:
-        _list_splits(as_json)
+    if o["list_splits"]:
+        _list_splits(o["as_json"])
         return
-    from sugar_core.errors import ConfigError
-
-    missing = [
-        n
-        for n, v in (
-            ("DATA", data),
-            ("--priors", priors_path),
-            ("--unseen-split", unseen),
-            ("-o/--output", output),
-        )
-        if not v
-    ]
-    if missing:
-        raise click.UsageError(f"missing {', '.join(missing)} (or use --list-splits)")
-    if Path(output).is_dir():
-        raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
-    if save_aligned and not save_tokens:
-        raise ConfigError("--save-aligned needs --save-tokens: a reused alignment reads its tokens")
-    outs = [p for p in (output, save_tokens, save_aligned) if p]
-    if len({str(Path(p).resolve()) for p in outs}) < len(outs):
-        raise ConfigError("-o, --save-tokens and --save-aligned must be different files")
-    decodes = ["rank", "generate"] if decode == "both" else [decode]
-    cfg = _config(config_file, {
-        "split": split, "eval_part": eval_part, "decodes": decodes, "gzsl": gzsl or None,
-        "baseline": False if no_baseline else None, "describe": describe or None,
-        "tokenize.preset": preset, "tokenize.epochs": epochs, "tokenize.seed": seed,
-        "align.epochs": align_epochs, "align.seed": seed, "align.llm.spec": llm,
-        "align_per_class": align_per_class,
-    })  # fmt: skip
-    _run(data, priors_path, unseen, cfg, test_data, test_priors, tokens_path, aligned_path,
-         save_tokens, save_aligned, match_encoder, run_dir, threads, as_json, output)  # fmt: skip
+    _check_outputs(o)
+    cfg = _config(o)
+    _quiet_transformers()
+    inputs = _read_inputs(o, cfg)
+    phases = _Phases()
+    t0 = time.perf_counter()
+    try:
+        result = _run(inputs, cfg, o, phases)
+    finally:
+        phases.close()
+    result.metrics["seconds"] = time.perf_counter() - t0
+    _write(result, cfg, o)
+    _report(result.metrics, o["output"])
+    if o["as_json"]:
+        echo_json({k: result.metrics[k] for k in JSON_KEYS if k in result.metrics})
+    else:
+        click.echo(o["output"])
 
 
-def _run(data_path, priors_path, unseen, cfg, test_path, test_priors_path, tokens_path,
-         aligned_path, save_tokens, save_aligned, match_encoder, run_dir, threads, as_json,
-         output):  # fmt: skip
-    import torch
+def _quiet_transformers() -> None:
     from transformers.utils import logging
 
-    from sugar_core.align.training import load_aligned
-    from sugar_core.align.training import save_aligned as write_aligned
-    from sugar_core.errors import ConfigError
-    from sugar_core.priors.store import read_priors
-    from sugar_core.schema import input_record, open_file, root_info, sha256
-    from sugar_core.skeleton.dataset import read_skeletons
-    from sugar_core.tokenize.store import read_tokens, write_tokens
-    from sugar_core.zeroshot.protocol import run_zeroshot, seen_predictions
-    from sugar_core.zeroshot.splits import resolve_split
-    from sugar_core.zeroshot.store import write_zeroshot
-
-    if threads:
-        torch.set_num_threads(threads)
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
-    data = read_skeletons(data_path)
-    priors = read_priors(priors_path)
-    test = read_skeletons(test_path) if test_path else None
-    test_priors = read_priors(test_priors_path) if test_priors_path else None
-    split = resolve_split(unseen, (test or data).class_names)
-    tokens = read_tokens(tokens_path) if tokens_path else None
-    aligned = None
-    if aligned_path:
-        if not tokens_path:
-            raise ConfigError(
-                "--aligned needs --tokens: the encoder whose tokens it was trained on"
-            )
-        with open_file(aligned_path, "aligned") as f:
-            hashes = {i.get("sha256") for i in root_info(f)["inputs"]}
-        if hashes and sha256(tokens_path) not in hashes:
-            raise ConfigError(f"{aligned_path}: was trained on other tokens than {tokens_path}")
-        aligned = load_aligned(aligned_path)
-    embed = embedder(match_encoder, priors.encoder_id) if "generate" in cfg.decodes else None
 
-    phases = _Phases()
-    t0 = time.perf_counter()
-    try:
-        result = run_zeroshot(
-            data, priors, split, cfg, test_data=test, test_priors=test_priors, tokens=tokens,
-            aligned=aligned, reused_from={"tokens": tokens_path, "aligned": aligned_path},
-            callback=phases, run_dir=run_dir, priors_sha256=sha256(priors_path), embed_fn=embed,
-        )  # fmt: skip
-    finally:
-        phases.close()
-    result.metrics["seconds"] = time.perf_counter() - t0
-    used = [p for p in (data_path, priors_path, test_path, test_priors_path, tokens_path,
-                        aligned_path) if p]  # fmt: skip
-    if Path(unseen).is_file():
-        used.append(unseen)
-    run = cfg.to_dict()
-    write_zeroshot(result, output, config=run, seed=cfg.tokenize.seed, inputs=input_record(used))
-    if save_tokens:
+class _Inputs(NamedTuple):
+    data: object  # SkeletonSet
+    priors: object  # Priors
+    split: object  # UnseenSplit
+    test: object  # SkeletonSet or None
+    test_priors: object  # Priors or None
+    tokens: object  # TokenSet or None (reused encoder)
+    aligned: object  # AlignedModel or None (reused alignment)
+    embed: object  # texts -> unit rows, or None
+
+
+def _reused_alignment(aligned_path, tokens_path):
+    """The seen-only alignment of --aligned, refused unless trained on --tokens' tokens."""
+    from sugar_core.align.store import load_aligned
+    from sugar_core.errors import ConfigError
+    from sugar_core.schema import open_file, root_info, sha256
+
+    if not tokens_path:
+        raise ConfigError("--aligned needs --tokens: the encoder whose tokens it was trained on")
+    with open_file(aligned_path, "aligned") as f:
+        hashes = {i.get("sha256") for i in root_info(f)["inputs"]}
+    if hashes and sha256(tokens_path) not in hashes:
+        raise ConfigError(f"{aligned_path}: was trained on other tokens than {tokens_path}")
+    return load_aligned(aligned_path)
+
+
+def _read_inputs(o: dict, cfg: ZeroShotConfig) -> _Inputs:
+    from sugar_core.priors.store import read_priors
+    from sugar_core.skeleton.dataset import read_skeletons
+    from sugar_core.tokenize.store import read_tokens
+    from sugar_core.zeroshot.splits import resolve_split
+
+    data = read_skeletons(o["data"])
+    priors = read_priors(o["priors_path"])
+    test = read_skeletons(o["test_data"]) if o["test_data"] else None
+    test_priors = read_priors(o["test_priors"]) if o["test_priors"] else None
+    split = resolve_split(o["unseen"], (test or data).class_names)
+    tokens = read_tokens(o["tokens_path"]) if o["tokens_path"] else None
+    aligned = None
+    if o["aligned_path"]:
+        aligned = _reused_alignment(o["aligned_path"], o["tokens_path"])
+    wants = "generate" in cfg.decodes
+    embed = embedder(o["match_encoder"], priors.encoder_id) if wants else None
+    return _Inputs(data, priors, split, test, test_priors, tokens, aligned, embed)
+
+
+def _run(i: _Inputs, cfg: ZeroShotConfig, o: dict, phases: _Phases):
+    from sugar_core.schema import sha256
+    from sugar_core.zeroshot.protocol import run_zeroshot
+
+    return run_zeroshot(
+        i.data,
+        i.priors,
+        i.split,
+        cfg,
+        test_data=i.test,
+        test_priors=i.test_priors,
+        tokens=i.tokens,
+        aligned=i.aligned,
+        reused_from={"tokens": o["tokens_path"], "aligned": o["aligned_path"]},
+        callback=phases,
+        run_dir=o["run_dir"],
+        priors_sha256=sha256(o["priors_path"]),
+        embed_fn=i.embed,
+    )
+
+
+def _write(result, cfg: ZeroShotConfig, o: dict) -> None:
+    """The zeroshot file, and with --save-tokens / --save-aligned the seen-only artifacts."""
+    from sugar_core.align.store import save_aligned
+    from sugar_core.schema import input_record
+    from sugar_core.tokenize.store import write_tokens
+    from sugar_core.zeroshot.protocol import seen_predictions
+    from sugar_core.zeroshot.store import write_zeroshot
+
+    used = [
+        o[k]
+        for k in ("data", "priors_path", "test_data", "test_priors", "tokens_path", "aligned_path")
+        if o[k]
+    ]
+    if Path(o["unseen"]).is_file():
+        used.append(o["unseen"])
+    write_zeroshot(
+        result, o["output"], config=cfg.to_dict(), seed=cfg.tokenize.seed, inputs=input_record(used)
+    )
+    if o["save_tokens"]:
         write_tokens(
             result.tokens,
-            save_tokens,
+            o["save_tokens"],
             config=cfg.tokenize.to_dict(),
             seed=cfg.tokenize.seed,
-            inputs=input_record([data_path, priors_path]),
+            inputs=input_record([o["data"], o["priors_path"]]),
         )
-        console.print(f"wrote {save_tokens} (seen-only encoder)")
-    if save_aligned:
+        console.print(f"wrote {o['save_tokens']} (seen-only encoder)")
+    if o["save_aligned"]:
         seen = seen_predictions(result, cfg)
-        write_aligned(
-            save_aligned,
+        save_aligned(
+            o["save_aligned"],
             result.model,
             seen,
             config=cfg.align.to_dict(),
-            inputs=input_record([save_tokens, priors_path]),
+            inputs=input_record([o["save_tokens"], o["priors_path"]]),
         )
         console.print(
-            f"wrote {save_aligned} (seen-only alignment; seen-class test top-1 "
+            f"wrote {o['save_aligned']} (seen-only alignment; seen-class test top-1 "
             f"{100 * seen.metrics['top1']:.1f}%)"
         )
-    _report(result.metrics, output)
-    if as_json:
-        echo_json({k: result.metrics[k] for k in JSON_KEYS if k in result.metrics})
-    else:
-        click.echo(output)

@@ -22,37 +22,11 @@ to (B, Q_out, D_llm), where Q_out is ``bridge.num_tokens``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sugar_core.errors import ConfigError
-
-BRIDGES = ("tqp", "qformer", "linear", "pool")
-
-
-@dataclass
-class BridgeConfig:
-    kind: str = "tqp"  # tqp | qformer | linear | pool (the ablation in method.md)
-    queries: int = 16  # Q action tokens handed to the LLM (paper: 128; few keep CPU prompts short)
-    chunk: int = 4  # S tokens per TQP step (paper: unreported; 4 = 4 steps over 13 NW-UCLA tokens)
-    width: int = 256  # H of the Q-Former (paper: unreported)
-    depth: int = 1  # Q-Former layers per step (paper: unreported)
-    heads: int = 4  # attention heads; must divide width
-    ffn_mult: int = 2  # feed-forward hidden = ffn_mult * width
-    dropout: float = 0.0  # inside the Q-Former; 0 keeps runs deterministic
-    linear_len: int = 0  # tokens the `linear` bridge resamples to; 0 = same as `queries`
-    standardize: bool = False  # (x - mean) / std per channel, statistics of the train tokens
-
-    def check(self) -> None:
-        if self.kind not in BRIDGES:
-            raise ConfigError(f"unknown bridge {self.kind!r}; choose one of {', '.join(BRIDGES)}")
-        for name in ("queries", "chunk", "width", "depth", "heads", "ffn_mult"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"bridge {name} must be >= 1, got {getattr(self, name)}")
-        if self.width % self.heads:
-            raise ConfigError(f"bridge width {self.width} is not divisible by heads {self.heads}")
+from sugar_core.align.config import BridgeConfig
 
 
 def sinusoid(n: int, width: int, device=None) -> torch.Tensor:

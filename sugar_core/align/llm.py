@@ -23,7 +23,8 @@ tokens. Target answer (our choice of format; the paper only shows ``{class}. des
 tokenised as three pieces, ``{class name}`` + ``. description`` + eos, so the ids that rank
 decoding scores for a class are exactly the ids the model was trained to produce. Prompt and
 action positions carry no loss (label -100 in HF terms; here only the answer's logits are made).
-Decoding (rank, greedy generation) lives in ``decoding.py``.
+Decoding (rank, greedy generation) lives in ``decoding.py``; the prompt texts and ``LLMConfig``
+in ``config.py``.
 """
 
 from __future__ import annotations
@@ -32,53 +33,16 @@ import hashlib
 import inspect
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from sugar_core.align.config import ACTION, LLM_DTYPES, PROMPTS, LLMConfig
 from sugar_core.errors import ConfigError
 
-ACTION = "<action>"
-PROMPTS = {
-    "paper": (
-        "Given a sequence of action tokens " + ACTION + ", please choose the most compatible "
-        "action from: [{names}], and describe the action."
-    ),
-    "list-first": (
-        "Choose the most compatible action from: [{names}]. Given a sequence of action tokens "
-        + ACTION
-        + ", name the action and describe it."
-    ),
-}
-PROMPT = PROMPTS["paper"]
 _VOLATILE_CONFIG_KEYS = ("transformers_version", "_name_or_path", "torch_dtype", "dtype")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclass
-class LLMConfig:
-    spec: str = "smollm2"  # `smollm2`, a local folder or a hub id for AutoModelForCausalLM
-    lora: bool = True  # False = train the bridge alone (--no-lora)
-    lora_r: int = 64  # adapter rank (paper: 64)
-    lora_alpha: int = 16  # adapter scale numerator (paper: 16)
-    lora_dropout: float = 0.0  # 0: the wrapper keeps the LLM in eval mode anyway
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])  # paper: unsaid
-    dtype: str = "float32"  # weights in memory; bfloat16 for 7B models on GPUs
-    gradient_checkpointing: bool = False  # trade compute for memory (7B)
-    max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
-    share_prefix: bool = True  # run the prompt's common prefix once per batch (same result)
-    prompt: str = "paper"  # paper | list-first (the action list before the action tokens)
-
-    def check(self) -> None:
-        if self.prompt not in PROMPTS:
-            raise ConfigError(f"unknown prompt {self.prompt!r}; choose one of {list(PROMPTS)}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"unknown LLM dtype {self.dtype!r}; choose one of {list(DTYPES)}")
-        if self.lora and (self.lora_r < 1 or not self.lora_targets):
-            raise ConfigError(
-                f"LoRA needs r >= 1 and target modules (r={self.lora_r}, {self.lora_targets})"
-            )
+DTYPES = {name: getattr(torch, name) for name in LLM_DTYPES}  # LLMConfig.dtype -> torch dtype
 
 
 def fingerprint(model: nn.Module) -> str:
@@ -148,7 +112,9 @@ class FrozenLLM(nn.Module):
                     warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
                     model = get_peft_model(model, lora)
             except ValueError as exc:
-                raise ConfigError(f"LoRA targets {cfg.lora_targets} do not fit: {exc}") from None
+                raise ConfigError(
+                    f"LoRA targets {list(cfg.lora_targets)} do not fit: {exc}"
+                ) from None
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
@@ -305,6 +271,18 @@ class FrozenLLM(nn.Module):
         logits = out.logits[:, :-1].float()  # (B, Lt, V): position j predicts target j
         labels = target.masked_fill(~target_mask.bool(), -100)
         return nn.functional.cross_entropy(logits.reshape(B * Lt, -1), labels.reshape(-1))
+
+
+def pad_answers(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad answer ids for ``FrozenLLM.forward``: (B, Lt) ids (0 past the end) and (B, Lt)
+    bool mask."""
+    L = max(len(s) for s in seqs)
+    ids = torch.zeros(len(seqs), L, dtype=torch.long)
+    mask = torch.zeros(len(seqs), L, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = True
+    return ids, mask
 
 
 def cache_of(out):

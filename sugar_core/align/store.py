@@ -22,6 +22,8 @@ import h5py
 import torch
 
 from sugar_core import schema
+from sugar_core.align.config import AlignConfig
+from sugar_core.align.model import AlignedModel, build_parts
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.predictions import Predictions, write_predictions
 
@@ -32,7 +34,7 @@ PROMPT_CLASSES = "prompt_classes"
 ALIGN_HISTORY = "align_history"
 
 
-def aligned_writer(model) -> Callable[[h5py.File], None]:
+def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
     """An ``extra=`` function for ``write_predictions`` that stores ``model`` (AlignedModel)."""
 
     def write(f: h5py.File) -> None:
@@ -52,7 +54,7 @@ def aligned_writer(model) -> Callable[[h5py.File], None]:
 
 def save_aligned(
     path: str | os.PathLike,
-    model,
+    model: AlignedModel,
     predictions: Predictions,
     config: dict | None = None,
     seed: int | None = None,
@@ -75,22 +77,19 @@ def load_aligned(
     llm_spec: str | None = None,
     device: str | torch.device | None = None,
     check_fingerprint: bool = True,
-):
+) -> AlignedModel:
     """Rebuild the AlignedModel stored in ``path``.
 
     ``llm_spec`` overrides where the LLM is loaded from (the same weights elsewhere);
     with ``check_fingerprint`` a different LLM is refused (ConfigError naming the file).
     """
-    from sugar_core.align.bridges import build_bridge
-    from sugar_core.align.training import AlignConfig, AlignedModel, load_llm
-
     with schema.open_file(path, "aligned") as f:
         for name in (schema.WEIGHTS, ALIGN_CONFIG, PROMPT_CLASSES):
             if name not in f:
                 raise SchemaError(
                     f"{path}: {name!r} missing: this aligned file holds predictions but no model"
                 )
-        cfg = AlignConfig.from_dict(schema.read_json(f, ALIGN_CONFIG))
+        cfg = AlignConfig.from_dict(schema.read_json(f, ALIGN_CONFIG), f"{path}: {ALIGN_CONFIG}")
         bridge_state = schema.read_state_dict(f[schema.WEIGHTS][BRIDGE])
         lora_state = schema.read_state_dict(f[schema.WEIGHTS][LORA])
         names = [str(x) for x in schema.read_strings(f, PROMPT_CLASSES)]
@@ -99,13 +98,12 @@ def load_aligned(
         token_dim = int(f.attrs["token_dim"])
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
-    llm = load_llm(cfg.llm)
+    bridge, llm = build_parts(cfg, token_dim)
     if check_fingerprint and llm.fingerprint != stored_fp:
         raise ConfigError(
             f"{path}: trained with LLM fingerprint {stored_fp[:12]}..., but {cfg.llm.spec!r} "
             f"loads as {llm.fingerprint[:12]}...: not the same weights"
         )
-    bridge = build_bridge(cfg.bridge, token_dim, llm.width)
     try:
         bridge.load_state_dict(bridge_state)
     except RuntimeError as exc:

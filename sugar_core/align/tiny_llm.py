@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sugar_core.align.llm import PROMPT
+from sugar_core.align.config import PROMPT
 from sugar_core.schema import atomic_path
 
 # ChatML, the format SmolLM2 uses, so prompts look the same with either model

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sugar_core import schema
 from sugar_core.errors import ConfigError
+from sugar_core.pipeline.config import STAGES, DemoConfig, stage_configs
 from sugar_core.pipeline.stages import (
     Run,
     StageRow,
@@ -48,7 +49,6 @@ from sugar_core.skeleton.synthetic import SYNTHETIC_CLASSES
 from sugar_core.zeroshot.splits import UnseenSplit, random_unseen, resolve_split
 
 Callback = Callable[[dict], None]
-STAGES = ("import", "priors", "tokenize", "align", "eval", "zeroshot", "sample")
 # the zero-shot split the demo uses for a known class list (smallest registry split)
 DEFAULT_UNSEEN = {
     "nw-ucla": "nw-ucla-ru2",
@@ -56,28 +56,6 @@ DEFAULT_UNSEEN = {
     "ntu60": "ntu60-55-5",
     "ntu120": "ntu120-110-10",
 }
-
-
-@dataclass
-class DemoConfig:
-    data: str | None = None  # raw data set to run on instead of the synthetic one
-    format: str | None = None  # its format (required with data)
-    split: str | None = None  # train/test split; None: xsub (synthetic) or the data's only one
-    unseen: str | None = None  # zero-shot split: registry name or file; None: a default
-    llm: str | None = None  # None: smollm2 if installed (fast: tiny random), else tiny random
-    text_encoder: str = "minilm"  # embeds the priors (encoders.load_text_encoder spec)
-    fast: bool = False  # minimal settings (tests): tiny encoder and LLM, one epoch
-    seed: int = 0  # data, weights and the seeded zero-shot split
-    per_class: int | None = None  # synthetic takes per class; None: 40 (fast: 8)
-    describe: bool = True  # aligned.h5 predictions carry generated descriptions
-
-    def check(self) -> None:
-        if (self.data is None) != (self.format is None):
-            raise ConfigError("--data and --format go together (e.g. --data dir --format ntu)")
-        if self.per_class is not None and self.data is not None:
-            raise ConfigError("--per-class sizes the synthetic set; it does not apply to --data")
-        if self.per_class is not None and self.per_class < 4:
-            raise ConfigError(f"--per-class must be at least 4, got {self.per_class}")
 
 
 @dataclass
@@ -98,51 +76,6 @@ class DemoResult:
             "metrics": self.metrics,
             "seconds": self.seconds,
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# settings
-
-
-@dataclass
-class Settings:
-    """The stage configs the demo runs with (``stage_configs``)."""
-
-    tokenize: object  # TokenizeConfig, shared by tokenize and the zero-shot encoder
-    align: object  # AlignConfig, shared by align and the zero-shot alignment
-    max_new_tokens: int  # description length at prediction (0 = no descriptions)
-    zs_per_class: int  # cap on each seen class's zero-shot alignment samples (0 = all)
-
-
-def stage_configs(fast: bool, seed: int, llm: str, describe: bool) -> Settings:
-    """The demo's stage settings, sized for two CPU cores (a few minutes; fast: seconds)."""
-    from sugar_core.align.bridges import BridgeConfig
-    from sugar_core.align.llm import LLMConfig
-    from sugar_core.align.training import AlignConfig
-    from sugar_core.tokenize.training import TokenizeConfig
-
-    if fast:
-        tok = TokenizeConfig(
-            frames=16, channels=(8, 8), strides=(2, 2), epochs=1, batch_size=8,
-            warmup_epochs=0, probe="none", seed=seed,
-        )  # fmt: skip
-        align = AlignConfig(
-            bridge=BridgeConfig(queries=2, chunk=2, width=16, heads=2),
-            llm=LLMConfig(spec=llm, lora_r=2, max_description_tokens=4),
-            epochs=1, lr=5e-3, batch_size=8, seed=seed,
-        )  # fmt: skip
-        return Settings(tok, align, 6, 0)
-    # measured on the synthetic set (SmolLM2, one contended CPU thread): 10 encoder epochs
-    # reach 100 % text-prior top-1 on the xsub test part; the alignment needs two epochs at
-    # lr 1e-3 (94-100 % top-1; one epoch, or one at a higher lr, stays under 50 %). The LLM
-    # side is most of the time (~8 s a step), so target descriptions and answers stay short.
-    tok = TokenizeConfig(epochs=10, batch_size=16, warmup_epochs=2, eval_every=10, seed=seed)
-    align = AlignConfig(
-        bridge=BridgeConfig(queries=8, chunk=4, width=128, heads=4),
-        llm=LLMConfig(spec=llm, lora_r=8, lora_alpha=16, max_description_tokens=12),
-        epochs=2, lr=1e-3, batch_size=8, seed=seed,
-    )  # fmt: skip
-    return Settings(tok, align, 16 if describe else 0, 0)
 
 
 def _known_list(names: list[str]) -> str | None:
@@ -215,7 +148,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | os.PathLike, callback: Callback | N
     llm, note = choose_llm(cfg, out, texts)
     if note:
         run.emit(stage="align", event="note", message=note)
-    settings = stage_configs(cfg.fast, cfg.seed, llm, cfg.describe)
+    settings = stage_configs(cfg, llm)
     unseen = unseen_split(cfg.unseen, data, cfg.seed)
     ts = tokenize_stage(run, data, priors, split, settings.tokenize)
     test = align_stage(run, ts, priors, split, settings.align, settings.max_new_tokens)

@@ -236,8 +236,8 @@ def predict_samples(
     callback=None,
 ) -> list[Answer]:
     """Rank every class the model knows for each sample; describe the winner (``describe``)."""
-    from sugar_core.align.training import predict
-    from sugar_core.tokenize.training import tokenize
+    from sugar_core.align.inference import predict
+    from sugar_core.tokenize.encoding import encode
 
     owners, samples = [], []
     for raw in files:
@@ -246,7 +246,7 @@ def predict_samples(
             samples.append(s)
     names = list(predictor.model.class_names)
     data = SkeletonSet(samples, names, predictor.layout, {}, "predict")
-    ts = tokenize(data, predictor.encoder, predictor.heads, prep=predictor.prep)
+    ts = encode(data, predictor.encoder, predictor.heads, prep=predictor.prep)
     dec = predict(
         predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
         describe=describe, max_new_tokens=max_new_tokens, callback=callback,

@@ -11,17 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sugar_core import schema
 from sugar_core.errors import ConfigError
+from sugar_core.pipeline.config import DemoConfig, Settings
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.zeroshot.splits import UnseenSplit
-
-if TYPE_CHECKING:  # demo.py imports this module; these names are for annotations only
-    from sugar_core.pipeline.demo import DemoConfig, Settings
 
 Callback = Callable[[dict], None]
 
@@ -152,15 +149,16 @@ def make_priors(run: Run, cfg: DemoConfig, data: SkeletonSet):
 
 
 def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
+    from sugar_core.tokenize.encoding import encode
     from sugar_core.tokenize.store import write_tokens
-    from sugar_core.tokenize.training import tokenize, train_encoder
+    from sugar_core.tokenize.training import train_encoder
 
     path = run.path("tokens.h5")
     with run.stage("tokenize") as st:
         enc, heads, history = train_encoder(
             data, priors, tok_cfg, split, callback=run.progress("tokenize", "encoder")
         )
-        ts = tokenize(data, enc, heads, prep=tok_cfg.prep, history=history, train_split=split,
+        ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split=split,
                       priors_sha256=schema.sha256(run.path("priors.h5")))  # fmt: skip
         write_tokens(
             ts,
@@ -182,7 +180,9 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
 
 
 def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int):
-    from sugar_core.align.training import predict, save_aligned, train_alignment
+    from sugar_core.align.inference import predict
+    from sugar_core.align.store import save_aligned
+    from sugar_core.align.training import train_alignment
     from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.predictions import Predictions
 
@@ -235,7 +235,7 @@ def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int
 
 
 def eval_stage(run: Run):
-    from sugar_core.evaluate.metrics import evaluate_file
+    from sugar_core.evaluate.report import evaluate_file
 
     with run.stage("eval") as st:
         m = evaluate_file(run.path("aligned.h5"), plots_dir=run.out)
@@ -249,7 +249,8 @@ def eval_stage(run: Run):
 def zeroshot_stage(
     run: Run, data, priors, split: str, settings: Settings, us: UnseenSplit, seed: int
 ):
-    from sugar_core.zeroshot.protocol import ZeroShotConfig, run_zeroshot
+    from sugar_core.zeroshot.config import ZeroShotConfig
+    from sugar_core.zeroshot.protocol import run_zeroshot
     from sugar_core.zeroshot.store import write_zeroshot
 
     path = run.path("zs.h5")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sugar_core.errors import BackendError
-from sugar_core.priors.backends import Backend
+from sugar_core.priors.backends.base import Backend
 from sugar_core.schema import atomic_path
 
 

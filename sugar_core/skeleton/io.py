@@ -28,7 +28,16 @@ from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.readers import arrays, msr, ntu, pyskl, ucla
 from sugar_core.skeleton.readers.common import Notes, ReadOptions, Skipped
 
-__all__ = ["FORMATS", "Imported", "ReadOptions", "Skipped", "load", "read_dataset", "read_file"]
+__all__ = [
+    "FORMATS",
+    "Imported",
+    "ReadOptions",
+    "Skipped",
+    "load",
+    "read_dataset",
+    "read_file",
+    "save_imported",
+]
 
 # name -> reader module; directory readers expose SUFFIX, WHAT, list_inputs, parse, assemble;
 # single-file readers expose read
@@ -212,3 +221,28 @@ def tune_allocator() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     mallopt(m_mmap_threshold, 64 << 20)
     mallopt(m_trim_threshold, 256 << 20)
+
+
+def save_imported(
+    imported: Imported, src, fmt: str, opts: ReadOptions, output: str | os.PathLike
+) -> dict:
+    """Write what ``load`` read to ``output`` (kind skeletons), with the import's own record
+    (format, source, options, files, what was skipped, reader notes) as the file's config.
+    Returns that config."""
+    from dataclasses import asdict
+
+    from sugar_core.schema import input_record
+    from sugar_core.skeleton.dataset import write_skeletons
+
+    config = {
+        "stage": "data import",
+        "format": fmt,
+        "source": str(src),
+        "options": asdict(opts),
+        "files": imported.files,
+        "skipped": [s.as_dict() for s in imported.skipped],
+        "notes": imported.notes,
+    }
+    inputs = [src] + ([opts.drop_list] if opts.drop_list else [])
+    write_skeletons(imported.data, output, config=config, inputs=input_record(inputs))
+    return config

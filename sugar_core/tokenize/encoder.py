@@ -16,13 +16,14 @@ are averaged per time step.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sugar_core import settings
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.graph import spatial_partitions
 from sugar_core.skeleton.layouts import get_layout
@@ -85,15 +86,12 @@ class EncoderConfig:
         return t
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("channels", "strides", "dilations"):
-            d[k] = list(d[k])
-        return d
+        return settings.to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """Lenient: a stored config (keys it does not know, such as prep, are dropped)."""
+        return settings.build(cls, d, "stored encoder config", strict=False)
 
     @classmethod
     def small(cls, layout: str, in_channels: int = 3, max_bodies: int = 1, frames: int = 52):

@@ -5,17 +5,26 @@ concatenated (sum Ls, D) float16 with offsets, so each sample keeps its own Ls. 
 pooled features (N, D) and their projection into the text space (N, D_text), labels, class
 names, sample ids, the data file's splits, the encoder's weights and config, the training
 history and the priors file's hash.
+
+``load_encoder`` rebuilds the trained encoder, its heads and the pre-processing it expects from
+a tokens file (reading the weights only, not the token arrays) or from a TokenSet in memory.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from sugar_core import schema
-from sugar_core.errors import SchemaError
+from sugar_core.errors import ConfigError, SchemaError
+
+if TYPE_CHECKING:
+    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.tokenize.encoder import SkeletonEncoder
+    from sugar_core.tokenize.network import Heads
 
 PROJECTED = "projected"  # (N, D_text) float32: features through the training head
 HEAD = "head"  # group: weights of the linear head to the text space
@@ -54,7 +63,10 @@ class TokenSet:
         return np.flatnonzero(self.splits[split] == {"train": 1, "test": 0}[part])
 
 
-def write_tokens(ts: TokenSet, path, config=None, seed=None, inputs=()) -> None:
+def write_tokens(
+    ts: TokenSet, path: str | os.PathLike, config: dict | None = None, seed=None, inputs=()
+) -> None:
+    """Write ``ts`` as a tokens file (``config``, ``seed``, ``inputs``: the file's record)."""
     n = len(ts.tokens)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([t.shape[0] for t in ts.tokens], out=offsets[1:])
@@ -82,6 +94,7 @@ def write_tokens(ts: TokenSet, path, config=None, seed=None, inputs=()) -> None:
 
 
 def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
+    """A tokens file as a TokenSet; ``weights=False`` skips the encoder and head weights."""
     with schema.open_file(path, "tokens") as f:
         offsets = f[schema.TOKEN_OFFSETS][...]
         n = f[schema.LABELS].shape[0]
@@ -99,12 +112,75 @@ def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
             class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
             sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],
             splits={k: v[...].astype(np.int8) for k, v in f[schema.SPLITS].items()},
-            train_split=str(f.attrs.get("train_split", "")),
-            train_classes=schema.read_json(f, "train_classes"),
             encoder_config=schema.read_json(f, "encoder_config"),
             encoder_state=schema.read_state_dict(f[schema.ENCODER]) if weights else {},
             head_state=schema.read_state_dict(f[HEAD]) if weights else {},
-            history=schema.read_json(f, schema.HISTORY),
-            priors_sha256=str(f.attrs.get("priors_sha256", "")),
             layout=str(f.attrs.get("layout", "")),
+            **_provenance(f),
         )
+
+
+def read_provenance(path: str | os.PathLike) -> dict:
+    """How a tokens file's encoder was trained, as TokenSet fields (train_split, train_classes,
+    history, priors_sha256), without reading any array: what a reuse of the encoder carries on."""
+    with schema.open_file(path, "tokens") as f:
+        return _provenance(f)
+
+
+def _provenance(f) -> dict:
+    return {
+        "train_split": str(f.attrs.get("train_split", "")),
+        "train_classes": schema.read_json(f, "train_classes"),
+        "history": schema.read_json(f, schema.HISTORY),
+        "priors_sha256": str(f.attrs.get("priors_sha256", "")),
+    }
+
+
+class TrainedEncoder(NamedTuple):
+    """A trained stage-1 encoder, ready to tokenize new data."""
+
+    encoder: SkeletonEncoder  # eval mode, on the CPU
+    heads: Heads  # the text head (tokenize projects pooled features through it) and the rest
+    prep: PrepConfig  # the pre-processing it was trained with (its T, M and C included)
+    layout: str  # the joint layout it reads
+
+
+def load_encoder(source: TokenSet | str | os.PathLike) -> TrainedEncoder:
+    """The encoder stored in a tokens file (weights and config only) or in a TokenSet.
+
+    Raises SchemaError naming the file when it holds no encoder or its weights do not fit the
+    stored config.
+    """
+    from sugar_core.settings import build
+    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
+
+    if isinstance(source, TokenSet):
+        name = "these tokens"
+        config, enc_state, head_state = (
+            source.encoder_config,
+            source.encoder_state,
+            source.head_state,
+        )
+    else:
+        name = str(source)
+        config, enc_state, head_state = _read_encoder(source)
+    if not (config and enc_state and head_state):
+        raise SchemaError(f"{name}: no encoder weights stored; cannot encode other data")
+    try:
+        encoder = encoder_from_state(config, enc_state)
+        heads = heads_from_state(head_state)
+        prep = build(PrepConfig, config.get("prep") or {}, "prep", strict=False)
+    except (RuntimeError, KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise SchemaError(f"{name}: encoder weights do not fit its config ({exc})") from None
+    return TrainedEncoder(encoder, heads, prep, encoder.cfg.layout)
+
+
+def _read_encoder(path: str | os.PathLike) -> tuple[dict, dict, dict]:
+    """(encoder config, encoder state, head state) of a tokens file, nothing else read."""
+    with schema.open_file(path, "tokens") as f:
+        for name in (schema.ENCODER, HEAD, "encoder_config"):
+            if name not in f:
+                raise SchemaError(f"{path}: {name!r} missing: this tokens file has no encoder")
+        config = schema.read_json(f, "encoder_config")
+        return config, schema.read_state_dict(f[schema.ENCODER]), schema.read_state_dict(f[HEAD])

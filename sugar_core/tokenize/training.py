@@ -1,7 +1,7 @@
-"""Stage 1: train the skeleton encoder against the text priors, then tokenize every sample.
+"""Stage 1: train the skeleton encoder against the text priors.
 
     enc, heads, history = train_encoder(data, priors, TokenizeConfig(), split="xview")
-    tokens = tokenize(data, enc, heads, history=history, ...)   # -> TokenSet
+    tokens = tokenize(data, enc, heads, history=history, ...)   # encode.py -> TokenSet
 
 Training runs through Accelerate: the same call works on CPU, one GPU or several processes
 (``accelerate launch``); each process trains on its slice of every global batch, validation
@@ -19,192 +19,30 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 
+from sugar_core.accel import autocast, make_accelerator
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
-from sugar_core.skeleton.transforms import PrepConfig, stream_factor
-from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
-from sugar_core.tokenize.network import (
-    EpochBatches,
-    Heads,
-    PreparedBank,
-    Stage1Net,
-    encode_bank,
-    load_checkpoint,
-    save_checkpoint,
-)
-from sugar_core.tokenize.store import TokenSet
 from sugar_core.tokenize import losses
-from sugar_core.tokenize.validation import (
-    check_resumable,
+from sugar_core.tokenize.bank import (
+    EpochBatches,
+    PreparedBank,
     epoch_plan,
-    evaluate,
-    fit_text_head,
-    lr_factor,
-    make_optimizer,
     split_parts,
     subset_params,
-    track_best,
 )
-
-OBJECTIVES = ("mil-nce", "ce", "both")
-
-
-@dataclass
-class TokenizeConfig:
-    preset: str = "small"  # encoder size: small (two CPU cores) or paper (CTR-GCN, GPUs)
-    frames: int | None = None  # T: override the preset's input length
-    channels: tuple[int, ...] | None = None  # override the preset's block widths
-    strides: tuple[int, ...] | None = None  # override the temporal strides (sets Ls)
-    max_bodies: int | None = None  # M; None: the most bodies any sample has, capped at 2
-    dropout: float = 0.0  # on the pooled feature during training
-    prep: PrepConfig = field(default_factory=PrepConfig)  # centring, view, augmentation
-    objective: str = "mil-nce"  # mil-nce | ce | both
-    ce_weight: float = 1.0  # weight of the ce term under "both"
-    label_smoothing: float = 0.1  # ce only; softens over-confident logits on small data
-    text_kinds: tuple[str, ...] = ("motion", "visual")  # priors columns used as positives
-    text_mix: str = "random"  # random (Dirichlet mix of a class's texts) | pick | mean
-    symmetric: bool = False  # add the text-to-skeleton direction of the contrastive loss
-    temperature: float = 0.07  # initial tau (CLIP's)
-    learn_temperature: bool = True  # tau is a parameter, clamped to >= 0.01
-    epochs: int = 60  # passes over the training part
-    batch_size: int = 32  # global batch (split across processes)
-    optimizer: str = "sgd"  # sgd (nesterov momentum, as CTR-GCN) | adamw
-    lr: float = 0.05  # peak learning rate
-    momentum: float = 0.9
-    weight_decay: float = 5e-4  # not applied to norms, biases, topologies, temperature
-    warmup_epochs: int = 3  # linear warm-up before the cosine decay
-    schedule: str = "cosine"  # cosine (to 0) | step (x0.1 at 60 % and 85 %) | constant
-    grad_clip: float = 0.0  # max global grad norm, 0 = off
-    ema: float = 0.0  # decay of a moving average of the weights used for results; 0 = off
-    precision: str = "fp32"  # fp32 | bf16 (autocast where the device has it)
-    seed: int = 0
-    eval_every: int = 1  # validate every n epochs (and always after the last); 0 = never
-    probe: str = "logistic"  # linear probe on pooled features: logistic | ridge | none
-    patience: int = 0  # early stopping: epochs without a better monitor value; 0 = off
-    val_holdout: float = 0.0  # > 0: validate on this stratified share of the train part
-    workers: int = 0  # DataLoader processes building batches (0 = in the training process)
-    eval_batch_size: int = 128
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective {self.objective!r}; expected one of {OBJECTIVES}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {self.precision!r}; expected fp32 or bf16")
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"optimizer {self.optimizer!r}; expected sgd or adamw")
-        if self.schedule not in ("cosine", "step", "constant"):
-            raise ConfigError(f"schedule {self.schedule!r}; expected cosine, step or constant")
-        if not 0.0 <= self.ema < 1.0:
-            raise ConfigError(f"ema {self.ema} must lie in [0, 1) (0 = off, 0.999 = slow)")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ConfigError(f"epochs {self.epochs} and batch size {self.batch_size} too small")
-        if isinstance(self.prep, dict):
-            self.prep = PrepConfig(**self.prep)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["prep"] = self.prep.to_dict()
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TokenizeConfig:
-        """Lenient: a stored config (extra bookkeeping keys such as run_dir are ignored)."""
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    @classmethod
-    def from_settings(cls, d: dict, where: str = "settings") -> TokenizeConfig:
-        """Strict: user settings (a --config file, --set items); unknown keys and values of
-        the wrong type are a ConfigError naming ``where`` and the key."""
-        d = dict(d)
-        prep = d.pop("prep", {})
-        if not isinstance(prep, dict):
-            raise ConfigError(f"{where}: prep must be an object of settings, not {prep!r}")
-        _check_settings(cls, d, where, "")
-        _check_settings(PrepConfig, prep, where, "prep.")
-        fixed = sorted(set(prep) & {"frames", "max_bodies", "channels"})
-        if fixed:
-            raise ConfigError(
-                f"{where}: prep.{fixed[0]} follows the encoder; set {fixed[0]} at the top level"
-                if fixed[0] != "channels"
-                else f"{where}: prep.channels follows the encoder's input channels"
-            )
-        try:
-            return cls(**d, prep=PrepConfig(**prep))
-        except (TypeError, ValueError, ConfigError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-
-    def encoder_config(self, data: SkeletonSet) -> EncoderConfig:
-        c = int(data.samples[0].joints.shape[-1])
-        m = self.max_bodies or min(2, max(s.bodies for s in data.samples))
-        kw = {"in_channels": min(3, c) * stream_factor(self.prep.stream), "max_bodies": m}
-        if self.frames:
-            kw["frames"] = self.frames
-        enc = EncoderConfig.preset_named(self.preset, data.layout, **kw)
-        over = {k: getattr(self, k) for k in ("channels", "strides") if getattr(self, k)}
-        return replace(enc, dropout=self.dropout, **over) if over or self.dropout else enc
-
-    @property
-    def uses_text(self) -> bool:
-        return self.objective in ("mil-nce", "both")
-
-    @property
-    def uses_ce(self) -> bool:
-        return self.objective in ("ce", "both")
-
-
-def _check_settings(cls, d: dict, where: str, prefix: str) -> None:
-    """Refuse unknown keys and plainly wrong types (judged by each field's annotation or
-    default); whole floats given for integer fields become ints. Edits ``d`` in place."""
-    fields = cls.__dataclass_fields__
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        known = ", ".join(prefix + k for k in fields)
-        raise ConfigError(
-            f"{where}: unknown setting(s) {', '.join(prefix + k for k in unknown)}; known: {known}"
-        )
-    for key, value in d.items():
-        f = fields[key]
-        kind = str(f.type)
-        if value is None and "None" in kind:
-            continue
-        if kind.startswith("tuple"):
-            inner = kind[6 : kind.index("]")].split(", ")
-            item = str if inner[0] == "str" else (int, float)
-            ok = isinstance(value, (list, tuple)) and all(
-                isinstance(v, item) and not isinstance(v, bool) for v in value
-            )
-            size = len(inner) if "..." not in inner else None
-            ok = ok and (size is None or len(value) == size)
-            what = "strings" if item is str else "numbers"
-            expected = f"a list of {size} {what}" if size else f"a list of {what}"
-        elif kind == "bool":
-            ok, expected = isinstance(value, bool), "true or false"
-        elif kind.startswith(("int", "float")):
-            integral = kind.startswith("int")
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and (not integral or float(value).is_integer())
-            expected = "a whole number" if integral else "a number"
-            if ok and integral:
-                d[key] = int(value)
-        elif kind == "str":
-            ok, expected = isinstance(value, str), "a string"
-        else:
-            ok, expected = True, ""
-        if not ok:
-            raise ConfigError(f"{where}: {prefix}{key} = {value!r}; expected {expected}")
-
-
-def prep_for(enc: EncoderConfig, prep: PrepConfig) -> PrepConfig:
-    """The pre-processing an encoder expects (its T, M and C win over the prep's own)."""
-    channels = enc.in_channels // stream_factor(prep.stream)
-    return replace(prep, frames=enc.frames, max_bodies=enc.max_bodies, channels=channels)
+from sugar_core.tokenize.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from sugar_core.tokenize.config import TokenizeConfig, prep_for
+from sugar_core.tokenize.encoder import SkeletonEncoder
+from sugar_core.tokenize.network import Heads, Stage1Net
+from sugar_core.tokenize.optim import lr_factor, make_optimizer, weight_average
+from sugar_core.tokenize.validation import evaluate, fit_text_head, track_best
 
 
 def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,17 +62,248 @@ def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(priors.embeddings[:, cols]), torch.from_numpy(mask)
 
 
-def make_accelerator(precision: str = "fp32"):
-    """An Accelerator for this process (CPU unless CUDA is present; bf16 autocast on request)."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
+@dataclass
+class _Run:
+    """Everything a training run carries from epoch to epoch (one per process)."""
 
-    mp = "bf16" if precision == "bf16" else "no"
-    try:
-        return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mp)
-    except ValueError:  # an earlier Accelerator in this process used another precision
-        AcceleratorState._reset_state()
-        return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mp)
+    cfg: TokenizeConfig  # with the prep the encoder expects (prep_for)
+    acc: object  # Accelerator
+    net: torch.nn.Module  # Stage1Net; after _prepare, wrapped for several processes
+    optimizer: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    gen: torch.Generator  # batch order, augmentation and text mixing; restored on resume
+    train_bank: PreparedBank
+    val_bank: PreparedBank
+    y_train: np.ndarray  # (N_train,) rows into texts (0..K-1)
+    y_val: np.ndarray  # (N_val,)
+    texts: torch.Tensor  # (K, P', E) on the CPU, mixed into each batch's positives
+    mask: torch.Tensor  # (K, P')
+    protos: np.ndarray  # (K, E) unit-norm mean text per class
+    steps_per_epoch: int
+    callback: object = None  # the caller's, on the main process only
+    average: AveragedModel | None = None
+    history: list[dict] = field(default_factory=list)
+    start: int = 0  # epochs done before this call (resume)
+    best: dict | None = None
+
+    @property
+    def model(self) -> Stage1Net:
+        """The network results come from: the weight average, or the trained one."""
+        return self.average.module if self.average is not None else self.acc.unwrap_model(self.net)
+
+    def notify(self, event: dict) -> None:
+        if self.callback is not None:
+            self.callback(event)
+
+
+def _classes(data: SkeletonSet, priors: Priors, cfg: TokenizeConfig, train_classes):
+    """(class ids, texts (K, P', E), mask (K, P'), class id -> row or -1) of the run."""
+    k_all = len(data.class_names)
+    classes = list(range(k_all)) if train_classes is None else sorted(set(train_classes))
+    bad = [c for c in classes if not 0 <= c < k_all]
+    if bad or not classes:
+        raise ConfigError(f"train classes {bad or classes} outside 0..{k_all - 1}")
+    pri = priors.select([data.class_names[c] for c in classes])
+    texts, mask = text_table(pri, cfg.text_kinds)  # (K, P', E), (K, P')
+    remap = np.full(k_all, -1, dtype=np.int64)
+    remap[classes] = np.arange(len(classes))
+    return classes, texts, mask, remap
+
+
+def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _Run:
+    """Classes, parts, network, optimizer and schedule of a fresh run (seeded by cfg.seed)."""
+    # 1. classes, samples, texts
+    classes, texts, mask, remap = _classes(data, priors, cfg, train_classes)
+    train_idx, val_idx = split_parts(data, split, classes, cfg)
+
+    # 2. processes, model, optimizer
+    acc = accelerator or make_accelerator(cfg.precision)
+    torch.manual_seed(cfg.seed)
+    enc_cfg = cfg.encoder_config(data)
+    cfg = replace(cfg, prep=prep_for(enc_cfg, cfg.prep))
+    k = len(classes) if cfg.uses_ce else None
+    heads = Heads(enc_cfg.dim, texts.shape[-1], k, cfg.temperature)
+    if not cfg.uses_text:
+        heads.text.requires_grad_(False)
+    if not (cfg.uses_text and cfg.learn_temperature):
+        heads.logit_scale.requires_grad_(False)
+    net = Stage1Net(SkeletonEncoder(enc_cfg), heads)
+    train_bank = PreparedBank(data, train_idx, cfg.prep)
+    n, world = len(train_bank), acc.num_processes
+    steps_per_epoch = len(epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{n} training samples cannot fill one batch on {world} processes")
+    optimizer = make_optimizer(net, cfg)
+    protos = losses.class_prototypes(texts.to(acc.device), mask.to(acc.device))  # (K, E)
+    return _Run(
+        cfg=cfg,
+        acc=acc,
+        net=net,
+        optimizer=optimizer,
+        sched=torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch)),
+        gen=torch.Generator().manual_seed(cfg.seed),
+        train_bank=train_bank,
+        val_bank=PreparedBank(data, val_idx, cfg.prep),
+        y_train=remap[data.labels[train_idx]],
+        y_val=remap[data.labels[val_idx]],
+        texts=texts,
+        mask=mask,
+        protos=protos.cpu().numpy(),
+        steps_per_epoch=steps_per_epoch,
+        callback=callback if acc.is_main_process else None,
+    )
+
+
+def _resume(run: _Run, run_dir: str | os.PathLike) -> dict | None:
+    """Restore the run checkpointed in ``run_dir`` (if any); returns its averaged weights."""
+    ckpt = load_checkpoint(run_dir)
+    if ckpt is None:
+        return None
+    check_resumable(ckpt["config"], run.cfg.to_dict(), run_dir)
+    run.net.load_state_dict(ckpt["net"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.sched.load_state_dict(ckpt["scheduler"])
+    run.gen.set_state(ckpt["generator"])
+    run.history, run.start, run.best = ckpt["history"], ckpt["epoch"], ckpt.get("best")
+    return ckpt["ema"]
+
+
+def _prepare(run: _Run, ema_state: dict | None) -> None:
+    """Hand network and optimizer to the accelerator; start the weight average (``ema``)."""
+    run.net, run.optimizer = run.acc.prepare(run.net, run.optimizer)
+    if run.cfg.ema:
+        net = run.acc.unwrap_model(run.net)
+        run.average = weight_average(net, run.cfg.ema, updates=run.sched.last_epoch)
+        if ema_state is not None:
+            run.average.module.load_state_dict(ema_state)
+
+
+def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, t_mine: torch.Tensor):
+    """One optimizer step on this process's batch; returns (loss, terms, predictions (B,))."""
+    cfg, acc = run.cfg, run.acc
+    with autocast(acc):
+        _, z, logits, scale = run.net(x)  # (B, D), (B, E) | None, (B, K) | None, ()
+        terms = {}
+        if cfg.uses_text:
+            terms.update(losses.mil_nce(z.float(), t_mine, y, scale, cfg.symmetric))
+        if cfg.uses_ce:
+            terms.update(losses.cross_entropy(logits.float(), y, cfg.label_smoothing))
+        weights = {"mil_nce": 1.0} if cfg.objective == "mil-nce" else {"ce": 1.0}
+        if cfg.objective == "both":
+            weights = {"mil_nce": 1.0, "ce": cfg.ce_weight}
+        loss = losses.combine(terms, weights)
+    run.optimizer.zero_grad(set_to_none=True)
+    acc.backward(loss)
+    if cfg.grad_clip:
+        acc.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.sched.step()
+    if run.average is not None:
+        run.average.update_parameters(acc.unwrap_model(run.net))
+    with torch.no_grad():
+        if logits is not None:
+            return loss, terms, logits.argmax(1)
+        pt = torch.from_numpy(run.protos).to(z.device)  # (K, E)
+        return loss, terms, (torch.nn.functional.normalize(z.float(), dim=-1) @ pt.T).argmax(1)
+
+
+def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
+    """One pass over the training part; returns the summed (loss, mil_nce, ce, correct,
+    count) of all processes."""
+    cfg, acc = run.cfg, run.acc
+    rank, world = acc.process_index, acc.num_processes
+    torch.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + rank)  # dropout
+    plan, params = epoch_plan(len(run.train_bank), cfg, run.gen, world)
+    mix_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=run.gen)))
+    mine = []
+    for pos, rows in plan:
+        part = np.array_split(np.arange(len(pos)), world)[rank]
+        mine.append((pos[part], subset_params(params, rows[part])))
+    batches = EpochBatches(run.train_bank, mine)
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, shuffle=False, num_workers=cfg.workers
+    )
+    run.net.train()
+    sums = torch.zeros(5, dtype=torch.float64)  # loss, mil_nce, ce, correct, count
+    for step, (x, pos) in enumerate(loader):
+        y = torch.from_numpy(run.y_train[pos.numpy()]).to(acc.device)
+        # every process draws every text of the global batch, then keeps its own
+        glob = torch.from_numpy(run.y_train[plan[step][0]])
+        t_all = losses.mix_texts(run.texts, run.mask, glob, mix_gen, cfg.text_mix)
+        t_mine = t_all[np.array_split(np.arange(len(glob)), world)[rank]].to(acc.device)
+        loss, terms, pred = _step(run, x.to(acc.device), y, t_mine)
+        b, zero = len(y), torch.zeros(())
+        sums += torch.tensor(
+            [
+                loss.item() * b,
+                terms.get("mil_nce", zero).item() * b,
+                terms.get("ce", zero).item() * b,
+                (pred == y).sum().item(),
+                b,
+            ],
+            dtype=torch.float64,
+        )
+        acc_now = (pred == y).float().mean().item()
+        run.notify(
+            {"event": "step", "epoch": epoch, "step": step + 1, "loss": loss.item(), "acc": acc_now}
+        )
+    return acc.reduce(sums.to(acc.device), reduction="sum").cpu()
+
+
+def _epoch_entry(run: _Run, epoch: int, totals: torch.Tensor, t0: float) -> dict:
+    """The history entry of an epoch: training means, then validation when it is due."""
+    cfg, acc = run.cfg, run.acc
+    count = max(1.0, float(totals[4]))
+    entry = {
+        "epoch": epoch + 1,
+        "loss": float(totals[0] / count),
+        "train_acc": float(totals[3] / count),
+        "n_train": int(totals[4]),
+        "lr": float(run.sched.get_last_lr()[0]),
+        "world_size": acc.num_processes,
+    }
+    if cfg.uses_text:
+        entry["mil_nce"] = float(totals[1] / count)
+        entry["tau"] = float(1.0 / acc.unwrap_model(run.net).heads.scale().exp().item())
+    if cfg.uses_ce:
+        entry["ce"] = float(totals[2] / count)
+    last = epoch + 1 == cfg.epochs
+    if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
+        parts = (run.train_bank, run.val_bank, run.y_train, run.y_val, run.protos)
+        entry.update(evaluate(run.model, *parts, cfg, acc))
+    entry["seconds"] = time.perf_counter() - t0
+    return entry
+
+
+def _save(run: _Run, epoch: int, run_dir: str | os.PathLike) -> None:
+    """Checkpoint the run after ``epoch`` (main process) and wait for every process."""
+    acc = run.acc
+    if acc.is_main_process:
+        state = {
+            "epoch": epoch + 1,
+            "net": acc.unwrap_model(run.net).state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.sched.state_dict(),
+            "generator": run.gen.get_state(),
+            "history": run.history,
+            "config": run.cfg.to_dict(),
+            "best": run.best,
+            "seed": run.cfg.seed,
+            "ema": run.average.module.state_dict() if run.average is not None else None,
+        }
+        save_checkpoint(run_dir, state)
+    acc.wait_for_everyone()
+
+
+def _finish(run: _Run) -> tuple[SkeletonEncoder, Heads]:
+    """The result: best (with patience) or averaged weights; closed-form text head for ce."""
+    model = run.model
+    if run.cfg.patience and run.best is not None and run.best.get("state") is not None:
+        model.load_state_dict(run.best["state"])
+    encoder, heads = model.encoder.eval(), model.heads.eval()
+    if not run.cfg.uses_text:
+        fit_text_head(encoder, heads, run.train_bank, run.y_train, run.protos, run.cfg, run.acc)
+    return encoder, heads
 
 
 def train_encoder(
@@ -255,263 +324,35 @@ def train_encoder(
     ``callback(event: dict)`` receives {"event": "start" | "step" | "epoch", ...} on the main
     process. Returns the unwrapped encoder, heads (text head, ce head, temperature), history.
     """
-    # 1. classes, samples, texts
-    k_all = len(data.class_names)
-    classes = list(range(k_all)) if train_classes is None else sorted(set(train_classes))
-    bad = [c for c in classes if not 0 <= c < k_all]
-    if bad or not classes:
-        raise ConfigError(f"train classes {bad or classes} outside 0..{k_all - 1}")
-    pri = priors.select([data.class_names[c] for c in classes])
-    texts, mask = text_table(pri, cfg.text_kinds)  # (K, P', E), (K, P')
-    remap = np.full(k_all, -1, dtype=np.int64)
-    remap[classes] = np.arange(len(classes))
-    train_idx, val_idx = split_parts(data, split, classes, cfg)
-    y_train, y_val = remap[data.labels[train_idx]], remap[data.labels[val_idx]]
-
-    # 2. processes, model, optimizer
-    acc = accelerator or make_accelerator(cfg.precision)
-    rank, world = acc.process_index, acc.num_processes
-    torch.manual_seed(cfg.seed)
-    enc_cfg = cfg.encoder_config(data)
-    prep = prep_for(enc_cfg, cfg.prep)
-    cfg = replace(cfg, prep=prep)
-    heads = Heads(
-        enc_cfg.dim, texts.shape[-1], len(classes) if cfg.uses_ce else None, cfg.temperature
+    # 1. a fresh run, or the checkpointed one continued
+    run = _setup(data, priors, cfg, split, train_classes, accelerator, callback)
+    ema_state = _resume(run, run_dir) if run_dir is not None and resume else None
+    _prepare(run, ema_state)
+    cfg = run.cfg
+    run.notify(
+        {
+            "event": "start",
+            "epochs": cfg.epochs,
+            "start_epoch": run.start,
+            "steps_per_epoch": run.steps_per_epoch,
+            "n_train": len(run.train_bank),
+            "n_val": len(run.val_bank),
+        }
     )
-    if not cfg.uses_text:
-        heads.text.requires_grad_(False)
-    if not (cfg.uses_text and cfg.learn_temperature):
-        heads.logit_scale.requires_grad_(False)
-    net = Stage1Net(SkeletonEncoder(enc_cfg), heads)
-    train_bank = PreparedBank(data, train_idx, prep)
-    val_bank = PreparedBank(data, val_idx, prep)
-    n = len(train_bank)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = len(epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
-    if steps_per_epoch == 0:
-        raise ConfigError(f"{n} training samples cannot fill one batch on {world} processes")
-    optimizer = make_optimizer(net, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch))
-    texts, mask = texts.to(acc.device), mask.to(acc.device)
-    protos = losses.class_prototypes(texts, mask).cpu().numpy()  # (K, E)
 
-    # 3. resume
-    history, start, best = [], 0, None
-    if run_dir is not None and resume:
-        ckpt = load_checkpoint(run_dir)
-        if ckpt is not None:
-            check_resumable(ckpt["config"], cfg.to_dict(), run_dir)
-            net.load_state_dict(ckpt["net"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            sched.load_state_dict(ckpt["scheduler"])
-            gen.set_state(ckpt["generator"])
-            history, start, best = ckpt["history"], ckpt["epoch"], ckpt.get("best")
-    net, optimizer = acc.prepare(net, optimizer)
-    average = WeightAverage(acc.unwrap_model(net), cfg.ema) if cfg.ema else None
-    if average is not None and start:
-        average.model.load_state_dict(ckpt["ema"])
-    main = acc.is_main_process
-    if callback and main:
-        callback(
-            {
-                "event": "start",
-                "epochs": cfg.epochs,
-                "start_epoch": start,
-                "steps_per_epoch": steps_per_epoch,
-                "n_train": n,
-                "n_val": len(val_bank),
-            }
-        )
-
-    # 4. epochs
-    stale = 0 if best is None else best.get("stale", 0)
-    for epoch in range(start, cfg.epochs):
+    # 2. epochs, each validated when due, tracked and checkpointed
+    stale = 0 if run.best is None else run.best.get("stale", 0)
+    for epoch in range(run.start, cfg.epochs):
         if cfg.patience and stale >= cfg.patience:
             break
         t0 = time.perf_counter()
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + rank)
-        plan, params = epoch_plan(n, cfg, gen, world)
-        mix_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
-        mine = []
-        for pos, rows in plan:
-            part = np.array_split(np.arange(len(pos)), world)[rank]
-            mine.append((pos[part], subset_params(params, rows[part])))
-        loader = torch.utils.data.DataLoader(
-            EpochBatches(train_bank, mine),
-            batch_size=None,
-            shuffle=False,
-            num_workers=cfg.workers,
-        )
-        net.train()
-        sums = torch.zeros(5, dtype=torch.float64)  # loss, mil_nce, ce, correct, count
-        for step, (x, pos) in enumerate(loader):
-            y = torch.from_numpy(y_train[pos.numpy()]).to(acc.device)
-            # every process draws every text of the global batch, then keeps its own
-            glob = torch.from_numpy(y_train[plan[step][0]])
-            t_all = losses.mix_texts(texts.cpu(), mask.cpu(), glob, mix_gen, cfg.text_mix)
-            t_mine = t_all[np.array_split(np.arange(len(glob)), world)[rank]].to(acc.device)
-            with acc.autocast():
-                pooled, z, logits, scale = net(x.to(acc.device))
-                terms = {}
-                if cfg.uses_text:
-                    terms.update(losses.mil_nce(z.float(), t_mine, y, scale, cfg.symmetric))
-                if cfg.uses_ce:
-                    terms.update(losses.cross_entropy(logits.float(), y, cfg.label_smoothing))
-                weights = {"mil_nce": 1.0} if cfg.objective == "mil-nce" else {"ce": 1.0}
-                if cfg.objective == "both":
-                    weights = {"mil_nce": 1.0, "ce": cfg.ce_weight}
-                loss = losses.combine(terms, weights)
-            optimizer.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            if cfg.grad_clip:
-                acc.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            optimizer.step()
-            sched.step()
-            if average is not None:
-                average.update(acc.unwrap_model(net), sched.last_epoch)
-            with torch.no_grad():
-                if logits is not None:
-                    pred = logits.argmax(1)
-                else:
-                    pt = torch.from_numpy(protos).to(z.device)
-                    pred = (torch.nn.functional.normalize(z.float(), dim=-1) @ pt.T).argmax(1)
-                b = len(y)
-                sums += torch.tensor(
-                    [
-                        loss.item() * b,
-                        terms.get("mil_nce", torch.zeros(())).item() * b,
-                        terms.get("ce", torch.zeros(())).item() * b,
-                        (pred == y).sum().item(),
-                        b,
-                    ],
-                    dtype=torch.float64,
-                )
-            if callback and main:
-                callback(
-                    {
-                        "event": "step",
-                        "epoch": epoch,
-                        "step": step + 1,
-                        "loss": loss.item(),
-                        "acc": (pred == y).float().mean().item(),
-                    }
-                )
-        totals = acc.reduce(sums.to(acc.device), reduction="sum").cpu()
-        count = max(1.0, float(totals[4]))
-        entry = {
-            "epoch": epoch + 1,
-            "loss": float(totals[0] / count),
-            "train_acc": float(totals[3] / count),
-            "n_train": int(totals[4]),
-            "lr": float(sched.get_last_lr()[0]),
-            "world_size": world,
-        }
-        if cfg.uses_text:
-            entry["mil_nce"] = float(totals[1] / count)
-            entry["tau"] = float(1.0 / acc.unwrap_model(net).heads.scale().exp().item())
-        if cfg.uses_ce:
-            entry["ce"] = float(totals[2] / count)
-        last = epoch + 1 == cfg.epochs
-        result = average.model if average is not None else acc.unwrap_model(net)
-        if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
-            entry.update(evaluate(result, train_bank, val_bank, y_train, y_val, protos, cfg, acc))
-        entry["seconds"] = time.perf_counter() - t0
-        history.append(entry)
-        best, stale = track_best(best, entry, cfg, result, epoch)
+        entry = _epoch_entry(run, epoch, _train_epoch(run, epoch), t0)
+        run.history.append(entry)
+        run.best, stale = track_best(run.best, entry, cfg, run.model, epoch)
         if run_dir is not None:
-            if main:
-                save_checkpoint(
-                    run_dir,
-                    {
-                        "epoch": epoch + 1,
-                        "net": acc.unwrap_model(net).state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "generator": gen.get_state(),
-                        "history": history,
-                        "config": cfg.to_dict(),
-                        "best": best,
-                        "seed": cfg.seed,
-                        "ema": average.model.state_dict() if average is not None else None,
-                    },
-                )
-            acc.wait_for_everyone()
-        if callback and main:
-            callback({"event": "epoch", **entry})
+            _save(run, epoch, run_dir)
+        run.notify({"event": "epoch", **entry})
 
-    # 5. finish: best (or averaged) weights, closed-form text head for ce
-    model = average.model if average is not None else acc.unwrap_model(net)
-    if cfg.patience and best is not None and best.get("state") is not None:
-        model.load_state_dict(best["state"])
-    encoder, heads = model.encoder.eval(), model.heads.eval()
-    if not cfg.uses_text:
-        fit_text_head(encoder, heads, train_bank, y_train, protos, cfg, acc)
-    return encoder, heads, history
-
-
-class WeightAverage:
-    """An exponential moving average of a network's weights and batch-norm statistics.
-
-    ``update`` after every optimizer step; the decay ramps up as (1 + n) / (10 + n) over the
-    first updates, so early averages are not dominated by the random initial weights.
-    """
-
-    def __init__(self, net: torch.nn.Module, decay: float):
-        import copy
-
-        self.decay = decay
-        self.model = copy.deepcopy(net).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, net: torch.nn.Module, updates: int) -> None:
-        d = min(self.decay, (1 + updates) / (10 + updates))
-        for avg, now in zip(self.model.state_dict().values(), net.state_dict().values()):
-            if avg.dtype.is_floating_point:
-                avg.lerp_(now.detach(), 1.0 - d)
-            else:
-                avg.copy_(now)
-
-
-def tokenize(
-    data: SkeletonSet,
-    encoder: SkeletonEncoder,
-    heads: Heads,
-    prep: PrepConfig | None = None,
-    batch_size: int = 128,
-    accelerator=None,
-    **meta,
-) -> TokenSet:
-    """Every sample's tokens (Ls, D), pooled feature and text-space projection as a TokenSet.
-
-    Samples are resampled to the encoder's T, so every sample has Ls = cfg.token_length().
-    ``meta`` fills the remaining TokenSet fields (train_split, train_classes, history,
-    priors_sha256).
-    """
-    ecfg = encoder.cfg
-    if data.layout != ecfg.layout:
-        raise ConfigError(f"data layout {data.layout!r} but the encoder expects {ecfg.layout!r}")
-    c = int(data.samples[0].joints.shape[-1])
-    prep = prep_for(ecfg, prep or PrepConfig())
-    if c < prep.channels:
-        raise ConfigError(f"data has {c} channels per joint, the encoder needs {prep.channels}")
-    bank = PreparedBank(data, np.arange(len(data)), prep)
-    tokens, pooled = encode_bank(encoder, bank, batch_size, accelerator)
-    with torch.no_grad():
-        w = heads.text.weight.detach().float().cpu().numpy()
-        b = heads.text.bias.detach().float().cpu().numpy()
-    proj = pooled @ w.T + b
-    proj /= np.maximum(np.linalg.norm(proj, axis=1, keepdims=True), 1e-12)
-    return TokenSet(
-        tokens=[t.astype(np.float16) for t in tokens],
-        features=pooled.astype(np.float32),
-        projected=proj.astype(np.float32),
-        labels=data.labels,
-        class_names=list(data.class_names),
-        sample_ids=data.sample_ids,
-        splits={k: v.copy() for k, v in data.splits.items()},
-        encoder_config={**ecfg.to_dict(), "prep": bank.prep.to_dict()},
-        encoder_state={k: v.detach().cpu() for k, v in encoder.state_dict().items()},
-        head_state={k: v.detach().cpu() for k, v in heads.state_dict().items()},
-        layout=data.layout,
-        **meta,
-    )
+    # 3. best (or averaged) weights, closed-form text head for ce
+    encoder, heads = _finish(run)
+    return encoder, heads, run.history

@@ -17,9 +17,8 @@ import numpy as np
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.dataset import TRAIN, Sample, SkeletonSet
 from sugar_core.skeleton.layouts import joint_map
+from sugar_core.zeroshot.config import EVAL_PARTS
 from sugar_core.zeroshot.splits import UnseenSplit
-
-EVAL_PARTS = ("test", "all")
 
 
 def norm_name(name: str) -> str:

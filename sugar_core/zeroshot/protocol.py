@@ -1,11 +1,11 @@
 """The zero-shot protocol: train on seen classes only, recognise unseen ones.
 
     result = run_zeroshot(data, priors, resolve_split("nw-ucla-ru5", data.class_names), cfg)
-    write_zeroshot(result, "zs.h5", inputs=input_record([...]))  # zeroshot_store.py
+    write_zeroshot(result, "zs.h5", inputs=input_record([...]))  # zeroshot/store.py
 
-Steps (tokenize and align are the ordinary stages, handed seen classes only):
-1. plan: seen / unseen classes (``zeroshot_plan``); cross-dataset runs (``test_data``) match
-   the test data's classes to the training data's by name and bring both into one joint
+Steps (tokenize and align are the ordinary stages, handed seen classes only: ``seen.py``):
+1. plan: seen / unseen classes (``plan.plan_classes``); cross-dataset runs (``test_data``)
+   match the test data's classes to the training data's by name and bring both into one joint
    layout (``layouts.joint_map``);
 2. encoder: trained on the seen classes' samples of the split's train part, against the seen
    classes' priors rows. It is given a *copy* of the data and priors cut down to seen classes
@@ -23,89 +23,35 @@ Accuracies are fractions in [0, 1]; every metrics dict names its ``protocol`` an
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sugar_core.align.training import AlignConfig, AlignedModel, predict, train_alignment
+from sugar_core.align.inference import predict_split
+from sugar_core.align.model import AlignedModel
 from sugar_core.errors import ConfigError
 from sugar_core.evaluate.metrics import compute_metrics
 from sugar_core.predictions import Predictions
 from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
-from sugar_core.tokenize.store import TokenSet
-from sugar_core.tokenize.training import TokenizeConfig
+from sugar_core.tokenize.encoding import encode
+from sugar_core.tokenize.store import TokenSet, load_encoder
 from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
+from sugar_core.zeroshot.config import ZeroShotConfig
 from sugar_core.zeroshot.plan import (
-    EVAL_PARTS,
     ClassPlan,
     check_trained_without,
     default_split,
     evaluation_indices,
     plan_classes,
-    seen_only,
     shared_layout,
     to_layout,
-    training_indices,
 )
+from sugar_core.zeroshot.seen import Callback, encode_seen, notify, train_seen_alignment
 from sugar_core.zeroshot.splits import UnseenSplit
+from sugar_core.zeroshot.store import storable
 
-DECODES = ("rank", "generate")
 SUMMARY_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate")
-ZS_SPLIT = "zeroshot"  # name of the split handed to the stages: 1 seen train, 0 seen test
-
-Callback = Callable[[dict], None]
-
-
-@dataclass
-class ZeroShotConfig:
-    split: str = ""  # data split whose train part trains; "" = the data's only split
-    eval_part: str = ""  # unseen samples scored: test | all; "" = test (same data), all (other)
-    decodes: tuple[str, ...] = DECODES  # LLM decodings scored; the first fills the file's pred
-    gzsl: bool = False  # also score seen + unseen candidates (seen test samples + unseen ones)
-    baseline: bool = True  # the embedding baseline: no LLM, cosine to prior prototypes
-    describe: bool = False  # rank: also generate a description per sample (a generation each)
-    align_per_class: int = 0  # cap on each seen class's alignment samples (0 = all; CPU budget)
-    predict_batch: int = 16  # samples per LLM forward at prediction time
-    max_new_tokens: int = 48  # generate / describe: answer length cap
-    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # as `sugar tokenize`
-    align: AlignConfig = field(default_factory=AlignConfig)  # as `sugar align`
-
-    def __post_init__(self):
-        if isinstance(self.tokenize, dict):
-            self.tokenize = TokenizeConfig.from_dict(self.tokenize)
-        if isinstance(self.align, dict):
-            self.align = AlignConfig.from_dict(self.align)
-        self.decodes = tuple(self.decodes)
-        bad = [d for d in self.decodes if d not in DECODES]
-        if bad or not self.decodes:
-            raise ConfigError(f"decodes {list(self.decodes)}; choose from {', '.join(DECODES)}")
-        if self.eval_part and self.eval_part not in EVAL_PARTS:
-            raise ConfigError(f"eval part {self.eval_part!r}; choose {' or '.join(EVAL_PARTS)}")
-
-    def to_dict(self) -> dict:
-        return {
-            "split": self.split,
-            "eval_part": self.eval_part,
-            "decodes": list(self.decodes),
-            "gzsl": self.gzsl,
-            "baseline": self.baseline,
-            "describe": self.describe,
-            "align_per_class": self.align_per_class,
-            "predict_batch": self.predict_batch,
-            "max_new_tokens": self.max_new_tokens,
-            "tokenize": self.tokenize.to_dict(),
-            "align": self.align.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ZeroShotConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown zero-shot settings {unknown}; known: {sorted(known)}")
-        return cls(**d)
 
 
 @dataclass
@@ -121,146 +67,185 @@ class ZeroShotResult:
         return self.predictions.metrics
 
 
+@dataclass
+class _Test:
+    """The test side of a run, what step 4 scores."""
+
+    data: SkeletonSet  # the training data itself, or another file (cross-dataset)
+    tokens: TokenSet  # its samples tokenized by the seen-only encoder
+    priors: Priors  # priors of its classes (the baseline's prototypes)
+    split: str  # its split ("" = none)
+    part: str  # unseen samples scored: test | all
+    idx: np.ndarray  # (N_u,) unseen-class samples scored
+    cross: bool  # another data set than the training one
+
+
 # ---------------------------------------------------------------------------------------------
-# stage 1 and 2 on seen classes only
+# steps 1-3: plan, encoder, alignment
 
 
-def _notify(callback: Callback | None, phase: str):
-    if callback is None:
-        return None
-    return lambda event: callback({"phase": phase, **event})
+def _check_reuse(tokens, aligned, plan: ClassPlan, reused_from: dict[str, str]) -> None:
+    """Refuse reused artifacts that saw an unseen class (or an alignment without its tokens)."""
+    if aligned is not None and tokens is None:
+        raise ConfigError("a reused alignment needs the tokens (encoder) it was trained on")
+    if tokens is not None:
+        names = [tokens.class_names[i] for i in tokens.train_classes or []]
+        known = names if tokens.train_classes is not None else None
+        where = reused_from.get("tokens", "tokens")
+        check_trained_without(where, known, plan.unseen_names, "encoder")
+    if aligned is not None:
+        where = reused_from.get("aligned", "aligned")
+        check_trained_without(where, aligned.class_names, plan.unseen_names, "alignment")
 
 
-def _seen_split(data: SkeletonSet, split: str, plan: ClassPlan) -> tuple[SkeletonSet, np.ndarray]:
-    """Seen-class samples only (train part -> 1, test part -> 0), and their indices in data."""
-    train = training_indices(data, split, plan.seen)
-    held = evaluation_indices(data, split, plan.seen, "test") if split else np.zeros(0, int)
-    idx = np.concatenate([train, held]).astype(np.int64)
-    sub = seen_only(data, idx, plan.seen)
-    sub.splits = {ZS_SPLIT: np.r_[np.ones(len(train)), np.zeros(len(held))].astype(np.int8)}
-    return sub, idx
-
-
-def train_seen_encoder(
-    data: SkeletonSet, priors: Priors, cfg, split: str, plan: ClassPlan, callback=None, run_dir=None
-):
-    """(encoder, heads, history) trained on seen classes only (a cut-down copy of the data)."""
-    from sugar_core.tokenize.training import train_encoder
-
-    sub, _ = _seen_split(data, split, plan)
-    pri = priors.select(plan.seen_names)
-    return train_encoder(sub, pri, cfg, ZS_SPLIT, callback=callback, run_dir=run_dir)
-
-
-def _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256):
-    from sugar_core.tokenize.training import tokenize
-
-    enc, heads, history = train_seen_encoder(
-        data, priors, cfg.tokenize, data_split, plan, _notify(callback, "encoder"), run_dir
-    )
-    return tokenize(
-        data, enc, heads, prep=cfg.tokenize.prep, history=history, train_split=data_split,
-        train_classes=plan.seen, priors_sha256=priors_sha256,
-    )  # fmt: skip
-
-
-def train_seen_tokens(
-    data: SkeletonSet,
-    priors: Priors,
-    split: UnseenSplit,
-    cfg: ZeroShotConfig,
-    callback: Callback | None = None,
-    run_dir=None,
-    priors_sha256: str = "",
-) -> TokenSet:
-    """Stage 1 of the protocol alone: the seen-only encoder, every sample of ``data``
-    tokenized. ``train_classes`` records the seen ids, so ``run_zeroshot(tokens=...)`` can
-    reuse it for this split or any other whose unseen classes it never saw."""
-    data_split = default_split(data, cfg.split, "training data")
-    plan = plan_classes(split, data.class_names)
-    return _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256)
-
-
-def _release_accelerator() -> None:
-    """Each stage builds its own Accelerator, and accelerate refuses a second one with another
-    mixed precision in the same process (an fp32 encoder, then a bf16 alignment): forget the
-    first one's settings. The distributed state (PartialState) is kept."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state()
-
-
-def seen_tokens(
-    tokens: TokenSet, split: str, plan: ClassPlan, per_class: int = 0, seed: int = 0
-) -> TokenSet:
-    """The seen classes' training tokens, relabelled 0..K_s-1 with only the seen names.
-
-    ``per_class`` > 0 keeps at most that many samples of each class (a seeded choice)."""
-    part = tokens.splits[split] == 1 if split else np.ones(len(tokens), dtype=bool)
-    idx = np.flatnonzero(part & np.isin(tokens.labels, plan.seen))
-    if len(idx) == 0:
-        raise ConfigError(f"no seen-class training tokens in split {split or '(all)'!r}")
-    if per_class > 0:
-        rng = np.random.default_rng(seed)
-        keep = [rng.permutation(idx[tokens.labels[idx] == c])[:per_class] for c in plan.seen]
-        idx = np.sort(np.concatenate(keep))
-    remap = np.full(len(tokens.class_names), -1, dtype=np.int64)
-    remap[plan.seen] = np.arange(len(plan.seen))
-    return TokenSet(
-        tokens=[tokens.tokens[i] for i in idx],
-        features=tokens.features[idx],
-        projected=tokens.projected[idx],
-        labels=remap[tokens.labels[idx]],
-        class_names=plan.seen_names,
-        sample_ids=[tokens.sample_ids[i] for i in idx],
-        splits={ZS_SPLIT: np.ones(len(idx), dtype=np.int8)},
-        train_split=ZS_SPLIT,
-        train_classes=list(range(len(plan.seen))),
-        encoder_config=tokens.encoder_config,
-        layout=tokens.layout,
-    )
-
-
-def encoder_of(tokens: TokenSet):
-    """(encoder, heads, prep) rebuilt from a tokens file's stored weights."""
-    from sugar_core.skeleton.transforms import PrepConfig
-    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
-
-    if not tokens.encoder_state:
-        raise ConfigError("these tokens carry no encoder weights; cannot encode other data")
-    prep = dict(tokens.encoder_config.get("prep") or {})
-    return (
-        encoder_from_state(tokens.encoder_config, tokens.encoder_state),
-        heads_from_state(tokens.head_state),
-        PrepConfig(**prep),
-    )
+def _joint_layout(data: SkeletonSet, test: SkeletonSet | None, tokens: TokenSet | None):
+    """(training data, test data) in one joint layout: a reused encoder's, else the training
+    data's when the test data maps onto it (cross-dataset), else the test data's."""
+    if test is None:
+        if tokens is not None and tokens.layout and tokens.layout != data.layout:
+            raise ConfigError(
+                f"the tokens' encoder reads {tokens.layout}, the data is {data.layout}"
+            )
+        return data, data
+    base = tokens.layout if tokens is not None else data.layout
+    layout = shared_layout(base, test.layout, fixed=tokens is not None)
+    return to_layout(data, layout), to_layout(test, layout)
 
 
 def _same_samples(tokens: TokenSet, data: SkeletonSet) -> bool:
     return tokens.sample_ids == data.sample_ids and np.array_equal(tokens.labels, data.labels)
 
 
+def _tokens(
+    data, test, cross: bool, tokens: TokenSet, data_split: str, plan: ClassPlan, priors_sha256: str
+) -> tuple[TokenSet, TokenSet]:
+    """(training tokens, test tokens) from the seen-only encoder of ``tokens``: the given
+    tokens where they hold the same samples, else the data encoded again."""
+    enc = load_encoder(tokens)
+    train = tokens
+    if not _same_samples(tokens, data):
+        train = encode(
+            data,
+            enc.encoder,
+            enc.heads,
+            prep=enc.prep,
+            history=tokens.history,
+            train_split=data_split,
+            train_classes=plan.seen,
+            priors_sha256=priors_sha256,
+        )
+    if not cross:
+        return train, train
+    return train, encode(test, enc.encoder, enc.heads, prep=enc.prep)
+
+
 # ---------------------------------------------------------------------------------------------
-# scoring
+# step 4: scoring
 
 
-def _to_ids(local: np.ndarray, candidates: list[int]) -> np.ndarray:
-    """Candidate-list positions (-1 = none) to class ids (-1 kept)."""
-    cand = np.asarray(candidates, dtype=np.int64)
-    local = np.asarray(local, dtype=np.int64)
-    return np.where(local >= 0, cand[np.clip(local, 0, None)], -1)
+def _unseen_samples(
+    test: SkeletonSet, cfg: ZeroShotConfig, cross: bool, data_split: str, plan: ClassPlan
+) -> tuple[str, str, np.ndarray]:
+    """(part, the test data's split, (N_u,) unseen-class samples to score)."""
+    part = cfg.eval_part or ("all" if cross else "test")
+    test_split = default_split(test, "" if cross else data_split, "test data")
+    if part == "test" and not test_split:
+        raise ConfigError("the test data has no split; evaluate every sample with eval part all")
+    idx = evaluation_indices(test, test_split, plan.unseen, part)
+    if len(idx) == 0:
+        raise ConfigError(f"no samples of the unseen classes {plan.unseen_names} to evaluate")
+    return part, test_split, idx
 
 
-def _llm(model, seqs, candidates, names, decode, cfg, callback, embed_fn=None):
-    d = predict(
-        model, seqs, names, decode=decode, batch_size=cfg.predict_batch, describe=cfg.describe,
-        max_new_tokens=cfg.max_new_tokens, embed_fn=embed_fn, callback=callback,
-    )  # fmt: skip
-    return d, _to_ids(d.pred, candidates), _to_ids(d.top5, candidates)
+def _llm(
+    model,
+    tokens: TokenSet,
+    idx,
+    candidates,
+    decode: str,
+    cfg: ZeroShotConfig,
+    callback: Callback | None,
+    embed_fn=None,
+) -> Predictions:
+    """The LLM's answers on rows ``idx`` with ``candidates`` (class ids) as the action list."""
+    return predict_split(
+        model,
+        tokens,
+        idx,
+        candidates,
+        decode=decode,
+        batch_size=cfg.predict_batch,
+        describe=cfg.describe,
+        max_new_tokens=cfg.max_new_tokens,
+        embed_fn=embed_fn,
+        callback=callback,
+    )
 
 
 def _summary(m: dict) -> dict:
     return {k: m[k] for k in SUMMARY_KEYS if k in m}
+
+
+def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn):
+    """(the first decode's predictions and metrics, {decode: summary}, per-decode arrays)."""
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    by_decode, primary = {}, None
+    for decode in cfg.decodes:
+        tagged = notify(callback, f"predict:{decode}")
+        p = _llm(model, t.tokens, t.idx, plan.unseen, decode, cfg, tagged, embed_fn)
+        m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
+        by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
+        arrays[f"llm_{decode}"] = {"pred": p.pred, "top5": p.top5, "scores": p.scores}
+        if primary is None:
+            primary = (p, m)
+    return primary, by_decode, arrays
+
+
+def _score_baseline(t: _Test, plan: ClassPlan) -> tuple[dict, dict[str, np.ndarray]]:
+    """The embedding baseline's summary and arrays on the unseen samples."""
+    protos = class_prototypes(t.priors, plan.unseen_names)
+    pred, top5, scores = cosine_rank(t.tokens.projected[t.idx], protos, plan.unseen)
+    labels = t.data.labels[t.idx]
+    m = compute_metrics(labels, pred, top5, t.data.class_names, candidates=plan.unseen)
+    return _summary(m), {"pred": pred, "top5": top5, "scores": scores}
+
+
+def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn) -> dict:
+    """Seen + unseen candidates on seen-class test samples and the unseen samples."""
+    if not plan.seen_in_test:
+        raise ConfigError("--gzsl: the test data has no class that was seen in training")
+    seen_part = "all" if t.cross else "test"
+    if seen_part == "test" and not t.split:
+        raise ConfigError("--gzsl needs a split whose test part holds unseen-by-training samples")
+    seen_idx = evaluation_indices(t.data, t.split, plan.seen_in_test, seen_part)
+    idx = np.concatenate([seen_idx, t.idx])
+    cand = list(plan.seen_in_test) + list(plan.unseen)
+    labels = t.data.labels[idx]
+    out = {"candidates": len(cand), "decode": cfg.decodes[0]}
+    p = _llm(
+        model, t.tokens, idx, cand, cfg.decodes[0], cfg, notify(callback, "predict:gzsl"), embed_fn
+    )
+    out["llm"] = gzsl_metrics(labels, p.pred, plan.seen_in_test, plan.unseen)
+    if cfg.baseline:
+        protos = class_prototypes(t.priors, [t.data.class_names[c] for c in cand])
+        b_pred, _, _ = cosine_rank(t.tokens.projected[idx], protos, cand)
+        out["baseline"] = gzsl_metrics(labels, b_pred, plan.seen_in_test, plan.unseen)
+    return out
+
+
+def _evaluate(
+    model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, common: dict, callback, embed_fn
+) -> tuple[Predictions, dict]:
+    """Step 4: the unseen-class predictions (first decode) with every figure in their metrics,
+    and the other predictors' arrays."""
+    (p, m), by_decode, arrays = _score_llm(model, t, plan, cfg, callback, embed_fn)
+    metrics = {**m, **common, "decode": cfg.decodes[0], "llm": by_decode}
+    if cfg.baseline:
+        metrics["baseline"], arrays["baseline"] = _score_baseline(t, plan)
+    if cfg.gzsl:
+        metrics["gzsl"] = _gzsl(model, t, plan, cfg, callback, embed_fn)
+    p = replace(p, class_names=list(t.data.class_names), metrics=metrics)
+    return p, arrays
 
 
 def run_zeroshot(
@@ -282,122 +267,40 @@ def run_zeroshot(
     encoder / alignment (refused if it saw an unseen class); ``reused_from`` names their files
     in errors. ``callback`` receives the stages' progress events with a ``phase`` key.
     ``embed_fn`` (texts -> unit rows) lets generate match an answer to the closest name."""
-    from sugar_core.tokenize.training import tokenize
-
-    reused_from = reused_from or {}
     cross = test_data is not None
     data_split = default_split(data, cfg.split, "training data")
     plan = plan_classes(split, data.class_names, test_data.class_names if cross else None)
-    test_priors = test_priors or priors
-    if aligned is not None and tokens is None:
-        raise ConfigError("a reused alignment needs the tokens (encoder) it was trained on")
-    if tokens is not None:
-        names = [tokens.class_names[i] for i in tokens.train_classes or []]
-        known = names if tokens.train_classes is not None else None
-        check_trained_without(reused_from.get("tokens", "tokens"), known, plan.unseen_names,
-                              "encoder")  # fmt: skip
-    if aligned is not None:
-        check_trained_without(reused_from.get("aligned", "aligned"), aligned.class_names,
-                              plan.unseen_names, "alignment")  # fmt: skip
+    _check_reuse(tokens, aligned, plan, reused_from or {})
 
     # 1. one joint layout for both sides
-    test = test_data if cross else data
-    if cross:
-        base = tokens.layout if tokens is not None else data.layout
-        layout = shared_layout(base, test.layout, fixed=tokens is not None)
-        data, test = to_layout(data, layout), to_layout(test, layout)
-    elif tokens is not None and tokens.layout and tokens.layout != data.layout:
-        raise ConfigError(f"the tokens' encoder reads {tokens.layout}, the data is {data.layout}")
+    data, test = _joint_layout(data, test_data, tokens)
 
     # 2. encoder: trained on seen classes, or reused
     if tokens is None:
-        tokens = _encode_seen(data, priors, cfg, data_split, plan, callback, run_dir,
-                              priors_sha256)  # fmt: skip
-    enc, heads, prep = encoder_of(tokens)
-    train_tokens = tokens if _same_samples(tokens, data) else tokenize(
-        data, enc, heads, prep=prep, history=tokens.history, train_split=data_split,
-        train_classes=plan.seen, priors_sha256=priors_sha256,
-    )  # fmt: skip
-    test_tokens = tokenize(test, enc, heads, prep=prep) if cross else train_tokens
+        tokens = encode_seen(data, priors, cfg, data_split, plan, callback, run_dir, priors_sha256)
+    train_tokens, test_tokens = _tokens(data, test, cross, tokens, data_split, plan, priors_sha256)
 
     # 3. alignment: seen names only in the prompt, or reused
     if aligned is None:
-        _release_accelerator()
-        aligned = train_alignment(
-            seen_tokens(train_tokens, data_split, plan, cfg.align_per_class, cfg.align.seed),
-            priors.select(plan.seen_names),
-            cfg.align, ZS_SPLIT, callback=_notify(callback, "align"),
-        )  # fmt: skip
+        aligned = train_seen_alignment(
+            train_tokens, priors, cfg.align, data_split, plan, cfg.align_per_class, callback
+        )
 
     # 4. unseen-class samples, scored with the unseen names only
-    part = cfg.eval_part or ("all" if cross else "test")
-    test_split = default_split(test, "" if cross else data_split, "test data")
-    if part == "test" and not test_split:
-        raise ConfigError("the test data has no split; evaluate every sample with eval part all")
-    idx = evaluation_indices(test, test_split, plan.unseen, part)
-    if len(idx) == 0:
-        raise ConfigError(f"no samples of the unseen classes {plan.unseen_names} to evaluate")
-    labels = test.labels[idx]
-    seqs = [test_tokens.tokens[i] for i in idx]
+    part, test_split, idx = _unseen_samples(test, cfg, cross, data_split, plan)
+    t = _Test(test, test_tokens, test_priors or priors, test_split, part, idx, cross)
     protocol = f"zeroshot/{split.protocol}" + ("/cross-dataset" if cross else "")
-    common = dict(protocol=protocol, split=split.name, data_split=data_split, eval_part=part,
-                  unseen=plan.unseen_names, seen=plan.seen_names,
-                  chance=chance(len(plan.unseen)))  # fmt: skip
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    by_decode, primary = {}, None
-    for decode in cfg.decodes:
-        d, pred, top5 = _llm(aligned, seqs, plan.unseen, plan.unseen_names, decode, cfg,
-                             _notify(callback, f"predict:{decode}"), embed_fn)  # fmt: skip
-        m = compute_metrics(labels, pred, top5, test.class_names, d.raw_text, plan.unseen)
-        by_decode[decode] = {**_summary(m), "seconds": d.seconds}
-        arrays[f"llm_{decode}"] = {"pred": pred, "top5": top5, "scores": d.scores}
-        if primary is None:
-            primary = (decode, d, pred, top5, m)
-    decode, d, pred, top5, m = primary
-    metrics = {**m, **common, "decode": decode, "llm": by_decode}
-
-    if cfg.baseline:
-        protos = class_prototypes(test_priors, plan.unseen_names)
-        b_pred, b_top5, b_scores = cosine_rank(test_tokens.projected[idx], protos, plan.unseen)
-        bm = compute_metrics(labels, b_pred, b_top5, test.class_names, candidates=plan.unseen)
-        metrics["baseline"] = _summary(bm)
-        arrays["baseline"] = {"pred": b_pred, "top5": b_top5, "scores": b_scores}
-
-    if cfg.gzsl:
-        metrics["gzsl"] = _gzsl(aligned, test, test_tokens, test_priors, plan, idx, test_split,
-                                cross, cfg, callback, embed_fn)  # fmt: skip
-
-    p = Predictions(
-        labels=labels, pred=pred, top5=top5, class_names=list(test.class_names),
-        sample_ids=[test.sample_ids[i] for i in idx], scores=d.scores, raw_text=d.raw_text,
-        description=d.description, candidates=np.asarray(plan.unseen, dtype=np.int64),
-        features=test_tokens.features[idx], metrics=metrics,
-    )  # fmt: skip
+    common = dict(
+        protocol=protocol,
+        split=split.name,
+        data_split=data_split,
+        eval_part=part,
+        unseen=plan.unseen_names,
+        seen=plan.seen_names,
+        chance=chance(len(plan.unseen)),
+    )
+    p, arrays = _evaluate(aligned, t, plan, cfg, common, callback, embed_fn)
     return ZeroShotResult(p, train_tokens, aligned, plan, arrays)
-
-
-def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross, cfg, callback,
-          embed_fn):  # fmt: skip
-    """Seen + unseen candidates on seen-class test samples and the unseen samples."""
-    if not plan.seen_in_test:
-        raise ConfigError("--gzsl: the test data has no class that was seen in training")
-    seen_part = "all" if cross else "test"
-    if seen_part == "test" and not split:
-        raise ConfigError("--gzsl needs a split whose test part holds unseen-by-training samples")
-    seen_idx = evaluation_indices(test, split, plan.seen_in_test, seen_part)
-    idx = np.concatenate([seen_idx, unseen_idx])
-    cand = list(plan.seen_in_test) + list(plan.unseen)
-    names = [test.class_names[c] for c in cand]
-    labels = test.labels[idx]
-    out = {"candidates": len(cand), "decode": cfg.decodes[0]}
-    _, pred, _ = _llm(model, [test_tokens.tokens[i] for i in idx], cand, names, cfg.decodes[0],
-                      cfg, _notify(callback, "predict:gzsl"), embed_fn)  # fmt: skip
-    out["llm"] = gzsl_metrics(labels, pred, plan.seen_in_test, plan.unseen)
-    if cfg.baseline:
-        protos = class_prototypes(test_priors, names)
-        b_pred, _, _ = cosine_rank(test_tokens.projected[idx], protos, cand)
-        out["baseline"] = gzsl_metrics(labels, b_pred, plan.seen_in_test, plan.unseen)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,8 +309,6 @@ def _gzsl(model, test, test_tokens, test_priors, plan, unseen_idx, split, cross,
 
 def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions:
     """The seen-only model on its own classes' test samples (what an aligned file stores)."""
-    from sugar_core.zeroshot.store import storable
-
     ts, plan = result.tokens, result.plan
     split = ts.train_split
     if split and split in ts.splits:
@@ -415,13 +316,7 @@ def seen_predictions(result: ZeroShotResult, cfg: ZeroShotConfig) -> Predictions
     else:
         idx = np.zeros(0, dtype=np.int64)
     decode = cfg.decodes[0]
-    d, pred, top5 = _llm(result.model, [ts.tokens[i] for i in idx], plan.seen, plan.seen_names,
-                         decode, cfg, None)  # fmt: skip
-    labels = ts.labels[idx]
-    m = compute_metrics(labels, pred, top5, ts.class_names, d.raw_text, plan.seen)
+    p = _llm(result.model, ts, idx, plan.seen, decode, cfg, None)
+    m = compute_metrics(p.labels, p.pred, p.top5, ts.class_names, p.raw_text, plan.seen)
     m.update(protocol="zeroshot/seen-classes", split=split, decode=decode)
-    return Predictions(
-        labels=labels, pred=pred, top5=top5, class_names=list(ts.class_names),
-        sample_ids=[ts.sample_ids[i] for i in idx], scores=d.scores,
-        raw_text=storable(d.raw_text), candidates=np.asarray(plan.seen, dtype=np.int64), metrics=m,
-    )  # fmt: skip
+    return replace(p, raw_text=storable(p.raw_text), description=None, features=None, metrics=m)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sugar_core.priors import builtin_data
-from sugar_core.priors.backends import Backend, Knowledge
+from sugar_core.priors.backends.base import Backend, Knowledge
 
 
 class BuiltinBackend(Backend):

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from sugar_core.errors import InputFormatError
-from sugar_core.priors.backends import Backend, Knowledge
+from sugar_core.priors.backends.base import Backend, Knowledge
 from sugar_core.priors.store import MOTION_PARTS
 
 CSV_COLUMNS = ("class", "kind", "part", "text")
@@ -58,39 +58,71 @@ def _read_json(path: Path) -> dict[str, Knowledge]:
         data = data["classes"]
     if not isinstance(data, dict) or not data:
         raise InputFormatError(path, "expected an object mapping class names to entries")
-    out = {}
-    for name, entry in data.items():
-        line = _line_of(text, name)
+    return {str(name): _json_entry(path, text, name, entry) for name, entry in data.items()}
 
-        def fail(msg: str, name=name, line=line):
-            raise InputFormatError(path, f"class {name!r}: {msg}", line=line)
 
-        if not isinstance(entry, dict):
-            fail(f"entry should be an object, got {type(entry).__name__}")
-        unknown = sorted(set(entry) - set(KINDS))
-        if unknown:
-            fail(f"unknown key(s) {unknown}; expected {list(KINDS)}")
-        motion = entry.get("motion")
-        if not isinstance(motion, dict):
-            fail(f"'motion' should be an object with keys {list(MOTION_PARTS)}")
-        extra = sorted(set(motion) - set(MOTION_PARTS))
-        missing = [p for p in MOTION_PARTS if not _text(motion.get(p))]
-        if missing:
-            fail(f"motion parts missing or empty: {missing}")
-        if extra:
-            fail(f"unknown motion part(s) {extra}; expected {list(MOTION_PARTS)}")
-        visual = entry.get("visual")
-        if not isinstance(visual, list) or not visual or not all(_text(v) for v in visual):
-            fail("'visual' should be a non-empty list of non-empty strings")
-        description = entry.get("description", "")
-        if description != "" and not _text(description):
-            fail("'description' should be a non-empty string")
-        out[str(name)] = Knowledge(
-            motion={p: motion[p].strip() for p in MOTION_PARTS},
-            visual=[v.strip() for v in visual],
-            description=(description or "").strip(),
-        )
-    return out
+def _json_entry(path: Path, text: str, name: str, entry) -> Knowledge:
+    """One class of the JSON form, checked field by field (errors name the class and line)."""
+    line = _line_of(text, name)
+
+    def fail(msg: str):
+        raise InputFormatError(path, f"class {name!r}: {msg}", line=line)
+
+    if not isinstance(entry, dict):
+        fail(f"entry should be an object, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(KINDS))
+    if unknown:
+        fail(f"unknown key(s) {unknown}; expected {list(KINDS)}")
+    motion = entry.get("motion")
+    if not isinstance(motion, dict):
+        fail(f"'motion' should be an object with keys {list(MOTION_PARTS)}")
+    extra = sorted(set(motion) - set(MOTION_PARTS))
+    missing = [p for p in MOTION_PARTS if not _text(motion.get(p))]
+    if missing:
+        fail(f"motion parts missing or empty: {missing}")
+    if extra:
+        fail(f"unknown motion part(s) {extra}; expected {list(MOTION_PARTS)}")
+    visual = entry.get("visual")
+    if not isinstance(visual, list) or not visual or not all(_text(v) for v in visual):
+        fail("'visual' should be a non-empty list of non-empty strings")
+    description = entry.get("description", "")
+    if description != "" and not _text(description):
+        fail("'description' should be a non-empty string")
+    return Knowledge(
+        motion={p: motion[p].strip() for p in MOTION_PARTS},
+        visual=[v.strip() for v in visual],
+        description=(description or "").strip(),
+    )
+
+
+def _csv_row(path, row: dict, line: int, motion, visual, description, first_line) -> None:
+    """One CSV row into the per-class tables (errors name the line)."""
+    if None in row or any(v is None for v in row.values()):
+        raise InputFormatError(path, f"expected {len(CSV_COLUMNS)} columns", line=line)
+    name, kind = row["class"].strip(), row["kind"].strip().lower()
+    part, text = row["part"].strip().lower(), row["text"].strip()
+    if not name:
+        raise InputFormatError(path, "empty class name", line=line)
+    where = f"class {name!r}"
+    if not text:
+        raise InputFormatError(path, f"{where}: empty text", line=line)
+    first_line.setdefault(name, line)
+    if kind == "motion":
+        if part not in MOTION_PARTS:
+            raise InputFormatError(
+                path, f"{where}: part {part!r} is not one of {list(MOTION_PARTS)}", line
+            )
+        if part in motion.setdefault(name, {}):
+            raise InputFormatError(path, f"{where}: motion part {part!r} twice", line)
+        motion[name][part] = text
+    elif kind == "visual":
+        visual.setdefault(name, []).append(text)
+    elif kind == "description":
+        if name in description:
+            raise InputFormatError(path, f"{where}: second description", line)
+        description[name] = text
+    else:
+        raise InputFormatError(path, f"{where}: kind {kind!r} is not one of {list(KINDS)}", line)
 
 
 def _read_csv(path: Path) -> dict[str, Knowledge]:
@@ -107,35 +139,7 @@ def _read_csv(path: Path) -> dict[str, Knowledge]:
             )
         reader.fieldnames = header
         for row in reader:
-            line = reader.line_num
-            if None in row or any(v is None for v in row.values()):
-                raise InputFormatError(path, f"expected {len(CSV_COLUMNS)} columns", line=line)
-            name, kind = row["class"].strip(), row["kind"].strip().lower()
-            part, text = row["part"].strip().lower(), row["text"].strip()
-            if not name:
-                raise InputFormatError(path, "empty class name", line=line)
-            where = f"class {name!r}"
-            if not text:
-                raise InputFormatError(path, f"{where}: empty text", line=line)
-            first_line.setdefault(name, line)
-            if kind == "motion":
-                if part not in MOTION_PARTS:
-                    raise InputFormatError(
-                        path, f"{where}: part {part!r} is not one of {list(MOTION_PARTS)}", line
-                    )
-                if part in motion.setdefault(name, {}):
-                    raise InputFormatError(path, f"{where}: motion part {part!r} twice", line)
-                motion[name][part] = text
-            elif kind == "visual":
-                visual.setdefault(name, []).append(text)
-            elif kind == "description":
-                if name in description:
-                    raise InputFormatError(path, f"{where}: second description", line)
-                description[name] = text
-            else:
-                raise InputFormatError(
-                    path, f"{where}: kind {kind!r} is not one of {list(KINDS)}", line
-                )
+            _csv_row(path, row, reader.line_num, motion, visual, description, first_line)
     if not first_line:
         raise InputFormatError(path, "no rows after the header")
     out = {}

@@ -13,7 +13,7 @@ descriptions need ``--backend openai`` pointed at a server that hosts a VLM.
 from __future__ import annotations
 
 from sugar_core.models import DEFAULT_LLM, load_causal_lm
-from sugar_core.priors.backends import Backend, BackendConfig
+from sugar_core.priors.backends.base import Backend, BackendConfig
 from sugar_core.priors.prompts import Prompt, prompt_text
 
 

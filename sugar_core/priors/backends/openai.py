@@ -25,7 +25,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from sugar_core.errors import BackendError, ConfigError
-from sugar_core.priors.backends import Backend, BackendConfig
+from sugar_core.priors.backends.base import Backend, BackendConfig
 from sugar_core.priors.prompts import Prompt
 
 MAX_WAIT = 120.0  # never sleep longer than this for one Retry-After

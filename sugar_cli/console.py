@@ -1,0 +1,169 @@
+"""Everything a human reads: one stderr console, progress, verbosity, errors as one line.
+
+stdout carries data only (a path, or JSON with ``--json``). On a terminal, long work shows
+rich progress bars; in a log or a pipe the same progress becomes a plain line at most every
+``HEARTBEAT`` seconds (so short commands print none, and an error stays one line).
+``-q`` keeps only warnings and errors; ``-v`` adds a line per epoch and per note's detail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sugar_core.errors import SugarError
+
+console = Console(stderr=True)
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+HEARTBEAT = 10.0  # seconds between plain progress lines off a terminal
+_level = [NORMAL]
+
+
+class _Heartbeat:
+    """Says whether a plain progress line is due (the first only after HEARTBEAT seconds)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and not console.is_terminal
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if not self.enabled or _level[0] < NORMAL or (now - self.last < HEARTBEAT):
+            return False
+        self.last = now
+        return True
+
+
+def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:
+    _level[0] = QUIET if quiet else VERBOSE if verbose else NORMAL
+
+
+def verbosity() -> int:
+    return _level[0]
+
+
+def say(message: str, level: int = NORMAL, markup: bool = True) -> None:
+    """A line for humans on stderr, shown when the verbosity is at least ``level``. Text
+    from data (paths, class names) goes with ``markup=False``, printed as it is."""
+    if _level[0] >= level:
+        console.print(message, markup=markup, highlight=False, soft_wrap=not markup)
+
+
+def warn(message: str) -> None:
+    """Shown even with ``-q``."""
+    console.print(f"[bold yellow]warning:[/bold yellow] {message}")
+
+
+def handle_errors(fn):
+    """Library errors (user mistakes) become one ``Error:`` line and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SugarError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            console.print("[red]interrupted[/red]; no output file was written")
+            sys.exit(130)
+
+    return wrapper
+
+
+def echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _bar(disable: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=disable or _level[0] == QUIET or not console.is_terminal,
+    )
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None, disable: bool = False):
+    """One progress bar; yields ``advance(n=1, info=None, total=None)``. Off a terminal it
+    prints a plain line at most every HEARTBEAT seconds."""
+    bar = _bar(disable)
+    beat = _Heartbeat(not disable)
+    done, first_total = [0], total
+    with bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def advance(n: int = 1, info: str | None = None, total: int | None = None):
+            fields = {"info": info} if info is not None else {}
+            bar.update(task, advance=n, total=total, **fields)  # total None: unchanged
+            done[0] += n
+            if beat.due():
+                size = total or first_total
+                console.print(f"{description} {done[0]}/{size or '?'} {info or ''}".rstrip())
+
+        yield advance
+
+
+class Reporter:
+    """Renders ``sugar_core.events``: a bar per (stage, part), lines for start/done/notes.
+
+    Use as a context manager around the library call and pass the instance as its callback.
+    """
+
+    def __init__(self, titles: dict[str, str] | None = None):
+        self.titles = titles or {}
+        self.bar = _bar(False)
+        self.tasks: dict[tuple[str, str], int] = {}
+        self.beat = _Heartbeat(True)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def title(self, stage: str) -> str:
+        return self.titles.get(stage, stage)
+
+    def __call__(self, ev: dict) -> None:
+        kind, stage = ev.get("event"), ev.get("stage", "")
+        if kind == "note":  # shown even with -q: it changes how to read the results
+            console.print(f"[bold yellow]NOTE:[/bold yellow] {ev['message']}")
+        elif kind == "start":
+            say(f"[cyan]>[/cyan] {self.title(stage)}")
+        elif kind == "done":
+            say(f"  {self.title(stage)} done in {ev['seconds']:.1f} s")
+        elif kind == "epoch":
+            loss = f" loss {ev['loss']:.3f}" if "loss" in ev else ""
+            say(f"  {self.title(stage)} epoch {ev.get('epoch')}{loss}", VERBOSE)
+        elif kind == "progress":
+            self._progress(stage, ev)
+
+    def _progress(self, stage: str, ev: dict) -> None:
+        key = (stage, ev.get("part", ""))
+        label = f"{self.title(stage)}: {key[1]}" if key[1] else self.title(stage)
+        if key not in self.tasks:
+            self.tasks[key] = self.bar.add_task(label, total=ev["total"], info="")
+        info = ev.get("info", "")
+        self.bar.update(self.tasks[key], completed=ev["done"], total=ev["total"], info=info)
+        if self.beat.due():
+            console.print(f"{label} {ev['done']}/{ev['total'] or '?'} {info}".rstrip())

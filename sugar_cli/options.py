@@ -1,0 +1,107 @@
+"""Option bundles shared by the commands, so one option reads and behaves the same everywhere.
+
+Each bundle is a decorator that adds the options and, where it has work to do (threads,
+verbosity), does it before the command body runs, so the body receives only what it needs.
+Defaults shown by ``--help`` come from the dataclasses: ``dataclass_default`` reads them, and
+``tests/cli/test_help_defaults.py`` checks every shown default against them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import click
+
+from sugar_cli.console import set_verbosity
+
+
+def dataclass_default(cls, dotted: str):
+    """The default of a (nested) dataclass field, e.g. ``(AlignConfig, "bridge.queries")``."""
+    obj = cls()
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    if isinstance(obj, tuple):
+        return ",".join(str(v) for v in obj)
+    return obj
+
+
+def shown(cls, dotted: str) -> str:
+    """``[default: X]`` text for an option that defaults to None and falls back to a field."""
+    value = dataclass_default(cls, dotted)
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    return f"[default: {value}]"
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def common(fn):
+    """``--threads``, ``-q/--quiet`` and ``-v/--verbose``: applied before the body runs."""
+
+    @click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+    @click.option("-v", "--verbose", is_flag=True, help="A line per epoch and more detail.")
+    @functools.wraps(fn)
+    def wrapper(*args, threads=None, quiet=False, verbose=False, **kwargs):
+        if quiet and verbose:
+            raise click.UsageError("-q and -v contradict each other; give one")
+        set_verbosity(quiet, verbose)
+        _set_threads(threads)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def json_option(what: str = "a JSON summary"):
+    return click.option(
+        "--json", "as_json", is_flag=True, help=f"Print {what} on stdout instead of the path."
+    )
+
+
+def output_option(help: str, required: bool = True, file_okay: bool = True):
+    return click.option(
+        "-o",
+        "--output",
+        required=required,
+        type=click.Path(dir_okay=not file_okay, file_okay=file_okay),
+        help=help,
+    )
+
+
+def seed_option(cls=None, dotted: str = "seed"):
+    """``--seed``; with a config class it defaults to None and shows the field's default."""
+    if cls is None:
+        return click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    return click.option("--seed", type=int, default=None, help=f"Random seed {shown(cls, dotted)}.")
+
+
+def llm_option(help: str = "smollm2, a model folder or a hub id"):
+    return click.option("--llm", default=None, help=f"{help} [default: smollm2].")
+
+
+def settings_options(fn):
+    """``--config FILE|RECIPE`` and ``--set KEY=VALUE`` (repeatable): the strict settings path
+    of ``sugar_core.settings``; named options win over ``--set``, which wins over the file."""
+    fn = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="One setting (dotted keys reach nested ones; VALUE is JSON). Repeatable.",
+    )(fn)
+    return click.option(
+        "--config",
+        "config_file",
+        metavar="FILE|RECIPE",
+        help="JSON settings, or a shipped recipe name (`sugar recipes` lists them).",
+    )(fn)
+
+
+def field_names(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]

@@ -1,0 +1,46 @@
+"""Processes and precision for every training stage, through Accelerate.
+
+One process may run stages of different precisions (an fp32 encoder, then a bf16 alignment);
+accelerate keeps one mixed-precision setting per process, so the stages ask for bf16 through
+``autocast(accelerator)`` and never through accelerate's own, process-wide autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def make_accelerator(precision: str = "fp32", cpu: bool = False):
+    """An Accelerator for this process (CPU unless CUDA is present; bf16 autocast on request).
+
+    accelerate keeps one mixed-precision setting per process and refuses to change it, while
+    one process may run an fp32 encoder and a bf16 alignment (or the other way round). So the
+    precision is not left to accelerate: the stages apply bf16 themselves (``autocast`` below,
+    which reads the wish from the autocast handler), and an accelerator state made earlier in
+    this process is joined whatever its precision. ``cpu``: stay on the CPU even with a GPU.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import is_initialized
+    from accelerate.utils import AutocastKwargs
+
+    bf16 = precision == "bf16"
+    mp = None if is_initialized() else ("bf16" if bf16 else "no")  # None: join the state
+    handler = AutocastKwargs(enabled=bf16)
+    cpu = cpu or not torch.cuda.is_available()
+    return Accelerator(cpu=cpu, mixed_precision=mp, kwargs_handlers=[handler])
+
+
+def autocast(accelerator=None) -> contextlib.AbstractContextManager:
+    """bf16 autocast on the accelerator's device when it was made for bf16, else nothing.
+
+    The stages apply their precision themselves rather than through accelerate's process-wide
+    setting (see ``make_accelerator``): the wish travels in the accelerator's autocast handler;
+    an accelerator made elsewhere is judged by its own mixed precision.
+    """
+    if accelerator is None:
+        return contextlib.nullcontext()
+    handler = accelerator.autocast_handler
+    bf16 = handler.enabled if handler is not None else accelerator.mixed_precision == "bf16"
+    return torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16)

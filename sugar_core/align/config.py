@@ -1,0 +1,137 @@
+"""Stage 2 settings: the bridge, the frozen LLM and the alignment run, at the package's bottom.
+
+Plain data only (no torch): the CLI reads these for its choices and ``--help``, stored
+configs come back through ``AlignConfig.from_dict``, user settings (``--config``, ``--set``,
+named options) through the strict ``AlignConfig.from_settings``, both via
+``sugar_core.settings.build``. The prompt texts live here too: ``LLMConfig.prompt`` names one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sugar_core import settings
+from sugar_core.errors import ConfigError
+
+BRIDGES = ("tqp", "qformer", "linear", "pool")
+PRECISIONS = ("fp32", "bf16")
+LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
+DECODES = ("rank", "generate")  # how `predict` reads the class: score every name, or generate
+
+ACTION = "<action>"  # the placeholder the bridge's action tokens replace
+PROMPTS = {
+    "paper": (
+        "Given a sequence of action tokens " + ACTION + ", please choose the most compatible "
+        "action from: [{names}], and describe the action."
+    ),
+    "list-first": (
+        "Choose the most compatible action from: [{names}]. Given a sequence of action tokens "
+        + ACTION
+        + ", name the action and describe it."
+    ),
+}
+PROMPT = PROMPTS["paper"]
+
+
+@dataclass
+class BridgeConfig:
+    kind: str = "tqp"  # tqp | qformer | linear | pool (the ablation in method.md)
+    queries: int = 16  # Q action tokens handed to the LLM (paper: 128; few keep CPU prompts short)
+    chunk: int = 4  # S tokens per TQP step (paper: unreported; 4 = 4 steps over 13 NW-UCLA tokens)
+    width: int = 256  # H of the Q-Former (paper: unreported)
+    depth: int = 1  # Q-Former layers per step (paper: unreported)
+    heads: int = 4  # attention heads; must divide width
+    ffn_mult: int = 2  # feed-forward hidden = ffn_mult * width
+    dropout: float = 0.0  # inside the Q-Former; 0 keeps runs deterministic
+    linear_len: int = 0  # tokens the `linear` bridge resamples to; 0 = same as `queries`
+    standardize: bool = False  # (x - mean) / std per channel, statistics of the train tokens
+
+    def check(self) -> None:
+        if self.kind not in BRIDGES:
+            raise ConfigError(f"unknown bridge {self.kind!r}; choose one of {', '.join(BRIDGES)}")
+        for name in ("queries", "chunk", "width", "depth", "heads", "ffn_mult"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"bridge {name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.heads:
+            raise ConfigError(f"bridge width {self.width} is not divisible by heads {self.heads}")
+
+
+@dataclass
+class LLMConfig:
+    spec: str = "smollm2"  # `smollm2`, a local folder or a hub id for AutoModelForCausalLM
+    lora: bool = True  # False = train the bridge alone (--no-lora)
+    lora_r: int = 64  # adapter rank (paper: 64)
+    lora_alpha: int = 16  # adapter scale numerator (paper: 16)
+    lora_dropout: float = 0.0  # 0: the wrapper keeps the LLM in eval mode anyway
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")  # modules with adapters (paper: unsaid)
+    dtype: str = "float32"  # weights in memory; bfloat16 for 7B models on GPUs
+    gradient_checkpointing: bool = False  # trade compute for memory (7B)
+    max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
+    share_prefix: bool = True  # run the prompt's common prefix once per batch (same result)
+    prompt: str = "paper"  # paper | list-first (the action list before the action tokens)
+
+    def __post_init__(self):
+        # a tuple whatever came in (stored configs hold JSON lists), so configs compare equal
+        self.lora_targets = tuple(self.lora_targets)
+
+    def check(self) -> None:
+        if self.prompt not in PROMPTS:
+            raise ConfigError(f"unknown prompt {self.prompt!r}; choose one of {list(PROMPTS)}")
+        if self.dtype not in LLM_DTYPES:
+            raise ConfigError(f"unknown LLM dtype {self.dtype!r}; choose one of {list(LLM_DTYPES)}")
+        if self.lora and (self.lora_r < 1 or not self.lora_targets):
+            raise ConfigError(
+                f"LoRA needs r >= 1 and target modules (r={self.lora_r}, {list(self.lora_targets)})"
+            )
+
+
+@dataclass
+class AlignConfig:
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    epochs: int = 1  # passes over the train split (paper: 1)
+    lr: float = 1e-3  # AdamW peak (paper: 2e-5 on LLaMA2-7B; a fresh bridge on 1k samples: more)
+    weight_decay: float = 0.0  # the bridge is small; decay not needed
+    warmup: float = 0.05  # fraction of optimizer steps with linear warm-up, then cosine to 0
+    batch_size: int = 8  # samples per device per forward
+    grad_accum: int = 1  # forwards per optimizer step (paper: total batch 128)
+    precision: str = "fp32"  # fp32 | bf16 (autocast; AMX CPUs and GPUs run it fast)
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    token_noise: float = 0.0  # training: Gaussian noise on tokens, x the train tokens' channel std
+    seed: int = 0  # bridge init, LoRA init and batch order
+    checkpoint_every: int = 0  # optimizer steps between checkpoints (0: at each epoch end)
+    cpu: bool = False  # stay on CPU even when a GPU is visible
+
+    def check(self) -> None:
+        self.bridge.check()
+        self.llm.check()
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose fp32 or bf16")
+        for name in ("epochs", "batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.token_noise < 0:
+            raise ConfigError(f"token_noise must be >= 0, got {self.token_noise}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON data (bridge and llm as objects), as stored in aligned files."""
+        return settings.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "stored align config") -> AlignConfig:
+        """Lenient: a stored config; keys this version no longer has are dropped."""
+        return settings.build(cls, d, where, strict=False)
+
+    @classmethod
+    def from_settings(cls, d: dict, where: str = "settings") -> AlignConfig:
+        """Strict: user settings (``--config``, ``--set``, options; dotted ``bridge.`` and
+        ``llm.`` keys nest). Unknown keys, values of the wrong type and values ``check``
+        refuses are a ConfigError naming ``where`` and the key."""
+        cfg = settings.build(cls, d, where, strict=True)
+        try:
+            cfg.check()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return cfg

@@ -1,0 +1,219 @@
+"""Naming (and describing) samples with an aligned model, from any action list.
+
+- ``predict(model, token_list, candidate_names)`` -> ``Decoded``: answers whose class indices
+  point into ``candidate_names`` (zero-shot swaps in unseen names, no retraining);
+- ``predict_split(model, tokens, indices, candidates)`` -> ``Predictions``: the same for rows of
+  a token set, with the answers mapped to class ids of ``tokens.class_names`` and the decode
+  facts in ``metrics`` (``decode``, ``predict_seconds``, ``seconds_per_sample``,
+  ``match_rules``). Accuracy metrics are the caller's (``sugar_core.evaluate`` comes later).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sugar_core.align.answers import AnswerMatcher, EmbedFn, description_of
+from sugar_core.align.config import DECODES
+from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
+from sugar_core.align.llm import Prompt
+from sugar_core.align.model import AlignedModel
+from sugar_core.errors import ConfigError
+from sugar_core.predictions import Predictions
+from sugar_core.tokenize.store import TokenSet
+
+Callback = Callable[[dict], None]
+MAX_NEW_TOKENS = 48  # answer length cap when the caller gives none
+
+
+@dataclass
+class Decoded:
+    """Per-sample answers; class indices point into the candidate list given to ``predict``."""
+
+    pred: np.ndarray  # (N,) int64, -1 = the answer named no listed class (generate only)
+    top5: np.ndarray  # (N, 5) int64 ranked candidates, -1 pads
+    scores: np.ndarray  # (N, 5) float32 log-likelihoods of top5 (rank); NaN for generate
+    raw_text: list[str]  # (N,) the answer verbatim ("{name}" + generated description for rank)
+    description: list[str]  # (N,) the description part
+    how: list[str]  # (N,) how the class was read: rank | exact | normalised | prefix | ...
+    seconds: float = 0.0  # wall time of the whole call
+
+    @classmethod
+    def empty(cls, n: int) -> Decoded:
+        """Room for ``n`` answers: no class (-1), NaN scores, empty texts."""
+        return cls(
+            pred=np.full(n, -1, dtype=np.int64),
+            top5=np.full((n, 5), -1, dtype=np.int64),
+            scores=np.full((n, 5), np.nan, dtype=np.float32),
+            raw_text=[""] * n,
+            description=[""] * n,
+            how=[""] * n,
+        )
+
+
+def predict(
+    model: AlignedModel,
+    token_list: list[np.ndarray],
+    candidate_names: list[str],
+    decode: str = "rank",
+    batch_size: int = 16,
+    describe: bool = True,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    embed_fn: EmbedFn | None = None,
+    min_similarity: float = 0.6,
+    callback: Callback | None = None,
+) -> Decoded:
+    """Name (and describe) each token sequence (Ls_i, D), choosing from ``candidate_names``.
+
+    ``rank``: every candidate's log-likelihood after the prompt (full ranking, never off the
+    list), then, with ``describe``, greedy generation of the winner's description.
+    ``generate``: free greedy generation; the class is read from the braces and matched to the
+    list (``answers.AnswerMatcher``, with ``embed_fn`` for the closest-by-embedding rule);
+    top-5 holds that one class (then -1).
+    """
+    _check_request(model, token_list, candidate_names, decode)
+    llm, t0 = model.llm, time.perf_counter()
+    prompt = llm.prompt(list(candidate_names))
+    matcher = AnswerMatcher(candidate_names, embed_fn, min_similarity)
+    n = len(token_list)
+    out = Decoded.empty(n)
+    model.bridge.eval()
+    llm.eval()
+    prefix = None
+    if llm.cfg.share_prefix and n:  # the same for every batch: run it once
+        with torch.no_grad(), model.autocast():
+            prefix = llm.prefix_cache(prompt)
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        with torch.no_grad(), model.autocast():
+            act = model.action_tokens(token_list[start:stop])  # (B, Q_out, D_llm)
+            state = run_prompt(llm, act, prompt, prefix)
+            forced = [[] for _ in act]  # generate: nothing forced
+            if decode == "rank":  # the winner's name, then (describe) its description
+                forced = _rank(model, act, prompt, state, out, slice(start, stop))
+            length = prompt.length + act.shape[1]
+            free = decode != "rank" or describe
+            ids = continue_greedy(llm, state, length, forced, max_new_tokens) if free else forced
+        # the answers as text; generate reads its class from the text
+        for i, seq in enumerate(ids, start):
+            out.raw_text[i] = llm.tokenizer.decode(seq, skip_special_tokens=True).strip()
+            out.description[i] = description_of(out.raw_text[i])
+            if decode == "rank":
+                out.how[i] = "rank"
+            else:
+                m = matcher(out.raw_text[i])
+                out.pred[i], out.how[i] = m.index, m.how
+                out.top5[i, 0] = m.index
+        if callback is not None:
+            callback(dict(stage="predict", step=stop, total=n))
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _check_request(model: AlignedModel, token_list, candidate_names, decode: str) -> None:
+    if decode not in DECODES:
+        raise ConfigError(f"unknown decode {decode!r}; choose rank or generate")
+    if not candidate_names:
+        raise ConfigError("predict: the action list is empty")
+    dims = {int(t.shape[-1]) for t in token_list}
+    if dims and dims != {model.token_dim}:
+        raise ConfigError(f"tokens have width {sorted(dims)}, the model reads {model.token_dim}")
+
+
+def _rank(model: AlignedModel, act, prompt: Prompt, state, out: Decoded, rows: slice):
+    """Score every candidate for action tokens ``act`` (B, Q_out, D_llm); fill ``out``'s pred,
+    top5 and scores at ``rows``; return each winner's ids, to be forced before a description."""
+    s = rank_scores(model.llm, act, prompt, state=state)  # (B, K)
+    order = s.argsort(dim=1, descending=True)[:, : min(5, s.shape[1])]  # (B, <= 5)
+    k = order.shape[1]
+    out.top5[rows, :k] = order.cpu().numpy()
+    out.scores[rows, :k] = s.gather(1, order).cpu().numpy()
+    out.pred[rows] = out.top5[rows, 0]
+    return [prompt.candidates[int(w)] for w in out.pred[rows]]
+
+
+def to_class_ids(positions: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Candidate-list positions (any shape; -1 = no listed class) to class ids (-1 kept)."""
+    cand = np.asarray(candidates, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.int64)
+    return np.where(positions >= 0, cand[np.clip(positions, 0, None)], -1)
+
+
+def candidate_ids(model: AlignedModel, tokens: TokenSet, candidates=None) -> np.ndarray:
+    """(K_c,) int64 class ids of ``tokens.class_names`` on the action list, in list order.
+
+    Default: the model's own action list looked up by name (ConfigError naming a class the
+    token set lacks); given ids are checked against the token set's classes.
+    """
+    k = len(tokens.class_names)
+    if candidates is None:
+        missing = [n for n in model.class_names if n not in tokens.class_names]
+        if missing:
+            raise ConfigError(
+                f"the model's class {missing[0]!r} is not among the tokens' classes "
+                f"({', '.join(tokens.class_names)})"
+            )
+        candidates = [tokens.class_names.index(n) for n in model.class_names]
+    cand = np.asarray(candidates, dtype=np.int64).reshape(-1)
+    bad = cand[(cand < 0) | (cand >= k)]
+    if len(bad):
+        raise ConfigError(f"candidate class id {int(bad[0])} is not one of the {k} token classes")
+    return cand
+
+
+def predict_split(
+    model: AlignedModel,
+    tokens: TokenSet,
+    indices,
+    candidates=None,
+    *,
+    decode: str = "rank",
+    batch_size: int = 16,
+    describe: bool = True,
+    max_new_tokens: int | None = None,
+    embed_fn: EmbedFn | None = None,
+    callback: Callback | None = None,
+) -> Predictions:
+    """``predict`` on rows ``indices`` of ``tokens``, answers as class ids of the token set.
+
+    ``candidates``: class ids (into ``tokens.class_names``) on the action list, in the order
+    shown to the LLM; default the model's own list (``candidate_ids``). pred / top5 hold class
+    ids, -1 where an answer named no listed class (or top-5 padding). ``metrics`` holds the
+    decode facts only; the caller adds accuracies.
+    """
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (N,)
+    cand = candidate_ids(model, tokens, candidates)  # (K_c,)
+    dec = predict(
+        model,
+        [tokens.tokens[i] for i in idx],
+        [tokens.class_names[c] for c in cand],
+        decode=decode,
+        batch_size=batch_size,
+        describe=describe,
+        max_new_tokens=MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens,
+        embed_fn=embed_fn,
+        callback=callback,
+    )
+    metrics = {
+        "decode": decode,
+        "predict_seconds": dec.seconds,
+        "seconds_per_sample": dec.seconds / len(idx) if len(idx) else 0.0,
+        "match_rules": {h: dec.how.count(h) for h in sorted(set(dec.how))},
+    }
+    return Predictions(
+        labels=np.asarray(tokens.labels)[idx],
+        pred=to_class_ids(dec.pred, cand),
+        top5=to_class_ids(dec.top5, cand),
+        class_names=list(tokens.class_names),
+        sample_ids=[tokens.sample_ids[i] for i in idx],
+        scores=dec.scores,
+        raw_text=dec.raw_text,
+        description=dec.description,
+        candidates=cand,
+        features=np.asarray(tokens.features)[idx],
+        metrics=metrics,
+    )

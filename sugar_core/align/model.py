@@ -1,0 +1,58 @@
+"""The aligned model: a bridge feeding action tokens into a frozen LLM (with LoRA adapters).
+
+``build_parts`` makes both halves from an ``AlignConfig`` (training starts from it; the store
+builds the same halves and loads the stored weights into them). ``AlignedModel`` is what
+training returns, ``predict`` reads and an aligned.h5 keeps (``store.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from sugar_core.align.bridges import build_bridge, pad_tokens
+from sugar_core.align.config import AlignConfig, LLMConfig
+from sugar_core.align.llm import DTYPES, FrozenLLM
+
+
+@dataclass
+class AlignedModel:
+    bridge: nn.Module  # tokens (B, Ls, D) -> action tokens (B, Q_out, D_llm)
+    llm: FrozenLLM
+    config: AlignConfig
+    class_names: list[str]  # the action list it was trained with, in prompt order
+    token_dim: int  # D of the tokens it reads
+    history: list[dict] = field(default_factory=list)  # one dict per epoch
+
+    def autocast(self):
+        """bf16 autocast on the LLM's device when trained that way, else a no-op context."""
+        dev = self.llm.device.type
+        if self.config.precision == "bf16":
+            return torch.autocast(device_type=dev, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def action_tokens(self, seqs: list[np.ndarray]) -> torch.Tensor:
+        x, mask = pad_tokens(seqs, device=self.llm.device)  # (B, Ls, D), (B, Ls)
+        return self.bridge(x, mask)  # (B, Q_out, D_llm)
+
+
+def load_llm(cfg: LLMConfig) -> FrozenLLM:
+    """The LLM ``cfg.spec`` names, frozen, with fresh LoRA adapters when ``cfg.lora``."""
+    from sugar_core.models import load_causal_lm
+
+    model, tok = load_causal_lm(cfg.spec, dtype=DTYPES[cfg.dtype])
+    return FrozenLLM(model, tok, cfg)
+
+
+def build_parts(cfg: AlignConfig, token_dim: int) -> tuple[nn.Module, FrozenLLM]:
+    """(bridge, LLM) for tokens of width ``token_dim``, freshly initialised.
+
+    The LLM comes first: its LoRA initialisation draws from torch's global generator before
+    the bridge's, so a seeded run starts from the same weights it always did.
+    """
+    llm = load_llm(cfg.llm)
+    return build_bridge(cfg.bridge, token_dim, llm.width), llm
