@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_load  # noqa: E402
 
-from sugar_cli.util import read_settings  # noqa: E402
+from sugar_core import settings  # noqa: E402
 from sugar_core.tokenize import probe  # noqa: E402
 from sugar_core.tokenize.config import TokenizeConfig  # noqa: E402
 from sugar_core.tokenize.encoding import encode  # noqa: E402
@@ -31,6 +31,7 @@ def parse(argv, default_epochs: int):
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument(
@@ -42,94 +43,90 @@ def parse(argv, default_epochs: int):
 
 
 def run(data, priors, split: str, args, label: str) -> None:
+    """Every objective x seed; a row per run on stderr, then mean +- std per objective."""
     torch.set_num_threads(args.threads)
-    rows = []
-    for objective in args.objective:
-        kw = read_settings(args.config, tuple(args.set))
-        kw.update(
-            objective=objective,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            precision=args.precision,
-            eval_every=args.eval_every,
-        )
-        if args.lr is not None:
-            kw["lr"] = args.lr
-        cfg = TokenizeConfig.from_settings(kw, where="bench settings")
-        load0 = machine_load()
-        t0, c0 = time.perf_counter(), time.process_time()
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    rows = [
+        _one(data, priors, split, args, objective, seed, label)
+        for objective in args.objective
+        for seed in seeds
+    ]
+    _table(rows, seeds, label, args)
 
-        def report(e, objective=objective):
-            if e["event"] == "epoch":
-                keys = ("loss", "train_acc", "val_text_top1", "val_ce_top1", "val_probe_top1")
-                shown = " ".join(f"{k}={e[k]:.3f}" for k in keys if k in e)
-                print(
-                    f"  [{objective}] epoch {e['epoch']:3d} {shown} ({e['seconds']:.1f}s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
 
-        enc, heads, hist = train_encoder(data, priors, cfg, split, callback=report)
-        train_s = time.perf_counter() - t0
-        ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split=split)
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - c0
-        test = ts.split_indices(split, "test")
-        train = ts.split_indices(split, "train")
-        y = ts.labels
-        protos = _protos(priors, data.class_names, cfg)
-        text = probe.top1(probe.nearest_text(ts.projected[test], protos), y[test])
-        pr = probe.top1(
-            probe.linear_probe(ts.features[train], y[train], ts.features[test]), y[test]
-        )
-        ce = hist[-1].get("val_ce_top1")
-        if heads.cls is not None:
-            with torch.no_grad():
-                pred = heads.cls(torch.from_numpy(ts.features[test])).argmax(1).numpy()
-        else:
-            pred = probe.nearest_text(ts.projected[test], protos)
-        confused = _confused(pred, y[test], data.class_names)
-        row = dict(
-            bench=label,
-            objective=objective,
-            text_top1=text,
-            ce_top1=ce,
-            probe_top1=pr,
-            train_s=train_s,
-            wall_s=wall,
-            cpu_s=cpu,
-            epochs=args.epochs,
-            load_before=load0,
-            load_after=machine_load(),
-            ls=ts.tokens[0].shape[0],
-            d=ts.dim,
-            threads=args.threads,
-            config=cfg.to_dict(),
-            best_epoch_text=max((h.get("val_text_top1", 0), h["epoch"]) for h in hist),
-            confused=confused,
-        )
-        rows.append(row)
-        if args.log:
-            with open(args.log, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-        print(
-            f"  [{objective}] text={text:.4f} ce={ce} probe={pr:.4f} wall={wall:.0f}s "
-            f"cpu={cpu:.0f}s {row['load_after']}\n  most confused: {'; '.join(confused)}",
-            file=sys.stderr,
-            flush=True,
-        )
-    print(f"\n{label}  (threads={args.threads}, epochs={args.epochs}, pid {os.getpid()})")
+def _one(data, priors, split, args, objective: str, seed: int, label: str) -> dict:
+    """One training run: test figures read once at the end, choices made on validation."""
+    kw, _ = settings.layered(args.config, tuple(args.set), command="tokenize")
+    kw.update(objective=objective, epochs=args.epochs, batch_size=args.batch_size, seed=seed,
+              precision=args.precision, eval_every=args.eval_every)  # fmt: skip
+    if args.lr is not None:
+        kw["lr"] = args.lr
+    cfg = TokenizeConfig.from_settings(kw, where="bench settings")
+    load0 = machine_load()
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def report(e):
+        if e["event"] == "epoch":
+            keys = ("loss", "train_acc", "val_text_top1", "val_ce_top1", "val_probe_top1")
+            shown = " ".join(f"{k}={e[k]:.3f}" for k in keys if k in e)
+            print(f"  [{objective} s{seed}] epoch {e['epoch']:3d} {shown} ({e['seconds']:.1f}s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    enc, heads, hist = train_encoder(data, priors, cfg, split, callback=report)
+    train_s = time.perf_counter() - t0
+    ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split=split)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    test, last = ts.split_indices(split, "test"), hist[-1]
+    y = ts.labels
+    protos = _protos(priors, data.class_names, cfg)
+    if heads.cls is not None:
+        with torch.no_grad():
+            pred = heads.cls(torch.from_numpy(ts.features[test])).argmax(1).numpy()
+    else:
+        pred = probe.nearest_text(ts.projected[test], protos)
+    row = dict(
+        bench=label, objective=objective, seed=seed, text_top1=last.get("test_text_top1"),
+        ce_top1=last.get("test_ce_top1"), probe_top1=last.get("test_probe_top1"),
+        validation=last.get("validation"), selected_epoch=last.get("selected_epoch"),
+        val_text_top1=max((h.get("val_text_top1", 0) for h in hist), default=None),
+        train_s=train_s, wall_s=wall, cpu_s=cpu, epochs=args.epochs, load_before=load0,
+        load_after=machine_load(), ls=ts.tokens[0].shape[0], d=ts.dim, threads=args.threads,
+        config=cfg.to_dict(), confused=_confused(pred, y[test], data.class_names),
+    )  # fmt: skip
+    if args.log:
+        with open(args.log, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
     print(
-        f"{'objective':10s} {'text-prior':>10s} {'ce-head':>8s} {'probe':>7s} "
-        f"{'wall s':>7s} {'cpu s':>7s}  load before -> after"
+        f"  [{objective} s{seed}] test text={row['text_top1']} ce={row['ce_top1']} "
+        f"probe={row['probe_top1']} wall={wall:.0f}s {row['load_after']}\n"
+        f"  most confused: {'; '.join(row['confused'])}",
+        file=sys.stderr,
+        flush=True,
     )
-    for r in rows:
-        ce = "-" if r["ce_top1"] is None else f"{r['ce_top1']:.4f}"
-        print(
-            f"{r['objective']:10s} {r['text_top1']:10.4f} {ce:>8s} {r['probe_top1']:7.4f} "
-            f"{r['wall_s']:7.0f} {r['cpu_s']:7.0f}  {r['load_before']} -> {r['load_after']}"
-        )
+    return row
+
+
+def _stat(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4f} (1 seed)"
+    return f"{np.mean(values):.4f} +- {np.std(values, ddof=1):.4f}"
+
+
+def _table(rows: list[dict], seeds: list[int], label: str, args) -> None:
+    """Mean +- sample std over seeds, per objective, of the test figures and wall time."""
+    print(f"\n{label}  (threads={args.threads}, epochs={args.epochs}, seeds {seeds}, "
+          f"validation {rows[0]['validation']}, pid {os.getpid()})")  # fmt: skip
+    print(f"{'objective':10s} {'text-prior':>22s} {'ce-head':>22s} {'probe':>22s} "
+          f"{'wall s':>8s}  load before -> after (last run)")  # fmt: skip
+    for objective in dict.fromkeys(r["objective"] for r in rows):
+        mine = [r for r in rows if r["objective"] == objective]
+        cols = [_stat([r[k] for r in mine]) for k in ("text_top1", "ce_top1", "probe_top1")]
+        wall = np.mean([r["wall_s"] for r in mine])
+        print(f"{objective:10s} {cols[0]:>22s} {cols[1]:>22s} {cols[2]:>22s} {wall:8.0f}  "
+              f"{mine[-1]['load_before']} -> {mine[-1]['load_after']}")  # fmt: skip
 
 
 def _confused(pred, true, names, top: int = 5) -> list[str]:
@@ -143,8 +140,8 @@ def _confused(pred, true, names, top: int = 5) -> list[str]:
 
 
 def _protos(priors, names, cfg):
+    from sugar_core.tokenize.bank import text_table
     from sugar_core.tokenize.losses import class_prototypes
-    from sugar_core.tokenize.training import text_table
 
     emb, mask = text_table(priors.select(names), cfg.text_kinds)
     return class_prototypes(emb, mask).numpy()

@@ -24,7 +24,8 @@ def measure(preset: str, threads: int, batch: int, reps: int, precision: str) ->
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder, count_parameters
+    from sugar_core.tokenize.config import EncoderConfig
+    from sugar_core.tokenize.encoder import SkeletonEncoder, count_parameters
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -131,7 +131,8 @@ class Reporter:
     def __init__(self, titles: dict[str, str] | None = None):
         self.titles = titles or {}
         self.bar = _bar(False)
-        self.tasks: dict[tuple[str, str], int] = {}
+        self.tasks: dict[tuple, int] = {}
+        self.val: dict[str, str] = {}  # stage -> the last validation figures
         self.beat = _Heartbeat(True)
 
     def __enter__(self):
@@ -149,21 +150,37 @@ class Reporter:
         if kind == "note":  # shown even with -q: it changes how to read the results
             console.print(f"[bold yellow]NOTE:[/bold yellow] {ev['message']}")
         elif kind == "start":
-            say(f"[cyan]>[/cyan] {self.title(stage)}")
+            plan = f": {ev['plan']}" if ev.get("plan") else ""
+            say(f"[cyan]>[/cyan] {self.title(stage)}{plan}")
         elif kind == "done":
             say(f"  {self.title(stage)} done in {ev['seconds']:.1f} s")
         elif kind == "epoch":
-            loss = f" loss {ev['loss']:.3f}" if "loss" in ev else ""
-            say(f"  {self.title(stage)} epoch {ev.get('epoch')}{loss}", VERBOSE)
+            self._epoch(stage, ev)
         elif kind == "progress":
             self._progress(stage, ev)
 
+    def _epoch(self, stage: str, ev: dict) -> None:
+        """A line per epoch in logs (or with -v): loss, train accuracy, validation figures."""
+        vals = [f"{k[4:]} {v:.3f}" for k, v in ev.items() if k.startswith("val_") and k != "val_n"]
+        if vals:
+            self.val[stage] = " | val " + ", ".join(vals)
+        if console.is_terminal and _level[0] < VERBOSE:
+            return
+        loss = f" loss {ev['loss']:.4f}" if "loss" in ev else ""
+        acc = f" train acc {ev['train_acc']:.3f}" if "train_acc" in ev else ""
+        say(f"{self.title(stage)} epoch {ev.get('epoch')}:{loss}{acc}{self.val.get(stage, '')}")
+
     def _progress(self, stage: str, ev: dict) -> None:
-        key = (stage, ev.get("part", ""))
-        label = f"{self.title(stage)}: {key[1]}" if key[1] else self.title(stage)
+        part, phase = ev.get("part", ""), ev.get("phase")
+        key = (stage, phase, part)
+        if phase and phase != stage:  # an inner stage of a protocol (zero-shot, demo)
+            label = f"{self.title(stage)}: {self.title(phase)}"
+            label += f" {part}" if part and part not in phase else ""
+        else:
+            label = f"{self.title(stage)}: {part}" if part else self.title(stage)
         if key not in self.tasks:
             self.tasks[key] = self.bar.add_task(label, total=ev["total"], info="")
-        info = ev.get("info", "")
+        info = ev.get("info", "") + self.val.get(stage, "")
         self.bar.update(self.tasks[key], completed=ev["done"], total=ev["total"], info=info)
         if self.beat.due():
             console.print(f"{label} {ev['done']}/{ev['total'] or '?'} {info}".rstrip())

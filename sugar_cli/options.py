@@ -8,6 +8,7 @@ Defaults shown by ``--help`` come from the dataclasses: ``dataclass_default`` re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 
@@ -32,6 +33,26 @@ def shown(cls, dotted: str) -> str:
     if isinstance(value, bool):
         value = "on" if value else "off"
     return f"[default: {value}]"
+
+
+def show_field_defaults(command: click.Command, cls, fields: dict[str, str]) -> click.Command:
+    """Make each option named in ``fields`` (parameter name -> dotted field of ``cls``) show
+    the field's default in its help, replacing any default written by hand; records the field
+    on the option (``sugar_field``) so a test can check every shown default."""
+    import re
+
+    params = {p.name: p for p in command.params}
+    for name, dotted in fields.items():
+        param = params[name]
+        assert param.default is None, f"--{name} must default to None to fall back on {dotted}"
+        text = re.sub(r"\s*\[[^\]]*\]\.?$", "", param.help or "").rstrip(".")
+        if getattr(param, "is_flag", False) and param.flag_value is False:  # --no-X of an on field
+            on = dataclass_default(cls, dotted)
+            param.help = f"{text} [default: {'off' if on else 'on'}]".strip()
+        else:
+            param.help = f"{text} {shown(cls, dotted)}".strip()
+        param.sugar_field = (cls, dotted)
+    return command
 
 
 def _set_threads(threads: int | None) -> None:
@@ -59,9 +80,7 @@ def common(fn):
 
 
 def json_option(what: str = "a JSON summary"):
-    return click.option(
-        "--json", "as_json", is_flag=True, help=f"Print {what} on stdout instead of the path."
-    )
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} on stdout.")
 
 
 def output_option(help: str, required: bool = True, file_okay: bool = True):
@@ -101,6 +120,17 @@ def settings_options(fn):
         metavar="FILE|RECIPE",
         help="JSON settings, or a shipped recipe name (`sugar recipes` lists them).",
     )(fn)
+
+
+@contextlib.contextmanager
+def usage_errors():
+    """Settings mistakes found while reading options exit 2 (usage), before any data is read."""
+    from sugar_core.errors import SugarError
+
+    try:
+        yield
+    except SugarError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def field_names(cls) -> list[str]:

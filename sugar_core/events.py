@@ -37,13 +37,13 @@ def note(callback: Callback | None, stage: str, message: str) -> None:
     emit(callback, "note", stage, message=message)
 
 
-def relay(callback: Callback | None, stage: str) -> Callback | None:
-    """A callback for an inner call whose events are re-labelled ``stage`` (``phase`` keeps
-    the inner stage's own name)."""
+def relay(callback: Callback | None, stage: str, phase: str | None = None) -> Callback | None:
+    """A callback for an inner call whose events are re-labelled ``stage``; ``phase`` names
+    the step of the outer stage (default: the inner stage's own name)."""
     if callback is None:
         return None
 
     def forward(ev: dict) -> None:
-        callback({**ev, "phase": ev.get("stage"), "stage": stage})
+        callback({**ev, "phase": phase or ev.get("phase") or ev.get("stage"), "stage": stage})
 
     return forward

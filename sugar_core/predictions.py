@@ -17,9 +17,6 @@ import numpy as np
 from sugar_core import schema
 from sugar_core.errors import SchemaError
 
-CANDIDATES = "candidates"  # (K_c,) int64: class ids the predictor could answer (zero-shot subsets)
-FEATURES = schema.FEATURES
-
 
 @dataclass
 class Predictions:
@@ -66,9 +63,9 @@ def write_predictions(
         if p.description is not None:
             schema.write_strings(f, schema.DESCRIPTION, p.description)
         if p.candidates is not None:
-            f.create_dataset(CANDIDATES, data=np.asarray(p.candidates, dtype=np.int64))
+            f.create_dataset(schema.CANDIDATES, data=np.asarray(p.candidates, dtype=np.int64))
         if p.features is not None:
-            f.create_dataset(FEATURES, data=np.asarray(p.features, dtype=np.float32))
+            f.create_dataset(schema.FEATURES, data=np.asarray(p.features, dtype=np.float32))
         schema.write_json(f, schema.METRICS, p.metrics)
         if extra is not None:
             extra(f)
@@ -99,8 +96,8 @@ def read_predictions(path: str | os.PathLike) -> tuple[Predictions, str]:
             scores=opt(schema.SCORES),
             raw_text=opt(schema.RAW_TEXT, strings=True),
             description=opt(schema.DESCRIPTION, strings=True),
-            candidates=opt(CANDIDATES),
-            features=opt(FEATURES),
+            candidates=opt(schema.CANDIDATES),
+            features=opt(schema.FEATURES),
             metrics=schema.read_json(f, schema.METRICS),
         )
     return p, kind

@@ -62,6 +62,7 @@ TEXT_KINDS = "text_kinds"  # (P,) utf-8: "motion" | "motion:<part>" | "visual"
 EMBEDDINGS = "embeddings"  # (K, P, D) float32
 MASK = "mask"  # (K, P) bool
 DESCRIPTIONS = "descriptions"  # (K,) utf-8: one-sentence description per class
+SOURCES = "sources"  # JSON: per class and task, where each text came from
 
 # tokens
 TOKENS = "tokens"  # (sum Ls, D) float16, concatenated per sample
@@ -69,6 +70,10 @@ TOKEN_OFFSETS = "token_offsets"  # (N + 1,) int64
 FEATURES = "features"  # (N, D) float32 pooled encoder feature (for probes and t-SNE)
 ENCODER = "encoder"  # group: encoder weights (one dataset per state-dict entry)
 HISTORY = "history"  # JSON string attribute holder (dataset of utf-8)
+PROJECTED = "projected"  # (N, D_text) float32: features through the training head
+HEAD = "head"  # group: weights of the linear head to the text space
+ENCODER_CONFIG = "encoder_config"  # JSON: the encoder's config with its prep
+TRAIN_CLASSES = "train_classes"  # JSON: class ids the encoder was trained on (null = all)
 
 # aligned / zeroshot
 PRED = "pred"  # (N,) int64 predicted class (-1 = off list)
@@ -78,6 +83,14 @@ RAW_TEXT = "raw_text"  # (N,) utf-8 generated answer
 DESCRIPTION = "description"  # (N,) utf-8 generated description
 METRICS = "metrics"  # JSON string dataset
 WEIGHTS = "weights"  # group: trained weights (TQP, LoRA)
+CANDIDATES = "candidates"  # (K_c,) int64: class ids the predictor could answer
+BRIDGE = "bridge"  # group: the bridge's weights (aligned)
+LORA = "lora"  # group: the LoRA adapter's weights (aligned)
+ALIGN_CONFIG = "align_config"  # JSON: AlignConfig the model was trained with
+PROMPT_CLASSES = "prompt_classes"  # (K',) utf-8: the action list of the training prompt
+ALIGN_HISTORY = "align_history"  # JSON: one entry per alignment epoch
+ZS_ARRAYS = "zeroshot_arrays"  # group: one subgroup per zero-shot predictor (pred, top5, scores)
+ZS_PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
 
 KINDS: dict[str, tuple[Spec, ...]] = {
     "skeletons": (

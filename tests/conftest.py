@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the real data lives, seeded generators, quiet torch threads."""
+"""Shared test fixtures: where the real data lives, seeded generators, quiet torch threads, and
+the tiny models that several folders use (built once per run, never written to afterwards)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,34 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     so the default LLM is converted at most once per run."""
     if "SUGAR_CACHE" not in os.environ:
         monkeypatch.setenv("SUGAR_CACHE", str(tmp_path_factory.getbasetemp() / "sugar-cache"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models: one torch thread is faster, and immune to other jobs on the shared cores.
+
+    A module that trains or runs them asks for it before its own module fixtures build
+    anything: ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory) -> Path:
+    """The tiny random LLaMA of ``helpers.llm`` (seed 0) as a transformers folder."""
+    from tests.helpers.llm import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llm") / "llm")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """The tiny random BERT text encoder of ``helpers.encoders`` as a transformers folder."""
+    from tests.helpers.encoders import save_tiny_bert
+
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "bert")

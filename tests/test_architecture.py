@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 PACKAGES = ("sugar_core", "sugar_cli")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 80
@@ -23,8 +24,8 @@ MAX_FUNCTION_LINES = 80
 def _modules() -> dict[str, Path]:
     out = {}
     for pkg in PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             out[".".join(parts)] = path
@@ -104,7 +105,7 @@ def test_core_never_imports_the_cli_or_a_console():
     for name, deps in _graph().items():
         if name.startswith("sugar_core"):
             assert not any(d.startswith("sugar_cli") for d in deps), name
-    for path in (ROOT / "sugar_core").rglob("*.py"):
+    for path in (REPO / "sugar_core").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "import click" not in text and "from rich" not in text, path
 
@@ -120,8 +121,8 @@ def test_stores_never_import_training():
 @pytest.mark.parametrize("pkg", PACKAGES)
 def test_no_file_over_the_limit(pkg):
     long = {
-        str(p.relative_to(ROOT)): n
-        for p in (ROOT / pkg).rglob("*.py")
+        str(p.relative_to(REPO)): n
+        for p in (REPO / pkg).rglob("*.py")
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES
     }
     assert not long, f"files over {MAX_FILE_LINES} lines: {long}"
@@ -130,12 +131,12 @@ def test_no_file_over_the_limit(pkg):
 @pytest.mark.parametrize("pkg", PACKAGES)
 def test_no_function_over_the_limit(pkg):
     long = {}
-    for path in (ROOT / pkg).rglob("*.py"):
+    for path in (REPO / pkg).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
                 if n > MAX_FUNCTION_LINES:
-                    long[f"{path.relative_to(ROOT)}:{node.name}"] = n
+                    long[f"{path.relative_to(REPO)}:{node.name}"] = n
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from tests.conftest import REPO
+
+README = REPO / "README.md"
 
 
 def _example() -> str:

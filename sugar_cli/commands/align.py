@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, embedder, handle_errors, progress
-from sugar_core.align.config import BRIDGES, DECODES, LLM_DTYPES, PRECISIONS, PROMPTS
+from sugar_cli.console import Reporter, console, echo_json, handle_errors
+from sugar_cli.models import embedder, quiet_transformers
+from sugar_cli.options import (
+    common,
+    json_option,
+    settings_options,
+    show_field_defaults,
+    usage_errors,
+)
+from sugar_core.align.config import BRIDGES, DECODES, LLM_DTYPES, PRECISIONS, PROMPTS, AlignConfig
 
 # named option -> the AlignConfig setting it fills; None (not given) leaves it to --set,
 # --config or the AlignConfig default
@@ -52,19 +59,6 @@ SUMMARY = (
     "train_seconds",
     "seconds_per_sample",
 )
-
-
-def _quiet_torch(threads: int | None) -> None:
-    """torch's CPU threads (when given); transformers' logs and bars off."""
-    import torch
-    from transformers.utils import logging
-
-    if threads:
-        torch.set_num_threads(threads)
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
 def _names(ctx, param, value: str | None) -> list[str] | None:
@@ -147,23 +141,7 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     help="list-first puts the action list before the action tokens: a shorter per-sample "
     "prompt [paper].",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE|RECIPE",
-    default=None,
-    help="JSON alignment settings (AlignConfig fields, or an align section), or a shipped "
-    "recipe name (`sugar recipes` lists them).",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="One alignment setting, repeatable; dotted keys reach bridge and llm "
-    "(llm.lora_dropout=0.1). VALUE is JSON. Named options win over --set, which wins over "
-    "--config.",
-)
+@settings_options
 @click.option(
     "--decode",
     type=click.Choice(DECODES),
@@ -199,8 +177,8 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
 )
 @click.option("--resume", is_flag=True, help="Continue training from --run-dir.")
 @click.option("--cpu", flag_value=True, default=None, help="Stay on CPU even with a GPU.")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
+@common
+@json_option("the metrics as JSON")
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="aligned.h5 to write."
 )
@@ -218,7 +196,6 @@ def cli(
     predict_batch,
     run_dir,
     resume,
-    threads,
     as_json,
     output,
     **named,
@@ -255,8 +232,9 @@ def cli(
         raise ConfigError("--resume needs --run-dir (the folder holding the checkpoint)")
     if Path(output).is_dir():
         raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
-    cfg = _config(config_file, sets, named)
-    _quiet_torch(threads)
+    with usage_errors():
+        cfg = _config(config_file, sets, named)
+    quiet_transformers()
     ts, pr, split, test = _inputs(tokens, priors_path, split)
 
     # 1. train (every process); 2. predict the test split (the main process)
@@ -323,19 +301,10 @@ def _train(ts, pr, cfg, split, run_dir, resume):
 
     main = PartialState().is_main_process
     t0 = time.perf_counter()
-    with progress("align: train", total=None, disable=not main) as advance:
-        done = [0]
-
-        def on_train(ev):
-            info = f"epoch {ev['epoch']} loss {ev['loss']:.3f}"
-            advance(ev["step"] - done[0], info=info, total=ev["total"])
-            done[0] = ev["step"]
-            every = max(1, ev["total"] // 20)
-            if main and not console.is_terminal and ev["step"] % every == 0:  # logs: a line
-                console.print(f"train step {ev['step']}/{ev['total']} {info}")
-
+    with Reporter() as reporter:
+        callback = reporter if main else None
         model = train_alignment(
-            ts, pr, cfg, split, callback=on_train, run_dir=run_dir, resume=resume
+            ts, pr, cfg, split, callback=callback, run_dir=run_dir, resume=resume
         )
     return model, time.perf_counter() - t0, main
 
@@ -344,15 +313,7 @@ def _predict(model, ts, test, decode, describe, max_new_tokens, embed, batch_siz
     """``predict_split`` on the test rows, with a progress bar."""
     from sugar_core.align.inference import predict_split
 
-    with progress(f"align: predict ({decode})", total=len(test)) as advance:
-        done = [0]
-
-        def on_predict(ev):
-            advance(ev["step"] - done[0])
-            if not console.is_terminal:  # logs: a line per batch
-                console.print(f"predict {ev['step']}/{ev['total']}")
-            done[0] = ev["step"]
-
+    with Reporter({"align": f"align ({decode})"}) as reporter:
         return predict_split(
             model,
             ts,
@@ -362,7 +323,7 @@ def _predict(model, ts, test, decode, describe, max_new_tokens, embed, batch_siz
             describe=describe,
             max_new_tokens=max_new_tokens,
             embed_fn=embed,
-            callback=on_predict,
+            callback=reporter,
         )
 
 
@@ -376,3 +337,6 @@ def _metrics(p, split: str, train_s: float) -> dict:
     m.update(protocol="supervised", split=split, decode=p.metrics["decode"], train_seconds=train_s)
     m.update(p.metrics)
     return m
+
+
+show_field_defaults(cli, AlignConfig, OPTION_SETTINGS)

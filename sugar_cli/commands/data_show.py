@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sugar_cli.util import console, handle_errors
+from sugar_cli.console import console, handle_errors
 
 
 @click.command("show")

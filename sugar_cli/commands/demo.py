@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import click
 
 from sugar_cli.console import QUIET, Reporter, console, echo_json, handle_errors, say, verbosity
+from sugar_cli.models import quiet_transformers
 from sugar_cli.options import common, json_option, settings_options
 
 FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
@@ -19,14 +18,6 @@ TITLES = {
     "zeroshot": "zero-shot",
     "sample": "sample GIF",
 }
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
 def _table(result) -> None:
@@ -106,7 +97,7 @@ def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, s
     from sugar_core import settings
     from sugar_core.pipeline.demo import DemoConfig, run_demo
 
-    _quiet_transformers()
+    quiet_transformers()
     user, _ = settings.layered(config_file, sets, command="demo")
     cfg = DemoConfig(
         data=data, format=fmt, split=split, unseen=unseen, llm=llm, text_encoder=text_encoder,

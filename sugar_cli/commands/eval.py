@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from sugar_cli.console import console, echo_json, handle_errors
+from sugar_cli.options import json_option
 
 JSON_KEYS = (
     "top1",
@@ -85,7 +86,7 @@ def _report(m: dict, path: str, max_rows: int) -> None:
 
 @click.command("eval")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
+@json_option("the metrics as JSON")
 @click.option(
     "--plots",
     "plots_dir",

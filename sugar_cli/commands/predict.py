@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors, progress
+from sugar_cli.console import (
+    QUIET,
+    VERBOSE,
+    Reporter,
+    console,
+    echo_json,
+    handle_errors,
+    say,
+    verbosity,
+    warn,
+)
+from sugar_cli.models import quiet_transformers
+from sugar_cli.options import common, json_option
 
 FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
 
 
 def _where(a) -> str:
@@ -66,10 +71,10 @@ def _table(answers) -> None:
 )
 @click.option("--max-new-tokens", default=48, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="Samples per LLM forward.")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@common
+@json_option("a JSON list of answers")
 @handle_errors
-def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, threads, as_json):
+def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, as_json):
     """Name and describe the action in raw skeleton files.
 
     Each file is read in its own format (ntu .skeleton, nw-ucla .json, msr .txt, numpy /
@@ -85,32 +90,24 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
       sugar predict --model demo/aligned.h5 mine.npz --format numpy
       sugar predict --model aligned.h5 --tokens moved/tokens.h5 a01_s01_e01_skeleton3D.txt
     """
-    import torch
-
     from sugar_core.pipeline.predict import load_predictor, predict_samples, read_inputs
 
-    if threads:
-        torch.set_num_threads(threads)
     raws = read_inputs(files, fmt)
     n = sum(len(r.samples) for r in raws)
-    _quiet_transformers()
+    quiet_transformers()
     with console.status("loading the encoder and the LLM"):
         predictor = load_predictor(aligned, tokens=tokens, llm=llm)
     for w in predictor.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
-    with progress("predict", total=n) as advance:
-        done = [0]
-
-        def on_predict(ev):
-            advance(ev["step"] - done[0])
-            done[0] = ev["step"]
-
+        warn(w)
+    with Reporter({"align": "predict"}) as reporter:
         answers = predict_samples(predictor, raws, describe=describe,
                                   max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                  callback=on_predict)  # fmt: skip
+                                  callback=reporter)  # fmt: skip
+    say(f"{n} sample(s) from {len(raws)} file(s)", VERBOSE)
     if as_json:
         echo_json([a.to_dict() for a in answers])
         return
-    _table(answers)
+    if verbosity() > QUIET:
+        _table(answers)
     for a in answers:
         click.echo(f"{_where(a)}\t{a.class_name}\t{a.description}")

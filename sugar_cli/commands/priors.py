@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sugar_cli.util import console, echo_json, handle_errors
+from sugar_cli.console import console, echo_json, handle_errors
+from sugar_cli.options import common, json_option
 from sugar_core.skeleton.classes import NAMED_LISTS
 
 BACKENDS = ("builtin", "openai", "hf", "file")
@@ -125,7 +126,8 @@ def _print_summary(s: dict) -> None:
 @click.option("--temperature", default=0.0, show_default=True, help="First try (0 = greedy).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The priors file to write.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the path.")
+@common
+@json_option("a JSON summary")
 @click.pass_context
 @handle_errors
 def cli(ctx, **opts):
@@ -219,7 +221,7 @@ def _generate(**o) -> None:
 @cli.command("show")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Only this class (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option("the texts as JSON, not a table,")
 @handle_errors
 def show(file, classes, as_json):
     """Print the texts of a priors file, per class.

@@ -6,62 +6,15 @@ from pathlib import Path
 
 import click
 
-from sugar_cli.util import console, echo_json, handle_errors
-
-
-class _Bar:
-    """Rich progress over all training steps, with loss, accuracy and the last validation."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and console.is_terminal
-        self.bar = self.task = None
-        self.val = ""
-
-    def __call__(self, e: dict) -> None:
-        if e["event"] == "start":
-            console.print(
-                f"training on {e['n_train']} samples, validating on {e['n_val']}, "
-                f"{e['epochs']} epochs x {e['steps_per_epoch']} steps"
-                + (f", resuming after epoch {e['start_epoch']}" if e["start_epoch"] else "")
-            )
-            if self.enabled:
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                    TimeRemainingColumn,
-                )
-
-                self.bar = Progress(
-                    TextColumn("[bold]train"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(),
-                    TimeRemainingColumn(),
-                    console=console,
-                )
-                self.bar.start()
-                total = e["epochs"] * e["steps_per_epoch"]
-                done = e["start_epoch"] * e["steps_per_epoch"]
-                self.task = self.bar.add_task("train", total=total, completed=done, info="")
-        elif e["event"] == "step" and self.bar is not None:
-            info = f"ep {e['epoch'] + 1} loss {e['loss']:.3f} acc {e['acc']:.2f}{self.val}"
-            self.bar.update(self.task, advance=1, info=info)
-        elif e["event"] == "epoch":
-            vals = [f"{k[4:-5]} {e[k]:.3f}" for k in e if k.startswith("val_") and k != "val_n"]
-            self.val = f" | val {', '.join(vals)}" if vals else self.val
-            if self.bar is None:
-                console.print(
-                    f"epoch {e['epoch']}: loss {e['loss']:.4f} "
-                    f"train acc {e['train_acc']:.3f}{self.val}"
-                )
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
+from sugar_cli.console import Reporter, console, echo_json, handle_errors
+from sugar_cli.options import (
+    common,
+    json_option,
+    settings_options,
+    show_field_defaults,
+    usage_errors,
+)
+from sugar_core.tokenize.config import TokenizeConfig
 
 
 @click.command("tokenize")
@@ -106,21 +59,7 @@ class _Bar:
     default=None,
     help="fp32, or bf16 autocast where the device has it [fp32].",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="JSON object of training settings (any TokenizeConfig field; prep as an object).",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="One training setting, repeatable; dotted keys reach prep (prep.mirror=0.5). "
-    "VALUE is JSON. Named options win over --set, which wins over --config.",
-)
+@settings_options
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -141,8 +80,8 @@ class _Bar:
 @click.option(
     "--eval-every", type=int, default=None, help="Validate every N epochs, 0 = never [1]."
 )
-@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the path.")
+@common
+@json_option("a JSON summary (sizes, last validation)")
 @handle_errors
 def cli(
     data,
@@ -163,7 +102,6 @@ def cli(
     encoder_path,
     workers,
     eval_every,
-    threads,
     as_json,
 ):
     """Train the knowledge-supervised skeleton encoder and write token sequences.
@@ -184,15 +122,11 @@ def cli(
       accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
           --preset paper --precision bf16 -o ntu-tokens.h5
     """
-    import torch
-
     from sugar_core import schema
     from sugar_core.accel import make_accelerator
     from sugar_core.errors import ConfigError
     from sugar_core.skeleton.dataset import read_skeletons
 
-    if threads:
-        torch.set_num_threads(threads)
     named = dict(
         preset=preset,
         objective=objective,
@@ -204,7 +138,8 @@ def cli(
         workers=workers,
         eval_every=eval_every,
     )
-    cfg = _settings(named, config_file, sets, reuse=encoder_path is not None)
+    with usage_errors():
+        cfg = _settings(named, config_file, sets, reuse=encoder_path is not None)
     skeletons = read_skeletons(data)
     acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
@@ -213,8 +148,7 @@ def cli(
     else:
         if priors_path is None or split is None:
             raise ConfigError("training needs --priors and --split (or give --encoder)")
-        bar = _Bar(acc.is_main_process)
-        ts, config = _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume)
+        ts, config = _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume)
         inputs = schema.input_record([data, priors_path])
     if acc.is_main_process:
         from sugar_core.tokenize.store import write_tokens
@@ -254,12 +188,13 @@ def _report(ts, output, world_size: int, as_json: bool) -> None:
             "ls": int(ts.tokens[0].shape[0]),
             "d": ts.dim,
             "world_size": world_size,
-            **{k: v for k, v in last.items() if k.startswith("val_")},
+            **{k: v for k, v in last.items() if k.startswith(("val_", "test_"))},
+            **{k: last[k] for k in ("validation", "selected_epoch") if k in last},
         }
     )
 
 
-def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume):
+def _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume):
     from sugar_core import schema
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.encoding import encode
@@ -267,19 +202,17 @@ def _train(skeletons, priors_path, split, output, acc, bar, cfg, run_dir, resume
 
     priors = read_priors(priors_path)
     run_dir = run_dir or output.with_name(output.name + ".run")
-    try:
+    with Reporter() as reporter:
         enc, heads, history = train_encoder(
             skeletons,
             priors,
             cfg,
             split,
-            callback=bar,
+            callback=reporter,
             run_dir=run_dir,
             resume=resume,
             accelerator=acc,
         )
-    finally:
-        bar.close()
     ts = encode(
         skeletons,
         enc,
@@ -309,3 +242,9 @@ def _reuse(skeletons, encoder_path, acc):
         **read_provenance(encoder_path),
     )
     return ts, {"encoder": str(encoder_path), "encoder_config": ts.encoder_config}
+
+
+# options that override a TokenizeConfig field of the same name; --help shows its default
+FIELDS = ("preset", "objective", "epochs", "batch_size", "lr", "seed", "precision", "workers",
+          "eval_every")  # fmt: skip
+show_field_defaults(cli, TokenizeConfig, {name: name for name in FIELDS})

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import click
 
-from sugar_cli.console import console, echo_json, handle_errors, progress
-from sugar_cli.options import common, settings_options, shown
-from sugar_cli.util import embedder
+from sugar_cli.console import Reporter, console, echo_json, handle_errors
+from sugar_cli.models import embedder, quiet_transformers
+from sugar_cli.options import common, settings_options, show_field_defaults, usage_errors
 from sugar_core.zeroshot.config import EVAL_PARTS, ZeroShotConfig
 
 JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split",
@@ -22,10 +20,14 @@ DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank",
 FILE = click.Path(dir_okay=False)
 
 
+FIELDS: dict[str, str] = {}  # option parameter -> the ZeroShotConfig field it overrides
+
+
 def _field_option(flag: str, dotted: str, what: str, **kw):
-    """An option that overrides a ZeroShotConfig field: None unless given, and its help shows
-    the field's own default, so the two cannot drift apart."""
-    return click.option(flag, default=None, help=f"{what} {shown(ZeroShotConfig, dotted)}.", **kw)
+    """An option that overrides a ZeroShotConfig field: None unless given; its help shows the
+    field's own default (``show_field_defaults`` below), so the two cannot drift apart."""
+    FIELDS[flag.lstrip("-").replace("-", "_")] = dotted
+    return click.option(flag, default=None, help=what, **kw)
 
 
 def _decode_choice(decodes: tuple[str, ...]) -> str:
@@ -50,40 +52,15 @@ def _list_splits(as_json: bool) -> None:
         )
 
 
-class _Phases:
-    """Progress bars that follow the library's events: one bar per phase, opened on demand."""
-
-    LABELS = {"encoder": "encoder (seen classes)", "align": "align (seen classes)"}
-
-    def __init__(self):
-        self.stack = contextlib.ExitStack()
-        self.phase, self.advance, self.done = None, None, 0
-
-    def _open(self, phase: str, total: int | None):
-        self.stack.close()
-        label = self.LABELS.get(phase, phase.replace("predict:", "predict unseen: "))
-        self.advance = self.stack.enter_context(progress(label, total=total))
-        self.phase, self.done = phase, 0
-
-    def __call__(self, ev: dict) -> None:
-        phase = ev["phase"]
-        if phase == "encoder":
-            if ev.get("event") == "start":
-                steps = (ev["epochs"] - ev["start_epoch"]) * ev["steps_per_epoch"]
-                self._open(phase, steps)
-            elif ev.get("event") == "step":
-                self.advance(1, info=f"epoch {ev['epoch'] + 1} loss {ev['loss']:.3f}")
-            return
-        if "step" not in ev:
-            return
-        if phase != self.phase:
-            self._open(phase, ev.get("total"))
-        info = f"epoch {ev['epoch']} loss {ev['loss']:.3f}" if "loss" in ev else None
-        self.advance(ev["step"] - self.done, info=info)
-        self.done = ev["step"]
-
-    def close(self):
-        self.stack.close()
+# the protocol's phases as the progress bars name them
+TITLES = {
+    "zeroshot": "zero-shot",
+    "encoder": "encoder (seen classes)",
+    "align": "align (seen classes)",
+    "predict:rank": "predict unseen (rank)",
+    "predict:generate": "predict unseen (generate)",
+    "predict:gzsl": "predict seen + unseen",
+}
 
 
 def _config(o: dict) -> ZeroShotConfig:
@@ -239,16 +216,14 @@ def cli(**o):
     if o["list_splits"]:
         _list_splits(o["as_json"])
         return
-    _check_outputs(o)
-    cfg = _config(o)
-    _quiet_transformers()
+    with usage_errors():
+        _check_outputs(o)
+        cfg = _config(o)
+    quiet_transformers()
     inputs = _read_inputs(o, cfg)
-    phases = _Phases()
     t0 = time.perf_counter()
-    try:
-        result = _run(inputs, cfg, o, phases)
-    finally:
-        phases.close()
+    with Reporter(TITLES) as reporter:
+        result = _run(inputs, cfg, o, reporter)
     result.metrics["seconds"] = time.perf_counter() - t0
     _write(result, cfg, o)
     _report(result.metrics, o["output"])
@@ -256,14 +231,6 @@ def cli(**o):
         echo_json({k: result.metrics[k] for k in JSON_KEYS if k in result.metrics})
     else:
         click.echo(o["output"])
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
 class _Inputs(NamedTuple):
@@ -312,7 +279,7 @@ def _read_inputs(o: dict, cfg: ZeroShotConfig) -> _Inputs:
     return _Inputs(data, priors, split, test, test_priors, tokens, aligned, embed)
 
 
-def _run(i: _Inputs, cfg: ZeroShotConfig, o: dict, phases: _Phases):
+def _run(i: _Inputs, cfg: ZeroShotConfig, o: dict, reporter: Reporter):
     from sugar_core.schema import sha256
     from sugar_core.zeroshot.protocol import run_zeroshot
 
@@ -326,7 +293,7 @@ def _run(i: _Inputs, cfg: ZeroShotConfig, o: dict, phases: _Phases):
         tokens=i.tokens,
         aligned=i.aligned,
         reused_from={"tokens": o["tokens_path"], "aligned": o["aligned_path"]},
-        callback=phases,
+        callback=reporter,
         run_dir=o["run_dir"],
         priors_sha256=sha256(o["priors_path"]),
         embed_fn=i.embed,
@@ -373,3 +340,6 @@ def _write(result, cfg: ZeroShotConfig, o: dict) -> None:
             f"wrote {o['save_aligned']} (seen-only alignment; seen-class test top-1 "
             f"{100 * seen.metrics['top1']:.1f}%)"
         )
+
+
+show_field_defaults(cli, ZeroShotConfig, FIELDS)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sugar_core import events
 from sugar_core.align.answers import AnswerMatcher, EmbedFn, description_of
 from sugar_core.align.config import DECODES
 from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
@@ -108,8 +109,7 @@ def predict(
                 m = matcher(out.raw_text[i])
                 out.pred[i], out.how[i] = m.index, m.how
                 out.top5[i, 0] = m.index
-        if callback is not None:
-            callback(dict(stage="predict", step=stop, total=n))
+        events.progress(callback, "align", "predict", done=stop, total=n)
     out.seconds = time.perf_counter() - t0
     return out
 

@@ -27,23 +27,17 @@ from sugar_core.align.model import AlignedModel, build_parts
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.predictions import Predictions, write_predictions
 
-BRIDGE = "bridge"
-LORA = "lora"
-ALIGN_CONFIG = "align_config"
-PROMPT_CLASSES = "prompt_classes"
-ALIGN_HISTORY = "align_history"
-
 
 def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
     """An ``extra=`` function for ``write_predictions`` that stores ``model`` (AlignedModel)."""
 
     def write(f: h5py.File) -> None:
         w = f.require_group(schema.WEIGHTS)
-        schema.write_state_dict(w.create_group(BRIDGE), model.bridge.state_dict())
-        schema.write_state_dict(w.create_group(LORA), model.llm.trainable_state())
-        schema.write_json(f, ALIGN_CONFIG, model.config.to_dict())
-        schema.write_strings(f, PROMPT_CLASSES, model.class_names)
-        schema.write_json(f, ALIGN_HISTORY, model.history)
+        schema.write_state_dict(w.create_group(schema.BRIDGE), model.bridge.state_dict())
+        schema.write_state_dict(w.create_group(schema.LORA), model.llm.trainable_state())
+        schema.write_json(f, schema.ALIGN_CONFIG, model.config.to_dict())
+        schema.write_strings(f, schema.PROMPT_CLASSES, model.class_names)
+        schema.write_json(f, schema.ALIGN_HISTORY, model.history)
         f.attrs["llm_spec"] = model.config.llm.spec
         f.attrs["llm_fingerprint"] = model.llm.fingerprint
         f.attrs["llm_model_type"] = str(getattr(model.llm.base_model().config, "model_type", ""))
@@ -84,16 +78,18 @@ def load_aligned(
     with ``check_fingerprint`` a different LLM is refused (ConfigError naming the file).
     """
     with schema.open_file(path, "aligned") as f:
-        for name in (schema.WEIGHTS, ALIGN_CONFIG, PROMPT_CLASSES):
+        for name in (schema.WEIGHTS, schema.ALIGN_CONFIG, schema.PROMPT_CLASSES):
             if name not in f:
                 raise SchemaError(
                     f"{path}: {name!r} missing: this aligned file holds predictions but no model"
                 )
-        cfg = AlignConfig.from_dict(schema.read_json(f, ALIGN_CONFIG), f"{path}: {ALIGN_CONFIG}")
-        bridge_state = schema.read_state_dict(f[schema.WEIGHTS][BRIDGE])
-        lora_state = schema.read_state_dict(f[schema.WEIGHTS][LORA])
-        names = [str(x) for x in schema.read_strings(f, PROMPT_CLASSES)]
-        history = schema.read_json(f, ALIGN_HISTORY) if ALIGN_HISTORY in f else []
+        cfg = AlignConfig.from_dict(
+            schema.read_json(f, schema.ALIGN_CONFIG), f"{path}: {schema.ALIGN_CONFIG}"
+        )
+        bridge_state = schema.read_state_dict(f[schema.WEIGHTS][schema.BRIDGE])
+        lora_state = schema.read_state_dict(f[schema.WEIGHTS][schema.LORA])
+        names = [str(x) for x in schema.read_strings(f, schema.PROMPT_CLASSES)]
+        history = schema.read_json(f, schema.ALIGN_HISTORY) if schema.ALIGN_HISTORY in f else []
         stored_fp = str(f.attrs.get("llm_fingerprint", ""))
         token_dim = int(f.attrs["token_dim"])
     if llm_spec is not None:

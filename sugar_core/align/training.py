@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sugar_core import events
 from sugar_core.accel import autocast, make_accelerator
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
@@ -100,8 +101,9 @@ def train_alignment(
     """Train the bridge (+ LoRA) on the train part of ``split``, LLM frozen.
 
     ``train_classes``: class ids (into ``tokens.class_names``) to train on and list in the prompt
-    (zero-shot: the seen classes); default all. ``callback`` gets dicts with ``stage="train"``,
-    ``step``, ``total``, ``epoch``, ``loss``. Descriptions for the targets come from ``priors``.
+    (zero-shot: the seen classes); default all. ``callback`` gets ``sugar_core.events`` of stage
+    ``align``: progress of part ``train`` (done, total, epoch, loss) and an epoch event each
+    epoch. Descriptions for the targets come from ``priors``.
     """
     cfg.check()
     data = _select(tokens, priors, split, train_classes)
@@ -187,20 +189,16 @@ def _train_epoch(
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                 state.batch = i + 1
                 _save(parts, cfg, data.key, run_dir, state)
-        if callback is not None:
-            callback(
-                dict(
-                    stage="train",
-                    step=epoch * len(batches) + i + 1,
-                    total=cfg.epochs * len(batches),
-                    epoch=epoch + 1,
-                    loss=state.losses[-1],
-                )
-            )
+        events.progress(
+            callback, "align", "train", done=epoch * len(batches) + i + 1,
+            total=cfg.epochs * len(batches), epoch=epoch + 1, loss=state.losses[-1],
+            info=f"epoch {epoch + 1} loss {state.losses[-1]:.3f}",
+        )  # fmt: skip
     # 3. the epoch's record, and a checkpoint at its end
     mean = float(np.mean(state.losses)) if state.losses else float("nan")
     seconds = time.perf_counter() - t_epoch
     state.history.append(dict(epoch=epoch + 1, loss=mean, seconds=seconds, steps=state.step))
+    events.emit(callback, "epoch", "align", **state.history[-1])
     state.epoch, state.batch, state.losses = epoch + 1, 0, []
     _save(parts, cfg, data.key, run_dir, state)
 

@@ -146,28 +146,6 @@ def find_tokens(aligned: str | os.PathLike, tokens: str | os.PathLike | None = N
     )
 
 
-def load_encoder(tokens: str | os.PathLike):
-    """(encoder, heads, prep, layout) from a tokens file, without reading its token arrays."""
-    from sugar_core.skeleton.transforms import PrepConfig
-    from sugar_core.tokenize.network import encoder_from_state, heads_from_state
-    from sugar_core.tokenize.store import HEAD
-
-    with schema.open_file(tokens, "tokens") as f:
-        for name in (schema.ENCODER, HEAD, "encoder_config"):
-            if name not in f:
-                raise SchemaError(f"{tokens}: {name!r} missing: this tokens file has no encoder")
-        config = schema.read_json(f, "encoder_config")
-        enc_state = schema.read_state_dict(f[schema.ENCODER])
-        head_state = schema.read_state_dict(f[HEAD])
-    try:
-        encoder = encoder_from_state(config, enc_state)
-        heads = heads_from_state(head_state)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        raise SchemaError(f"{tokens}: encoder weights do not fit its config ({exc})") from None
-    prep = PrepConfig(**(config.get("prep") or {}))
-    return encoder, heads, prep, encoder.cfg.layout
-
-
 def load_predictor(
     aligned: str | os.PathLike,
     tokens: str | os.PathLike | None = None,
@@ -175,6 +153,7 @@ def load_predictor(
 ) -> Predictor:
     """Everything needed to go from joints to answers (see the module docstring)."""
     from sugar_core.align.store import load_aligned
+    from sugar_core.tokenize.store import load_encoder
 
     tokens_path, warnings = find_tokens(aligned, tokens)
     encoder, heads, prep, layout = load_encoder(tokens_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sugar_core import schema
+from sugar_core import events, schema
 from sugar_core.errors import ConfigError
 from sugar_core.pipeline.config import DemoConfig, Settings
 from sugar_core.skeleton.dataset import SkeletonSet
@@ -64,26 +64,13 @@ class Run:
 
         return _Stage()
 
-    def progress(self, stage: str, part: str) -> Callback:
-        """Translate a stage library's progress events into {stage, part, done, total}."""
-        states: dict[str, dict] = {}  # part (zero-shot: phase) -> {done, total}
-
-        def on_event(ev: dict) -> None:
-            name = ev.get("phase", part)
-            state = states.setdefault(name, {"done": 0, "total": None})
-            if ev.get("event") == "start" and "steps_per_epoch" in ev:  # tokenize
-                state["total"] = ev["epochs"] * ev["steps_per_epoch"]
-                return
-            if ev.get("event") == "step":  # tokenize: step within the epoch
-                state["done"] += 1
-            elif "step" in ev and "total" in ev:  # align / predict: absolute step
-                state["done"], state["total"] = ev["step"], ev["total"]
-            else:
-                return
-            self.emit(stage=stage, event="progress", part=name, done=state["done"],
-                      total=state["total"])  # fmt: skip
-
-        return on_event
+    def progress(self, stage: str) -> Callback | None:
+        """A callback for a stage library: its events under the demo stage ``stage`` (its own
+        start / done lines are left out: the demo prints one pair per stage)."""
+        inner = events.relay(self.callback, stage)
+        if inner is None:
+            return None
+        return lambda ev: None if ev.get("event") in ("start", "done") else inner(ev)
 
     def add(self, stage: str, file: str, result: str, seconds: float) -> None:
         self.rows.append(StageRow(stage, file, result, round(seconds, 1)))
@@ -156,7 +143,7 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
     path = run.path("tokens.h5")
     with run.stage("tokenize") as st:
         enc, heads, history = train_encoder(
-            data, priors, tok_cfg, split, callback=run.progress("tokenize", "encoder")
+            data, priors, tok_cfg, split, callback=run.progress("tokenize")
         )
         ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split=split,
                       priors_sha256=schema.sha256(run.path("priors.h5")))  # fmt: skip
@@ -168,53 +155,37 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
             inputs=schema.input_record([run.path("data.h5"), run.path("priors.h5")]),
         )
     last = history[-1] if history else {}
-    val = last.get("val_text_top1")
+    val = last.get("test_text_top1")
     widths = "-".join(str(c) for c in enc.cfg.channels)
     result = f"encoder {widths} wide, {tok_cfg.epochs} epoch(s), Ls {len(ts.tokens[0])} x D "
     result += f"{ts.dim}" + (f"; text-prior top-1 on test {100 * val:.1f}%" if val is not None
                              else "")  # fmt: skip
     run.add("tokenize", path.name, result, st.seconds)
-    run.metrics["tokenize"] = {k: last[k] for k in ("loss", "train_acc", "val_text_top1")
+    run.metrics["tokenize"] = {k: last[k] for k in ("loss", "train_acc", "test_text_top1")
                                if k in last}  # fmt: skip
     return ts
 
 
 def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int):
-    from sugar_core.align.inference import predict
+    from sugar_core.align.inference import predict_split
     from sugar_core.align.store import save_aligned
     from sugar_core.align.training import train_alignment
     from sugar_core.evaluate.metrics import compute_metrics
-    from sugar_core.predictions import Predictions
 
     path = run.path("aligned.h5")
     with run.stage("align") as st:
-        model = train_alignment(ts, priors, align_cfg, split,
-                                callback=run.progress("align", "train"))  # fmt: skip
+        model = train_alignment(ts, priors, align_cfg, split, callback=run.progress("align"))
         test = ts.split_indices(split, "test")
-        dec = predict(model, [ts.tokens[i] for i in test], model.class_names, decode="rank",
-                      describe=max_new_tokens > 0, max_new_tokens=max(1, max_new_tokens),
-                      callback=run.progress("align", "predict"))  # fmt: skip
-        cand = np.array([ts.class_names.index(n) for n in model.class_names], dtype=np.int64)
-        pred, top5 = cand[dec.pred], np.where(dec.top5 >= 0, cand[np.clip(dec.top5, 0, None)], -1)
-        labels = ts.labels[test]
-        m = compute_metrics(labels, pred, top5, ts.class_names, dec.raw_text, cand)
-        m.update(protocol="supervised", split=split, decode="rank",
-                 predict_seconds=dec.seconds)  # fmt: skip
-        p = Predictions(
-            labels=labels, pred=pred, top5=top5, class_names=ts.class_names,
-            sample_ids=[ts.sample_ids[i] for i in test], scores=dec.scores,
-            raw_text=dec.raw_text, description=dec.description, candidates=cand,
-            features=ts.features[test], metrics=m,
+        p = predict_split(
+            model, ts, test, decode="rank", describe=max_new_tokens > 0,
+            max_new_tokens=max(1, max_new_tokens), callback=run.progress("align"),
         )  # fmt: skip
+        m = compute_metrics(p.labels, p.pred, p.top5, ts.class_names, p.raw_text, p.candidates)
+        p.metrics = {**p.metrics, **m, "protocol": "supervised", "split": split}
         run_cfg = dict(align_cfg.to_dict(), split=split, decode="rank",
                        max_new_tokens=max_new_tokens)  # fmt: skip
-        save_aligned(
-            path,
-            model,
-            p,
-            config=run_cfg,
-            inputs=schema.input_record([run.path("tokens.h5"), run.path("priors.h5")]),
-        )
+        inputs = schema.input_record([run.path("tokens.h5"), run.path("priors.h5")])
+        save_aligned(path, model, p, config=run_cfg, inputs=inputs)
     run.add(
         "align",
         path.name,
@@ -222,14 +193,13 @@ def align_stage(run: Run, ts, priors, split: str, align_cfg, max_new_tokens: int
         f"on {m['n']} test samples ({len(model.class_names)} classes)",
         st.seconds,
     )
-    run.metrics["align"] = {
-        k: m[k]
-        for k in ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split")
-    }
-    first = int(np.argmax(pred == labels)) if (pred == labels).any() else 0
+    keys = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split")
+    run.metrics["align"] = {k: p.metrics[k] for k in keys}
+    hit = p.pred == p.labels
+    first = int(np.argmax(hit)) if hit.any() else 0
     run.metrics["example"] = {
-        "sample_id": p.sample_ids[first], "true": ts.class_names[labels[first]],
-        "pred": ts.class_names[pred[first]], "description": dec.description[first],
+        "sample_id": p.sample_ids[first], "true": ts.class_names[p.labels[first]],
+        "pred": ts.class_names[p.pred[first]], "description": p.description[first],
     }  # fmt: skip
     return test
 
@@ -258,7 +228,7 @@ def zeroshot_stage(
                           align=settings.align, describe=False,
                           align_per_class=settings.zs_per_class)  # fmt: skip
     with run.stage("zeroshot") as st:
-        result = run_zeroshot(data, priors, us, zcfg, callback=run.progress("zeroshot", "zs"),
+        result = run_zeroshot(data, priors, us, zcfg, callback=run.progress("zeroshot"),
                               priors_sha256=schema.sha256(run.path("priors.h5")))  # fmt: skip
         write_zeroshot(result, path, config={**zcfg.to_dict(), "unseen_split": us.name},
                        seed=seed, inputs=schema.input_record(

@@ -85,7 +85,7 @@ def write_priors(
         f.create_dataset(schema.MASK, data=priors.mask.astype(bool))
         schema.write_strings(f, schema.DESCRIPTIONS, priors.descriptions)
         f.attrs["encoder_id"] = priors.encoder_id
-        schema.write_json(f, "sources", priors.sources)
+        schema.write_json(f, schema.SOURCES, priors.sources)
 
 
 def read_priors(path: str | os.PathLike) -> Priors:
@@ -109,5 +109,5 @@ def read_priors(path: str | os.PathLike) -> Priors:
             mask=mask,
             descriptions=[str(x) for x in schema.read_strings(f, schema.DESCRIPTIONS)],
             encoder_id=str(f.attrs.get("encoder_id", "")),
-            sources=schema.read_json(f, "sources") if "sources" in f else {},
+            sources=schema.read_json(f, schema.SOURCES) if schema.SOURCES in f else {},
         )

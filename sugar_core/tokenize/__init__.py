@@ -8,8 +8,8 @@
 
 Modules, bottom first (each imports only those above it):
 
-    config      TokenizeConfig, OBJECTIVES, prep_for (the pre-processing an encoder expects)
-    encoder     EncoderConfig, SkeletonEncoder (CTR-GCN-style, keeps the time axis)
+    config      EncoderConfig, TokenizeConfig, OBJECTIVES, prep_for (torch-free)
+    encoder     SkeletonEncoder (CTR-GCN-style, keeps the time axis)
     losses      multi-positive contrastive loss, cross-entropy, text mixing
     probe       linear probes and nearest-text classification on features
     network     Heads, Stage1Net, rebuilding both from stored weights
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 # public name -> module that defines it
 _API = {
     "TokenizeConfig": "sugar_core.tokenize.config",
-    "EncoderConfig": "sugar_core.tokenize.encoder",
+    "EncoderConfig": "sugar_core.tokenize.config",
     "SkeletonEncoder": "sugar_core.tokenize.encoder",
     "TokenSet": "sugar_core.tokenize.store",
     "read_tokens": "sugar_core.tokenize.store",
@@ -72,8 +72,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers see the real names
-    from sugar_core.tokenize.config import TokenizeConfig
-    from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
+    from sugar_core.tokenize.config import EncoderConfig, TokenizeConfig
+    from sugar_core.tokenize.encoder import SkeletonEncoder
     from sugar_core.tokenize.encoding import encode
     from sugar_core.tokenize.store import (
         TokenSet,

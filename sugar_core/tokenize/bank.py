@@ -12,6 +12,7 @@ import torch
 
 from sugar_core.accel import autocast
 from sugar_core.errors import ConfigError
+from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.skeleton.transforms import (
     AugParams,
@@ -20,6 +21,7 @@ from sugar_core.skeleton.transforms import (
     prepare_batch,
     static_prep,
 )
+from sugar_core.skeleton.validation import carve
 from sugar_core.tokenize.encoder import SkeletonEncoder
 
 if TYPE_CHECKING:
@@ -61,31 +63,38 @@ class EpochBatches(torch.utils.data.Dataset):
         return self.bank.batch(pos, params), torch.from_numpy(pos)
 
 
+def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings (K, P', D_text) and mask (K, P') of the priors columns of the given kinds."""
+    cols = [i for i, k in enumerate(priors.text_kinds) if k in kinds]
+    if not cols:
+        cols = [int(i) for kind in kinds for i in priors.columns(kind)]
+    if not cols:
+        raise ConfigError(
+            f"priors have no text of kind {list(kinds)}; "
+            f"available: {sorted(set(priors.text_kinds))}"
+        )
+    mask = priors.mask[:, cols]
+    empty = [priors.class_names[i] for i in np.flatnonzero(~mask.any(1))]
+    if empty:
+        raise ConfigError(f"priors have no {list(kinds)} text for class(es) {empty[:5]}")
+    return torch.from_numpy(priors.embeddings[:, cols]), torch.from_numpy(mask)
+
+
 def split_parts(
     data: SkeletonSet, split: str, classes: list[int], cfg: TokenizeConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sample indices (train, validation) of ``classes`` in ``split``.
-
-    Validation is the split's test part, or with ``cfg.val_holdout`` a stratified, seeded share
-    of its train part (the test part then stays unseen).
-    """
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Sample indices (fit, validation, test) of ``classes`` in ``split``, and the concrete
+    validation rule. Validation is carved from the train part only (``cfg.validation``); the
+    test part is returned for the one evaluation at the end."""
     labels = data.labels
     train = data.split_indices(split, "train")
-    val = data.split_indices(split, "test")
+    test = data.split_indices(split, "test")
     train = train[np.isin(labels[train], classes)]
-    val = val[np.isin(labels[val], classes)]
-    if cfg.val_holdout > 0:
-        rs = np.random.RandomState(cfg.seed)
-        held = []
-        for c in classes:
-            members = train[labels[train] == c]
-            k = int(round(cfg.val_holdout * len(members)))
-            held.extend(rs.permutation(members)[:k].tolist())
-        val = np.array(sorted(held), dtype=np.int64)
-        train = np.setdiff1d(train, val)
-    if len(train) < 2:
-        raise ConfigError(f"split {split!r} has {len(train)} training samples of these classes")
-    return train, val
+    test = test[np.isin(labels[test], classes)]
+    fit, val, rule = carve(data, split, train, cfg.validation, cfg.seed)
+    if len(fit) < 2:
+        raise ConfigError(f"split {split!r} has {len(fit)} training samples of these classes")
+    return fit, val, test, rule
 
 
 def epoch_plan(

@@ -9,13 +9,17 @@ transforms, never training code. User settings go through the strict reader
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from sugar_core import settings
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.dataset import SkeletonSet
-from sugar_core.skeleton.transforms import PrepConfig, stream_factor
-from sugar_core.tokenize.encoder import EncoderConfig
+from sugar_core.skeleton.layouts import get_layout
+from sugar_core.skeleton.prep import PrepConfig, stream_factor
+from sugar_core.skeleton.validation import check_rule
 
 OBJECTIVES = ("mil-nce", "ce", "both")
 # prep fields the encoder decides (its T, M and input channels); a user setting them under
@@ -25,6 +29,96 @@ FOLLOW_ENCODER = {
     "max_bodies": "prep.max_bodies follows the encoder; set max_bodies at the top level",
     "channels": "prep.channels follows the encoder's input channels",
 }
+
+
+@dataclass
+class EncoderConfig:
+    layout: str = "ntu25"  # joint layout: sets V and the graph (skeleton/graph.py)
+    in_channels: int = 3  # C: 3 for x y z, 2 for image-plane poses
+    max_bodies: int = 1  # M: bodies per sample (the input BN normalises each body slot)
+    frames: int = 52  # T the encoder is trained on; tokenize resamples every sample to it
+    channels: tuple[int, ...] = (64, 64, 128, 128)  # width of each block; D = channels[-1]
+    strides: tuple[int, ...] = (2, 1, 2, 1)  # temporal stride of each block; Ls = ceil(T/prod)
+    rel_reduction: int = 8  # relation channels = max(8, C_in // rel_reduction) (CTR-GCN: 8)
+    kernel: int = 5  # temporal kernel of the dilated branches (CTR-GCN: 5)
+    dilations: tuple[int, ...] = (1, 2)  # one temporal branch per dilation (CTR-GCN: 1, 2)
+    dropout: float = 0.0  # on the pooled feature only; tokens stay dropout-free
+    # "sum": each partition has its own value projection, summed (CTR-GCN, 3x the cost);
+    # "split": one projection whose channels are dealt out among the partitions (CPU preset)
+    partition_mode: str = "sum"
+    preset: str = field(default="custom")  # name of the preset this came from (bookkeeping)
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        self.strides = tuple(int(s) for s in self.strides)
+        self.dilations = tuple(int(d) for d in self.dilations)
+        if len(self.channels) != len(self.strides) or not self.channels:
+            raise ConfigError(
+                f"encoder channels {self.channels} and strides {self.strides} must be non-empty "
+                "and of equal length"
+            )
+        branches = len(self.dilations) + 2
+        bad = [c for c in self.channels if c % branches]
+        if bad:
+            raise ConfigError(
+                f"encoder widths {bad} must be divisible by {branches} (dilated branches + 2)"
+            )
+        if self.partition_mode not in ("sum", "split"):
+            raise ConfigError(f"partition_mode {self.partition_mode!r}; expected sum or split")
+        get_layout(self.layout)
+
+    @property
+    def num_joints(self) -> int:
+        return get_layout(self.layout).num_joints
+
+    @property
+    def dim(self) -> int:
+        """D: width of every token and of the pooled feature."""
+        return self.channels[-1]
+
+    @property
+    def total_stride(self) -> int:
+        return int(np.prod(self.strides))
+
+    def token_length(self, frames: int | None = None) -> int:
+        """Ls for an input of ``frames`` frames (default: the training length)."""
+        t = self.frames if frames is None else int(frames)
+        for s in self.strides:
+            t = math.ceil(t / s)
+        return t
+
+    def to_dict(self) -> dict:
+        return settings.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        """Lenient: a stored config (keys it does not know, such as prep, are dropped)."""
+        return settings.build(cls, d, "stored encoder config", strict=False)
+
+    @classmethod
+    def small(cls, layout: str, in_channels: int = 3, max_bodies: int = 1, frames: int = 52):
+        """CPU preset: four blocks, an early stride, about 0.1 GFLOP per 52-frame sample."""
+        return cls(layout, in_channels, max_bodies, frames, partition_mode="split", preset="small")
+
+    @classmethod
+    def paper(cls, layout: str, in_channels: int = 3, max_bodies: int = 2, frames: int = 64):
+        """The CTR-GCN-sized network (ten blocks, 64-128-256 wide) for GPUs."""
+        return cls(
+            layout,
+            in_channels,
+            max_bodies,
+            frames,
+            channels=(64, 64, 64, 64, 128, 128, 128, 256, 256, 256),
+            strides=(1, 1, 1, 1, 2, 1, 1, 2, 1, 1),
+            preset="paper",
+        )
+
+    @classmethod
+    def preset_named(cls, name: str, layout: str, **kw) -> EncoderConfig:
+        makers = {"small": cls.small, "paper": cls.paper}
+        if name not in makers:
+            raise ConfigError(f"unknown encoder preset {name!r}; known: {', '.join(makers)}")
+        return makers[name](layout, **kw)
 
 
 @dataclass
@@ -58,8 +152,11 @@ class TokenizeConfig:
     seed: int = 0
     eval_every: int = 1  # validate every n epochs (and always after the last); 0 = never
     probe: str = "logistic"  # linear probe on pooled features: logistic | ridge | none
-    patience: int = 0  # early stopping: epochs without a better monitor value; 0 = off
-    val_holdout: float = 0.0  # > 0: validate on this stratified share of the train part
+    patience: int = 0  # early stopping: epochs without a better validation value; 0 = off
+    # validation part carved from the train part (skeleton/validation.py): auto | none |
+    # share:F | subjects:N; the test part is read once, at the end (test_* in the history)
+    validation: str = "auto"
+    refit: bool = False  # after selection, retrain on train + validation for the chosen epochs
     workers: int = 0  # DataLoader processes building batches (0 = in the training process)
     eval_batch_size: int = 128
 
@@ -78,6 +175,7 @@ class TokenizeConfig:
             raise ConfigError(f"epochs {self.epochs} and batch size {self.batch_size} too small")
         if isinstance(self.prep, dict):
             self.prep = PrepConfig(**self.prep)
+        check_rule(self.validation)
 
     def to_dict(self) -> dict:
         return settings.to_dict(self)

@@ -12,7 +12,7 @@ import torch
 
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.dataset import SkeletonSet
-from sugar_core.skeleton.transforms import PrepConfig
+from sugar_core.skeleton.prep import PrepConfig
 from sugar_core.tokenize.bank import PreparedBank, encode_bank
 from sugar_core.tokenize.config import prep_for
 from sugar_core.tokenize.encoder import SkeletonEncoder

@@ -8,7 +8,8 @@ import math
 import torch
 from torch import nn
 
-from sugar_core.tokenize.encoder import EncoderConfig, SkeletonEncoder
+from sugar_core.tokenize.config import EncoderConfig
+from sugar_core.tokenize.encoder import SkeletonEncoder
 
 
 class Heads(nn.Module):

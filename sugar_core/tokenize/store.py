@@ -22,12 +22,9 @@ from sugar_core import schema
 from sugar_core.errors import ConfigError, SchemaError
 
 if TYPE_CHECKING:
-    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.skeleton.prep import PrepConfig
     from sugar_core.tokenize.encoder import SkeletonEncoder
     from sugar_core.tokenize.network import Heads
-
-PROJECTED = "projected"  # (N, D_text) float32: features through the training head
-HEAD = "head"  # group: weights of the linear head to the text space
 
 
 @dataclass
@@ -76,7 +73,7 @@ def write_tokens(
         )
         f.create_dataset(schema.TOKEN_OFFSETS, data=offsets)
         f.create_dataset(schema.FEATURES, data=ts.features.astype(np.float32))
-        f.create_dataset(PROJECTED, data=ts.projected.astype(np.float32))
+        f.create_dataset(schema.PROJECTED, data=ts.projected.astype(np.float32))
         f.create_dataset(schema.LABELS, data=np.asarray(ts.labels, dtype=np.int64))
         schema.write_strings(f, schema.CLASS_NAMES, ts.class_names)
         schema.write_strings(f, schema.SAMPLE_IDS, ts.sample_ids)
@@ -84,10 +81,10 @@ def write_tokens(
         for name, arr in ts.splits.items():
             sp.create_dataset(name, data=np.asarray(arr, dtype=np.int8))
         schema.write_state_dict(f.create_group(schema.ENCODER), ts.encoder_state)
-        schema.write_state_dict(f.create_group(HEAD), ts.head_state)
-        schema.write_json(f, "encoder_config", ts.encoder_config)
+        schema.write_state_dict(f.create_group(schema.HEAD), ts.head_state)
+        schema.write_json(f, schema.ENCODER_CONFIG, ts.encoder_config)
         schema.write_json(f, schema.HISTORY, ts.history)
-        schema.write_json(f, "train_classes", ts.train_classes)
+        schema.write_json(f, schema.TRAIN_CLASSES, ts.train_classes)
         f.attrs["train_split"] = ts.train_split
         f.attrs["priors_sha256"] = ts.priors_sha256
         f.attrs["layout"] = ts.layout
@@ -107,14 +104,14 @@ def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
         return TokenSet(
             tokens=[flat[offsets[i] : offsets[i + 1]] for i in range(n)],
             features=f[schema.FEATURES][...],
-            projected=f[PROJECTED][...],
+            projected=f[schema.PROJECTED][...],
             labels=f[schema.LABELS][...].astype(np.int64),
             class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
             sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],
             splits={k: v[...].astype(np.int8) for k, v in f[schema.SPLITS].items()},
-            encoder_config=schema.read_json(f, "encoder_config"),
+            encoder_config=schema.read_json(f, schema.ENCODER_CONFIG),
             encoder_state=schema.read_state_dict(f[schema.ENCODER]) if weights else {},
-            head_state=schema.read_state_dict(f[HEAD]) if weights else {},
+            head_state=schema.read_state_dict(f[schema.HEAD]) if weights else {},
             layout=str(f.attrs.get("layout", "")),
             **_provenance(f),
         )
@@ -130,7 +127,7 @@ def read_provenance(path: str | os.PathLike) -> dict:
 def _provenance(f) -> dict:
     return {
         "train_split": str(f.attrs.get("train_split", "")),
-        "train_classes": schema.read_json(f, "train_classes"),
+        schema.TRAIN_CLASSES: schema.read_json(f, schema.TRAIN_CLASSES),
         "history": schema.read_json(f, schema.HISTORY),
         "priors_sha256": str(f.attrs.get("priors_sha256", "")),
     }
@@ -152,7 +149,7 @@ def load_encoder(source: TokenSet | str | os.PathLike) -> TrainedEncoder:
     stored config.
     """
     from sugar_core.settings import build
-    from sugar_core.skeleton.transforms import PrepConfig
+    from sugar_core.skeleton.prep import PrepConfig
     from sugar_core.tokenize.network import encoder_from_state, heads_from_state
 
     if isinstance(source, TokenSet):
@@ -179,8 +176,12 @@ def load_encoder(source: TokenSet | str | os.PathLike) -> TrainedEncoder:
 def _read_encoder(path: str | os.PathLike) -> tuple[dict, dict, dict]:
     """(encoder config, encoder state, head state) of a tokens file, nothing else read."""
     with schema.open_file(path, "tokens") as f:
-        for name in (schema.ENCODER, HEAD, "encoder_config"):
+        for name in (schema.ENCODER, schema.HEAD, schema.ENCODER_CONFIG):
             if name not in f:
                 raise SchemaError(f"{path}: {name!r} missing: this tokens file has no encoder")
-        config = schema.read_json(f, "encoder_config")
-        return config, schema.read_state_dict(f[schema.ENCODER]), schema.read_state_dict(f[HEAD])
+        config = schema.read_json(f, schema.ENCODER_CONFIG)
+        return (
+            config,
+            schema.read_state_dict(f[schema.ENCODER]),
+            schema.read_state_dict(f[schema.HEAD]),
+        )

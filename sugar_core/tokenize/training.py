@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from sugar_core import events
 from sugar_core.accel import autocast, make_accelerator
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
@@ -36,6 +37,7 @@ from sugar_core.tokenize.bank import (
     epoch_plan,
     split_parts,
     subset_params,
+    text_table,
 )
 from sugar_core.tokenize.checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from sugar_core.tokenize.config import TokenizeConfig, prep_for
@@ -43,23 +45,6 @@ from sugar_core.tokenize.encoder import SkeletonEncoder
 from sugar_core.tokenize.network import Heads, Stage1Net
 from sugar_core.tokenize.optim import lr_factor, make_optimizer, weight_average
 from sugar_core.tokenize.validation import evaluate, fit_text_head, track_best
-
-
-def text_table(priors: Priors, kinds) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings (K, P', D_text) and mask (K, P') of the priors columns of the given kinds."""
-    cols = [i for i, k in enumerate(priors.text_kinds) if k in kinds]
-    if not cols:
-        cols = [int(i) for kind in kinds for i in priors.columns(kind)]
-    if not cols:
-        raise ConfigError(
-            f"priors have no text of kind {list(kinds)}; "
-            f"available: {sorted(set(priors.text_kinds))}"
-        )
-    mask = priors.mask[:, cols]
-    empty = [priors.class_names[i] for i in np.flatnonzero(~mask.any(1))]
-    if empty:
-        raise ConfigError(f"priors have no {list(kinds)} text for class(es) {empty[:5]}")
-    return torch.from_numpy(priors.embeddings[:, cols]), torch.from_numpy(mask)
 
 
 @dataclass
@@ -76,6 +61,9 @@ class _Run:
     val_bank: PreparedBank
     y_train: np.ndarray  # (N_train,) rows into texts (0..K-1)
     y_val: np.ndarray  # (N_val,)
+    test_bank: PreparedBank  # the split's test part: evaluated once, after training
+    y_test: np.ndarray  # (N_test,)
+    rule: str  # the concrete validation rule (auto resolved)
     texts: torch.Tensor  # (K, P', E) on the CPU, mixed into each batch's positives
     mask: torch.Tensor  # (K, P')
     protos: np.ndarray  # (K, E) unit-norm mean text per class
@@ -91,9 +79,8 @@ class _Run:
         """The network results come from: the weight average, or the trained one."""
         return self.average.module if self.average is not None else self.acc.unwrap_model(self.net)
 
-    def notify(self, event: dict) -> None:
-        if self.callback is not None:
-            self.callback(event)
+    def notify(self, event: str, **fields) -> None:
+        events.emit(self.callback, event, "tokenize", **fields)
 
 
 def _classes(data: SkeletonSet, priors: Priors, cfg: TokenizeConfig, train_classes):
@@ -114,7 +101,7 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
     """Classes, parts, network, optimizer and schedule of a fresh run (seeded by cfg.seed)."""
     # 1. classes, samples, texts
     classes, texts, mask, remap = _classes(data, priors, cfg, train_classes)
-    train_idx, val_idx = split_parts(data, split, classes, cfg)
+    train_idx, val_idx, test_idx, rule = split_parts(data, split, classes, cfg)
 
     # 2. processes, model, optimizer
     acc = accelerator or make_accelerator(cfg.precision)
@@ -144,8 +131,11 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
         gen=torch.Generator().manual_seed(cfg.seed),
         train_bank=train_bank,
         val_bank=PreparedBank(data, val_idx, cfg.prep),
+        test_bank=PreparedBank(data, test_idx, cfg.prep),
         y_train=remap[data.labels[train_idx]],
         y_val=remap[data.labels[val_idx]],
+        y_test=remap[data.labels[test_idx]],
+        rule=rule,
         texts=texts,
         mask=mask,
         protos=protos.cpu().numpy(),
@@ -244,9 +234,11 @@ def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
             dtype=torch.float64,
         )
         acc_now = (pred == y).float().mean().item()
-        run.notify(
-            {"event": "step", "epoch": epoch, "step": step + 1, "loss": loss.item(), "acc": acc_now}
-        )
+        total = run.cfg.epochs * run.steps_per_epoch
+        info = f"epoch {epoch + 1} loss {loss.item():.3f} acc {acc_now:.2f}"
+        done = epoch * run.steps_per_epoch + step + 1
+        run.notify("progress", part="train", done=done, total=total, info=info, epoch=epoch + 1,
+                   loss=loss.item(), acc=acc_now)  # fmt: skip
     return acc.reduce(sums.to(acc.device), reduction="sum").cpu()
 
 
@@ -321,7 +313,8 @@ def train_encoder(
 
     With ``train_classes`` (0-based ids into data.class_names) only those classes' samples and
     priors rows are used (zero-shot protocol); validation then covers those classes only.
-    ``callback(event: dict)`` receives {"event": "start" | "step" | "epoch", ...} on the main
+    ``callback(event: dict)`` receives ``sugar_core.events`` (stage ``tokenize``: start,
+    progress of part ``train`` per step, epoch with the history entry) on the main
     process. Returns the unwrapped encoder, heads (text head, ce head, temperature), history.
     """
     # 1. a fresh run, or the checkpointed one continued
@@ -330,14 +323,16 @@ def train_encoder(
     _prepare(run, ema_state)
     cfg = run.cfg
     run.notify(
-        {
-            "event": "start",
-            "epochs": cfg.epochs,
-            "start_epoch": run.start,
-            "steps_per_epoch": run.steps_per_epoch,
-            "n_train": len(run.train_bank),
-            "n_val": len(run.val_bank),
-        }
+        "start",
+        total=cfg.epochs * run.steps_per_epoch,
+        epochs=cfg.epochs,
+        start_epoch=run.start,
+        steps_per_epoch=run.steps_per_epoch,
+        n_train=len(run.train_bank),
+        n_val=len(run.val_bank),
+        plan=f"training on {len(run.train_bank)} samples, validating on {len(run.val_bank)}, "
+        f"{cfg.epochs} epochs x {run.steps_per_epoch} steps"
+        + (f", resuming after epoch {run.start}" if run.start else ""),
     )
 
     # 2. epochs, each validated when due, tracked and checkpointed
@@ -351,8 +346,44 @@ def train_encoder(
         run.best, stale = track_best(run.best, entry, cfg, run.model, epoch)
         if run_dir is not None:
             _save(run, epoch, run_dir)
-        run.notify({"event": "epoch", **entry})
+        run.notify("epoch", **entry)
 
-    # 3. best (or averaged) weights, closed-form text head for ce
+    # 3. best (or averaged) weights, closed-form text head for ce; or the refit on train + val
+    if cfg.refit:
+        return _refit(run, data, priors, split, train_classes, callback, accelerator)
     encoder, heads = _finish(run)
+    _test(run, encoder, heads)
     return encoder, heads, run.history
+
+
+def _selected_epochs(run: _Run) -> int:
+    """The epochs the run chose: the best validation epoch with patience, else all of them."""
+    if run.cfg.patience and run.best is not None:
+        return int(run.best["epoch"])
+    return run.cfg.epochs
+
+
+def _test(run: _Run, encoder: SkeletonEncoder, heads: Heads) -> None:
+    """The one evaluation of the test part, after every choice is made: ``test_*`` keys, the
+    validation rule and the selected epoch go into the last history entry."""
+    if not run.history:
+        return
+    net = Stage1Net(encoder, heads)
+    parts = (run.train_bank, run.test_bank, run.y_train, run.y_test, run.protos)
+    last = run.history[-1]
+    last.update(evaluate(net, *parts, run.cfg, run.acc, prefix="test"))
+    last.update(validation=run.rule, selected_epoch=_selected_epochs(run))
+
+
+def _refit(run: _Run, data, priors, split, train_classes, callback, accelerator):
+    """Retrain from scratch on train + validation for the selected number of epochs (as
+    published protocols report), then test; the history keeps both runs (``phase``)."""
+    epochs = _selected_epochs(run)
+    cfg = replace(run.cfg, validation="none", patience=0, refit=False, epochs=epochs)
+    encoder, heads, refit = train_encoder(
+        data, priors, cfg, split, train_classes, callback, accelerator=accelerator or run.acc
+    )
+    history = [dict(e, phase="select") for e in run.history]
+    history += [dict(e, phase="refit") for e in refit]
+    history[-1].update(validation=f"{run.rule}, refit on train + validation", selected_epoch=epochs)
+    return encoder, heads, history

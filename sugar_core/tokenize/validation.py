@@ -30,12 +30,14 @@ def evaluate(
     protos: np.ndarray,
     cfg: TokenizeConfig,
     acc,
+    prefix: str = "val",
 ) -> dict:
-    """Validation metrics (text-prior, ce head, linear probe) on gathered features.
+    """Metrics (text-prior, ce head, linear probe) of ``val_bank`` on gathered features, keyed
+    ``{prefix}_...`` (``test`` for the one evaluation of the test part at the end).
 
     ``protos`` (K, E) are the class text prototypes; labels are 0..K-1 rows into them.
     """
-    out = {"val_n": int(len(val_bank))}
+    out = {f"{prefix}_n": int(len(val_bank))}
     if len(val_bank) == 0:
         return out
     enc = acc.unwrap_model(net).encoder
@@ -45,13 +47,13 @@ def evaluate(
         f = torch.from_numpy(f_val).to(heads.text.weight.device)
         if cfg.uses_text:
             z = heads.text(f).float().cpu().numpy()  # (N_val, E)
-            out["val_text_top1"] = probe.top1(probe.nearest_text(z, protos), y_val)
+            out[f"{prefix}_text_top1"] = probe.top1(probe.nearest_text(z, protos), y_val)
         if heads.cls is not None:
-            out["val_ce_top1"] = probe.top1(heads.cls(f).argmax(1).cpu().numpy(), y_val)
+            out[f"{prefix}_ce_top1"] = probe.top1(heads.cls(f).argmax(1).cpu().numpy(), y_val)
     if cfg.probe != "none":
         _, f_tr = encode_bank(enc, train_bank, cfg.eval_batch_size, acc)
         pred = probe.linear_probe(f_tr, y_train, f_val, cfg.probe)
-        out["val_probe_top1"] = probe.top1(pred, y_val)
+        out[f"{prefix}_probe_top1"] = probe.top1(pred, y_val)
     return out
 
 

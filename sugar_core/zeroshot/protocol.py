@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sugar_core import events
 from sugar_core.align.inference import predict_split
 from sugar_core.align.model import AlignedModel
 from sugar_core.errors import ConfigError
@@ -47,7 +48,7 @@ from sugar_core.zeroshot.plan import (
     shared_layout,
     to_layout,
 )
-from sugar_core.zeroshot.seen import Callback, encode_seen, notify, train_seen_alignment
+from sugar_core.zeroshot.seen import Callback, encode_seen, train_seen_alignment
 from sugar_core.zeroshot.splits import UnseenSplit
 from sugar_core.zeroshot.store import storable
 
@@ -191,7 +192,7 @@ def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, 
     arrays: dict[str, dict[str, np.ndarray]] = {}
     by_decode, primary = {}, None
     for decode in cfg.decodes:
-        tagged = notify(callback, f"predict:{decode}")
+        tagged = events.relay(callback, "zeroshot", f"predict:{decode}")
         p = _llm(model, t.tokens, t.idx, plan.unseen, decode, cfg, tagged, embed_fn)
         m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
         by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
@@ -223,7 +224,14 @@ def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed
     labels = t.data.labels[idx]
     out = {"candidates": len(cand), "decode": cfg.decodes[0]}
     p = _llm(
-        model, t.tokens, idx, cand, cfg.decodes[0], cfg, notify(callback, "predict:gzsl"), embed_fn
+        model,
+        t.tokens,
+        idx,
+        cand,
+        cfg.decodes[0],
+        cfg,
+        events.relay(callback, "zeroshot", "predict:gzsl"),
+        embed_fn,
     )
     out["llm"] = gzsl_metrics(labels, p.pred, plan.seen_in_test, plan.unseen)
     if cfg.baseline:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sugar_core import events
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.model import AlignedModel
 from sugar_core.align.training import train_alignment
@@ -36,13 +37,6 @@ from sugar_core.zeroshot.splits import UnseenSplit
 ZS_SPLIT = "zeroshot"  # name of the split handed to the stages: 1 seen train, 0 seen test
 
 Callback = Callable[[dict], None]
-
-
-def notify(callback: Callback | None, phase: str) -> Callback | None:
-    """A callback that tags each event of an inner stage with the protocol's ``phase``."""
-    if callback is None:
-        return None
-    return lambda event: callback({"phase": phase, **event})
 
 
 def seen_split(data: SkeletonSet, split: str, plan: ClassPlan) -> tuple[SkeletonSet, np.ndarray]:
@@ -83,7 +77,13 @@ def encode_seen(
     """Every sample of ``data`` tokenized by an encoder trained on the seen classes only;
     ``train_classes`` records the seen ids (what a later reuse is checked against)."""
     enc, heads, history = train_seen_encoder(
-        data, priors, cfg.tokenize, data_split, plan, notify(callback, "encoder"), run_dir
+        data,
+        priors,
+        cfg.tokenize,
+        data_split,
+        plan,
+        events.relay(callback, "zeroshot", "encoder"),
+        run_dir,
     )
     return encode(
         data,
@@ -161,5 +161,5 @@ def train_seen_alignment(
         priors.select(plan.seen_names),
         cfg,
         ZS_SPLIT,
-        callback=notify(callback, "align"),
+        callback=events.relay(callback, "zeroshot", "align"),
     )

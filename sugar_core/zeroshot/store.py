@@ -17,9 +17,6 @@ import numpy as np
 from sugar_core import schema
 from sugar_core.predictions import read_predictions, write_predictions
 
-ARRAYS = "zeroshot_arrays"  # group: one subgroup per predictor (pred, top5, scores)
-PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
-
 
 def storable(texts: list[str] | None) -> list[str] | None:
     """HDF5 strings cannot hold NUL, which a free-running LLM can emit: shown as U+FFFD."""
@@ -36,12 +33,12 @@ def write_zeroshot(result, path: str | os.PathLike, config=None, seed=None, inpu
     )
 
     def extra(f):
-        g = f.create_group(ARRAYS)
+        g = f.create_group(schema.ZS_ARRAYS)
         for name, arrs in result.arrays.items():
             sub = g.create_group(name)
             for key, arr in arrs.items():
                 sub.create_dataset(key, data=np.asarray(arr))
-        schema.write_json(f, PLAN, {
+        schema.write_json(f, schema.ZS_PLAN, {
             "seen": plan.seen, "unseen": plan.unseen, "seen_in_test": plan.seen_in_test,
             "seen_names": plan.seen_names, "unseen_names": plan.unseen_names,
         })  # fmt: skip
@@ -55,7 +52,7 @@ def read_zeroshot(path: str | os.PathLike):
     with schema.open_file(path, "zeroshot") as f:
         arrays = {
             name: {key: ds[...] for key, ds in grp.items()}
-            for name, grp in f.get(ARRAYS, {}).items()
+            for name, grp in f.get(schema.ZS_ARRAYS, {}).items()
         }
-        plan = schema.read_json(f, PLAN) if PLAN in f else {}
+        plan = schema.read_json(f, schema.ZS_PLAN) if schema.ZS_PLAN in f else {}
     return p, arrays, plan

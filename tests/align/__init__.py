@@ -1,0 +1,1 @@
+"""Tests of sugar_core.align: the frozen LLM, bridges, answers, training and inference."""

@@ -1,0 +1,1 @@
+"""Tests of the sugar command line, one file per command group."""

@@ -1,0 +1,1 @@
+"""Tests of the shared bottom modules: schema, settings."""

@@ -1,0 +1,1 @@
+"""Tests of sugar_core.evaluate: metrics, the report and the plots."""

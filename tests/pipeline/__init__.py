@@ -1,0 +1,1 @@
+"""Tests of sugar_core.pipeline (demo, predict) and of the example scripts."""

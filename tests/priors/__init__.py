@@ -1,0 +1,1 @@
+"""Tests of sugar_core.priors: backends, parsing, encoders, builtin texts, the file."""

@@ -1,0 +1,1 @@
+"""Tests of sugar_core.skeleton: layouts, transforms, synthetic data, rendering, files."""

@@ -1,0 +1,1 @@
+"""Tests of the raw-format readers in sugar_core.skeleton.readers."""
