@@ -89,6 +89,7 @@ LORA = "lora"  # group: the LoRA adapter's weights (aligned)
 ALIGN_CONFIG = "align_config"  # JSON: AlignConfig the model was trained with
 PROMPT_CLASSES = "prompt_classes"  # (K',) utf-8: the action list of the training prompt
 ALIGN_HISTORY = "align_history"  # JSON: one entry per alignment epoch
+NULL_TOKEN = "null_token"  # (D,) float32 under weights/: the calibration's null input
 ZS_ARRAYS = "zeroshot_arrays"  # group: one subgroup per zero-shot predictor (pred, top5, scores)
 ZS_PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
 

@@ -16,7 +16,15 @@ from sugar_cli.options import (
     show_field_defaults,
     usage_errors,
 )
-from sugar_core.align.config import BRIDGES, DECODES, LLM_DTYPES, PRECISIONS, PROMPTS, AlignConfig
+from sugar_core.align.config import (
+    BRIDGES,
+    CALIBRATIONS,
+    DECODES,
+    LLM_DTYPES,
+    PRECISIONS,
+    PROMPTS,
+    AlignConfig,
+)
 
 # named option -> the AlignConfig setting it fills; None (not given) leaves it to --set,
 # --config or the AlignConfig default
@@ -46,6 +54,7 @@ OPTION_SETTINGS = {
     "seed": "seed",
     "checkpoint_every": "checkpoint_every",
     "cpu": "cpu",
+    "calibration": "calibration",
 }
 SUMMARY = (
     "top1",
@@ -58,6 +67,8 @@ SUMMARY = (
     "decode",
     "train_seconds",
     "seconds_per_sample",
+    "calibration",
+    "prior_share",
 )
 
 
@@ -140,6 +151,13 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     default=None,
     help="list-first puts the action list before the action tokens: a shorter per-sample "
     "prompt [paper].",
+)
+@click.option(
+    "--calibration",
+    type=click.Choice([*CALIBRATIONS, "auto"]),
+    default=None,
+    help="Rank scores: raw sums, per-token (length), minus a null input's (null), both; auto "
+    "picks one on a validation share of the train part, held out of training.",
 )
 @settings_options
 @click.option(
@@ -271,7 +289,7 @@ def _report(output: str, m: dict, as_json: bool) -> None:
         f"train {m['train_seconds']:.0f}s  predict {m['seconds_per_sample']:.2f}s/sample"
     )
     if as_json:
-        echo_json({k: m[k] for k in SUMMARY})
+        echo_json({k: m[k] for k in SUMMARY if k in m})
     else:
         click.echo(output)
 

@@ -73,8 +73,9 @@ def _report(m: dict, path: str, max_rows: int) -> None:
         table.add_column("count", justify="right")
         table.add_column("true")
         table.add_column("predicted")
+        table.add_column("back", justify="right")  # predicted read as true: a bias is one-sided
         for p in m["confused_pairs"]:
-            table.add_row(str(p["count"]), p["true"], p["pred"])
+            table.add_row(str(p["count"]), p["true"], p["pred"], str(p.get("back", 0)))
         console.print(table)
     for a in m.get("off_list_answers") or []:
         console.print(f"off-list answer x{a['count']}: {a['text'][:80]!r}")

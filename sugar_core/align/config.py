@@ -14,6 +14,7 @@ from sugar_core import settings
 from sugar_core.errors import ConfigError
 
 BRIDGES = ("tqp", "qformer", "linear", "pool")
+CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
 DECODES = ("rank", "generate")  # how `predict` reads the class: score every name, or generate
@@ -101,6 +102,10 @@ class AlignConfig:
     seed: int = 0  # bridge init, LoRA init and batch order
     checkpoint_every: int = 0  # optimizer steps between checkpoints (0: at each epoch end)
     cpu: bool = False  # stay on CPU even when a GPU is visible
+    # rank scores (calibration.py): none | length | null | length+null, or auto: chosen by
+    # top-1 on a stratified validation share of the train part (held out of training)
+    calibration: str = "none"
+    validation_share: float = 0.15  # with calibration auto: the share held out to choose it
 
     def check(self) -> None:
         self.bridge.check()
@@ -114,6 +119,12 @@ class AlignConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.token_noise < 0:
             raise ConfigError(f"token_noise must be >= 0, got {self.token_noise}")
+        if self.calibration not in CALIBRATIONS + ("auto",):
+            raise ConfigError(
+                f"calibration {self.calibration!r}; expected auto or one of {CALIBRATIONS}"
+            )
+        if not 0.0 < self.validation_share < 1.0:
+            raise ConfigError(f"validation_share must lie in (0, 1), got {self.validation_share}")
 
     def to_dict(self) -> dict:
         """Plain JSON data (bridge and llm as objects), as stored in aligned files."""

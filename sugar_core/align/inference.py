@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from sugar_core import events
+from sugar_core.align import calibration as calibration_mod
 from sugar_core.align.answers import AnswerMatcher, EmbedFn, description_of
 from sugar_core.align.config import DECODES
 from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
@@ -42,6 +43,8 @@ class Decoded:
     description: list[str]  # (N,) the description part
     how: list[str]  # (N,) how the class was read: rank | exact | normalised | prefix | ...
     seconds: float = 0.0  # wall time of the whole call
+    prior_share: np.ndarray | None = None  # (K,) softmax of the null input's rank scores
+    raw_scores: np.ndarray | None = None  # (N, K) uncalibrated rank scores (keep_scores)
 
     @classmethod
     def empty(cls, n: int) -> Decoded:
@@ -67,6 +70,8 @@ def predict(
     embed_fn: EmbedFn | None = None,
     min_similarity: float = 0.6,
     callback: Callback | None = None,
+    calibration: str | None = None,
+    keep_scores: bool = False,
 ) -> Decoded:
     """Name (and describe) each token sequence (Ls_i, D), choosing from ``candidate_names``.
 
@@ -74,9 +79,11 @@ def predict(
     list), then, with ``describe``, greedy generation of the winner's description.
     ``generate``: free greedy generation; the class is read from the braces and matched to the
     list (``answers.AnswerMatcher``, with ``embed_fn`` for the closest-by-embedding rule);
-    top-5 holds that one class (then -1).
+    top-5 holds that one class (then -1). ``calibration`` (default: the model's own) corrects
+    rank scores (``calibration.py``); with ``keep_scores`` every raw (N, K) score is kept.
     """
     _check_request(model, token_list, candidate_names, decode)
+    cal = calibration_mod.check(model.calibration if calibration is None else calibration)
     llm, t0 = model.llm, time.perf_counter()
     prompt = llm.prompt(list(candidate_names))
     matcher = AnswerMatcher(candidate_names, embed_fn, min_similarity)
@@ -88,6 +95,13 @@ def predict(
     if llm.cfg.share_prefix and n:  # the same for every batch: run it once
         with torch.no_grad(), model.autocast():
             prefix = llm.prefix_cache(prompt)
+    rank = _Ranking(prompt, cal, null_scores(model, prompt, prefix) if decode == "rank" else None)
+    if rank.null is not None:
+        out.prior_share = calibration_mod.prior_share(rank.null)
+    elif "null" in cal and decode == "rank":
+        raise ConfigError("null calibration needs the model's null token (align it again)")
+    if keep_scores:
+        out.raw_scores = np.full((n, len(candidate_names)), np.nan, dtype=np.float32)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         with torch.no_grad(), model.autocast():
@@ -95,7 +109,7 @@ def predict(
             state = run_prompt(llm, act, prompt, prefix)
             forced = [[] for _ in act]  # generate: nothing forced
             if decode == "rank":  # the winner's name, then (describe) its description
-                forced = _rank(model, act, prompt, state, out, slice(start, stop))
+                forced = _rank(model, act, rank, state, out, slice(start, stop))
             length = prompt.length + act.shape[1]
             free = decode != "rank" or describe
             ids = continue_greedy(llm, state, length, forced, max_new_tokens) if free else forced
@@ -124,10 +138,42 @@ def _check_request(model: AlignedModel, token_list, candidate_names, decode: str
         raise ConfigError(f"tokens have width {sorted(dims)}, the model reads {model.token_dim}")
 
 
-def _rank(model: AlignedModel, act, prompt: Prompt, state, out: Decoded, rows: slice):
+@dataclass
+class _Ranking:
+    """How one predict call ranks: its prompt, calibration and the null input's scores."""
+
+    prompt: Prompt
+    calibration: str
+    null: np.ndarray | None  # (K,) raw scores of the null input, or None without one
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(c) for c in self.prompt.candidates])  # (K,)
+
+
+def null_scores(model: AlignedModel, prompt: Prompt, prefix=None) -> np.ndarray | None:
+    """(K,) raw rank scores of the null input (one token = the training tokens' mean), or
+    None when the model has no null token (trained before it was kept)."""
+    if model.null_token is None:
+        return None
+    null = np.asarray(model.null_token, dtype=np.float32)[None, :]  # (1, D)
+    with torch.no_grad(), model.autocast():
+        act = model.action_tokens([null])
+        state = run_prompt(model.llm, act, prompt, prefix)
+        return rank_scores(model.llm, act, prompt, state=state)[0].float().cpu().numpy()
+
+
+def _rank(model: AlignedModel, act, rank: _Ranking, state, out: Decoded, rows: slice):
     """Score every candidate for action tokens ``act`` (B, Q_out, D_llm); fill ``out``'s pred,
     top5 and scores at ``rows``; return each winner's ids, to be forced before a description."""
+    prompt = rank.prompt
     s = rank_scores(model.llm, act, prompt, state=state)  # (B, K)
+    if out.raw_scores is not None:
+        out.raw_scores[rows] = s.float().cpu().numpy()
+    if rank.calibration != "none":
+        cal = calibration_mod.apply(s.float().cpu().numpy(), rank.calibration, rank.lengths,
+                                    rank.null)  # fmt: skip
+        s = torch.from_numpy(cal.astype(np.float32))
     order = s.argsort(dim=1, descending=True)[:, : min(5, s.shape[1])]  # (B, <= 5)
     k = order.shape[1]
     out.top5[rows, :k] = order.cpu().numpy()
@@ -204,6 +250,11 @@ def predict_split(
         "seconds_per_sample": dec.seconds / len(idx) if len(idx) else 0.0,
         "match_rules": {h: dec.how.count(h) for h in sorted(set(dec.how))},
     }
+    if decode == "rank":
+        metrics["calibration"] = model.calibration
+    if dec.prior_share is not None:  # each listed class's share with no evidence (null input)
+        names = [tokens.class_names[c] for c in cand]
+        metrics["prior_share"] = {n: float(v) for n, v in zip(names, dec.prior_share)}
     return Predictions(
         labels=np.asarray(tokens.labels)[idx],
         pred=to_class_ids(dec.pred, cand),

@@ -27,6 +27,8 @@ class AlignedModel:
     class_names: list[str]  # the action list it was trained with, in prompt order
     token_dim: int  # D of the tokens it reads
     history: list[dict] = field(default_factory=list)  # one dict per epoch
+    calibration: str = "none"  # how rank scores are corrected (calibration.py)
+    null_token: np.ndarray | None = None  # (D,) the training tokens' mean: the "null" input
 
     def autocast(self):
         """bf16 autocast on the LLM's device when trained that way, else a no-op context."""

@@ -7,7 +7,8 @@ Layout added to the ``Predictions`` datasets of ``predictions.py``::
     align_config            JSON of the AlignConfig (bridge, LLM and training settings)
     prompt_classes          (K,) the action list the model was trained with, in prompt order
     align_history           JSON, one dict per epoch
-    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim
+    weights/null_token      (D,) the training tokens' mean, the null input of calibration
+    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration
 
 The LLM itself is not copied: ``llm_spec`` names it and ``llm_fingerprint`` (sha256 of its
 config and weight bytes, ``llm.fingerprint``) proves on load that the same weights came back.
@@ -19,6 +20,7 @@ import os
 from collections.abc import Callable
 
 import h5py
+import numpy as np
 import torch
 
 from sugar_core import schema
@@ -42,6 +44,9 @@ def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
         f.attrs["llm_fingerprint"] = model.llm.fingerprint
         f.attrs["llm_model_type"] = str(getattr(model.llm.base_model().config, "model_type", ""))
         f.attrs["token_dim"] = int(model.token_dim)
+        f.attrs["calibration"] = model.calibration
+        if model.null_token is not None:
+            w.create_dataset(schema.NULL_TOKEN, data=np.asarray(model.null_token, np.float32))
 
     return write
 
@@ -92,6 +97,9 @@ def load_aligned(
         history = schema.read_json(f, schema.ALIGN_HISTORY) if schema.ALIGN_HISTORY in f else []
         stored_fp = str(f.attrs.get("llm_fingerprint", ""))
         token_dim = int(f.attrs["token_dim"])
+        calibration = str(f.attrs.get("calibration", "none"))  # files before it: none
+        weights = f[schema.WEIGHTS]
+        null = weights[schema.NULL_TOKEN][...] if schema.NULL_TOKEN in weights else None
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
     bridge, llm = build_parts(cfg, token_dim)
@@ -115,4 +123,4 @@ def load_aligned(
         device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     bridge.to(device).eval()
     llm.to(device).eval()
-    return AlignedModel(bridge, llm, cfg, names, token_dim, history)
+    return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null)

@@ -13,6 +13,7 @@ and ends with the weights an uninterrupted run would have.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -33,6 +34,7 @@ from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
 from sugar_core.align.model import AlignedModel, build_parts
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
+from sugar_core.skeleton.validation import stratified_share
 from sugar_core.tokenize.store import TokenSet
 
 Callback = Callable[[dict], None]
@@ -107,6 +109,7 @@ def train_alignment(
     """
     cfg.check()
     data = _select(tokens, priors, split, train_classes)
+    data, val = _hold_out(tokens, data, split, cfg)  # calibration auto: a validation share
     parts = _prepare(tokens, data, cfg)
     run_dir = Path(run_dir) if run_dir is not None else None
     state = _restore(parts, cfg, data.key, run_dir) if resume else _State()
@@ -119,7 +122,43 @@ def train_alignment(
     net.eval()
     if state.history:
         state.history[-1]["train_seconds_this_run"] = time.perf_counter() - t0
-    return AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history)
+    null = _channel_stats(tokens, data.idx, "cpu")[0].numpy()  # (D,) the null input
+    model = AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history,
+                         cfg.calibration, null)  # fmt: skip
+    if val is not None:
+        model.calibration, chosen = _choose_calibration(model, tokens, data, val)
+        if state.history:
+            state.history[-1]["calibration"] = chosen
+    return model
+
+
+def _hold_out(tokens: TokenSet, data: _Data, split: str, cfg: AlignConfig):
+    """(training data, validation rows or None): with calibration ``auto`` a stratified,
+    seeded share of the train rows is held out of training to choose the calibration on."""
+    if cfg.calibration != "auto":
+        return data, None
+    rng = np.random.RandomState(cfg.seed)
+    val = stratified_share(data.idx, tokens.labels[data.idx], cfg.validation_share, rng)
+    if len(val) == 0 or len(val) == len(data.idx):
+        raise ConfigError(f"calibration auto: {len(data.idx)} training samples cannot spare a "
+                          f"validation share of {cfg.validation_share}")  # fmt: skip
+    idx = np.setdiff1d(data.idx, val)
+    key = _data_key(split, data.names, idx, tokens)
+    return dataclasses.replace(data, idx=idx, key=key), val
+
+
+def _choose_calibration(model: AlignedModel, tokens: TokenSet, data: _Data, val: np.ndarray):
+    """The calibration with the best top-1 on the held-out rows ``val``, and the record."""
+    from sugar_core.align import calibration
+    from sugar_core.align.inference import null_scores, predict
+
+    seqs = [tokens.tokens[i] for i in val]
+    dec = predict(model, seqs, data.names, describe=False, calibration="none", keep_scores=True)
+    prompt = model.llm.prompt(data.names)
+    lengths = np.array([len(c) for c in prompt.candidates])
+    truth = np.array([data.target_of[int(y)] for y in tokens.labels[val]])
+    best, top1 = calibration.choose(dec.raw_scores, truth, lengths, null_scores(model, prompt))
+    return best, {"chosen": best, "val_top1": top1, "val_n": int(len(val))}
 
 
 def _select(tokens: TokenSet, priors: Priors, split: str, train_classes: list[int] | None) -> _Data:

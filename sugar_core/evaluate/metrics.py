@@ -106,14 +106,18 @@ def per_class_scores(labels, pred, classes: np.ndarray, class_names) -> dict:
 
 
 def confused_pairs(labels: np.ndarray, pred: np.ndarray, class_names) -> list[dict]:
-    """The most frequent (true, predicted) mistakes, off-list answers as their own "class"."""
+    """The most frequent (true, predicted) mistakes, off-list answers as their own "class".
+
+    ``back`` counts the same pair the other way (predicted read as true): 17 one way and 0
+    back is a bias of the decoder towards one name, not two look-alike actions."""
     wrong = pred != labels
     pairs = Counter((int(t), int(q)) for t, q in zip(labels[wrong], pred[wrong]))
     ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PAIRS]
     return [
-        {"true": class_names[t], "pred": OFF_LIST if q < 0 else class_names[q], "count": int(c)}
+        {"true": class_names[t], "pred": OFF_LIST if q < 0 else class_names[q], "count": int(c),
+         "back": int(pairs.get((q, t), 0)) if q >= 0 else 0}
         for (t, q), c in ranked
-    ]
+    ]  # fmt: skip
 
 
 def confusion(labels: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> tuple[list, list]:

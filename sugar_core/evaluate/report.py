@@ -55,8 +55,11 @@ def format_report(metrics: dict, max_classes: int = 60) -> str:
         lines += _per_class_lines(m["per_class"], max_classes)
     pairs = m.get("confused_pairs") or []
     if pairs:
-        lines += ["", "most confused (true -> predicted):"]
-        lines += [f"  {p['count']:>4}  {p['true']} -> {p['pred']}" for p in pairs]
+        lines += ["", "most confused (true -> predicted, and back):"]
+        lines += [
+            f"  {p['count']:>4}  {p['true']} -> {p['pred']}  (back {p.get('back', 0)})"
+            for p in pairs
+        ]
     answers = m.get("off_list_answers") or []
     if answers:
         lines += ["", "most common off-list answers:"]

@@ -83,11 +83,16 @@ def carve(
         held = rng.permutation(known)[:n]
         val = train[np.isin(subject, held)]
     else:
-        share, labels, held = float(arg), data.labels[train], []
-        for c in np.unique(labels):
-            members = train[labels == c]
-            k = int(round(share * len(members)))
-            held.extend(rng.permutation(members)[:k].tolist())
-        val = np.array(sorted(held), dtype=np.int64)
+        val = stratified_share(train, data.labels[train], float(arg), rng)
     fit = np.setdiff1d(train, val)
     return fit, np.sort(val), rule
+
+
+def stratified_share(idx: np.ndarray, labels: np.ndarray, share: float, rng) -> np.ndarray:
+    """round(share x members) of every class's members of ``idx`` (labels aligned with idx),
+    drawn by ``rng`` (a numpy RandomState), sorted."""
+    held = []
+    for c in np.unique(labels):
+        members = idx[labels == c]
+        held.extend(rng.permutation(members)[: int(round(share * len(members)))].tolist())
+    return np.array(sorted(held), dtype=np.int64)

@@ -85,6 +85,17 @@ def test_user_mistakes_give_one_line_and_no_file(files, extra, message, code):
     assert not out.exists()
 
 
+def test_calibration_auto_is_chosen_on_validation_and_reported(files):
+    d, llm = files
+    out = d / "cal.h5"
+    res = CliRunner().invoke(cli, _args(d, llm, "--calibration", "auto", "--no-describe",
+                                        "--json", "-o", str(out)))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)
+    assert m["calibration"] in ("none", "length", "null", "length+null")
+    assert abs(sum(m["prior_share"].values()) - 1) < 1e-6
+
+
 def test_missing_tokens_file_names_it(files):
     d, llm = files
     res = CliRunner().invoke(cli, ["align", str(d / "nope.h5"), "--priors", str(d / "priors.h5"),

@@ -51,7 +51,7 @@ def test_off_list_counts_as_wrong():
     m = compute_metrics(labels, np.array([-1, -1]), _pad([[], []]), NAMES)
     assert m["top1"] == 0.0 and m["top5"] == 0.0
     assert m["off_list_rate"] == 1.0
-    assert m["confused_pairs"] == [{"true": "clap", "pred": OFF_LIST, "count": 2}]
+    assert m["confused_pairs"] == [{"true": "clap", "pred": OFF_LIST, "count": 2, "back": 0}]
     assert m["confusion"] == [[0]] and m["confusion_off_list"] == [2]
 
 
@@ -82,6 +82,17 @@ def test_candidates_extend_the_evaluated_classes(example):
     assert m["per_class"]["jump"]["precision"] == 0.0  # predicted once, never right
     assert np.array(m["confusion"]).shape == (4, 4)
     assert m["confusion_off_list"] == [1, 0, 0, 0]
+
+
+def test_pairs_count_the_way_back_so_a_one_sided_bias_shows():
+    names = ["donning", "doffing", "sit"]
+    labels = np.array([0] * 5 + [1] * 5 + [2] * 2)
+    pred = np.array([1, 1, 1, 1, 0] + [0, 1, 1, 1, 1] + [2, 1])
+    m = compute_metrics(labels, pred, pred[:, None], names)
+    pairs = {(p["true"], p["pred"]): (p["count"], p["back"]) for p in m["confused_pairs"]}
+    assert pairs[("donning", "doffing")] == (4, 1)
+    assert pairs[("doffing", "donning")] == (1, 4)
+    assert pairs[("sit", "doffing")] == (1, 0)
 
 
 def test_pairs_are_ranked_and_capped():
