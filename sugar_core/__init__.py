@@ -28,9 +28,9 @@ Dimension glossary used in docstrings, asserts and shape comments across the pac
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from sugar_core.lazy import exports
 from sugar_core.version import __version__
 
 # public name -> module that defines it
@@ -130,16 +130,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _API:
-        raise AttributeError(f"module 'sugar_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_API[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = exports(__name__, _API, __all__)
 
 
 if TYPE_CHECKING:  # static analysers see the real names

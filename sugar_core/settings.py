@@ -131,6 +131,31 @@ def _nest(flat: dict) -> dict:
     return out
 
 
+class Configurable:
+    """What every config dataclass offers: ``to_dict`` (plain JSON data, as stored in files),
+    lenient ``from_dict`` (a stored config; keys this version no longer has are dropped) and
+    strict ``from_settings`` (user settings: unknown keys, wrong types and what the class's
+    own ``check()`` refuses are a ConfigError naming ``where`` and the key)."""
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str | None = None):
+        return build(cls, d, where or f"stored {cls.__name__}", strict=False)
+
+    @classmethod
+    def from_settings(cls, d: dict, where: str = "settings"):
+        cfg = build(cls, d, where, strict=True)
+        check = getattr(cfg, "check", None)
+        if check is not None:
+            try:
+                check()
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        return cfg
+
+
 def to_dict(obj) -> dict:
     """A config dataclass as plain JSON data (tuples become lists, nested configs objects)."""
     out = {}

@@ -25,6 +25,7 @@ from sugar_core.align.config import (
     PROMPTS,
     AlignConfig,
 )
+from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 
 # named option -> the AlignConfig setting it fills; None (not given) leaves it to --set,
 # --config or the AlignConfig default
@@ -57,13 +58,7 @@ OPTION_SETTINGS = {
     "calibration": "calibration",
 }
 SUMMARY = (
-    "top1",
-    "top5",
-    "mean_class_acc",
-    "n",
-    "off_list_rate",
-    "protocol",
-    "split",
+    *METRIC_KEYS,
     "decode",
     "train_seconds",
     "seconds_per_sample",

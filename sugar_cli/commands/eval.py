@@ -7,15 +7,10 @@ from rich.table import Table
 
 from sugar_cli.console import console, echo_json, handle_errors
 from sugar_cli.options import json_option
+from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 
 JSON_KEYS = (
-    "top1",
-    "top5",
-    "mean_class_acc",
-    "n",
-    "off_list_rate",
-    "protocol",
-    "split",
+    *METRIC_KEYS,
     "kind",
     "n_classes",
     "per_class",

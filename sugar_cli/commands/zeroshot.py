@@ -11,10 +11,10 @@ import click
 from sugar_cli.console import Reporter, console, echo_json, handle_errors
 from sugar_cli.models import embedder, quiet_transformers
 from sugar_cli.options import common, settings_options, show_field_defaults, usage_errors
+from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 from sugar_core.zeroshot.config import EVAL_PARTS, ZeroShotConfig
 
-JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split",
-             "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
+JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
              "unseen", "seconds")  # fmt: skip
 DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
 FILE = click.Path(dir_okay=False)

@@ -20,8 +20,9 @@ The public names below are importable from here. They load on first use, so read
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from sugar_core.lazy import exports
 
 _API = {  # public name -> the module that defines it
     "AlignConfig": "sugar_core.align.config",
@@ -50,16 +51,7 @@ __all__ = [  # = the keys of _API, spelled out for static analysers
 ]
 
 
-def __getattr__(name: str):
-    if name not in _API:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_API[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = exports(__name__, _API, __all__)
 
 
 if TYPE_CHECKING:  # static analysers see the real names

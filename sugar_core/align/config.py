@@ -87,7 +87,7 @@ class LLMConfig:
 
 
 @dataclass
-class AlignConfig:
+class AlignConfig(settings.Configurable):
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     epochs: int = 1  # passes over the train split (paper: 1)
@@ -125,24 +125,3 @@ class AlignConfig:
             )
         if not 0.0 < self.validation_share < 1.0:
             raise ConfigError(f"validation_share must lie in (0, 1), got {self.validation_share}")
-
-    def to_dict(self) -> dict:
-        """Plain JSON data (bridge and llm as objects), as stored in aligned files."""
-        return settings.to_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "stored align config") -> AlignConfig:
-        """Lenient: a stored config; keys this version no longer has are dropped."""
-        return settings.build(cls, d, where, strict=False)
-
-    @classmethod
-    def from_settings(cls, d: dict, where: str = "settings") -> AlignConfig:
-        """Strict: user settings (``--config``, ``--set``, options; dotted ``bridge.`` and
-        ``llm.`` keys nest). Unknown keys, values of the wrong type and values ``check``
-        refuses are a ConfigError naming ``where`` and the key."""
-        cfg = settings.build(cls, d, where, strict=True)
-        try:
-            cfg.check()
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        return cfg

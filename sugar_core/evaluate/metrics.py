@@ -22,6 +22,8 @@ import numpy as np
 
 OFF_LIST = "(off list)"  # name shown for pred == -1 in confused pairs
 TOP_PAIRS = 10  # confused pairs kept
+# the metric keys every `--json` result carries (design.md); commands add their own after them
+JSON_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate", "protocol", "split")
 TOP_OFF_LIST_ANSWERS = 5  # off-list raw answers kept
 
 

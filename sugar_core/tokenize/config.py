@@ -32,7 +32,7 @@ FOLLOW_ENCODER = {
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(settings.Configurable):
     layout: str = "ntu25"  # joint layout: sets V and the graph (skeleton/graph.py)
     in_channels: int = 3  # C: 3 for x y z, 2 for image-plane poses
     max_bodies: int = 1  # M: bodies per sample (the input BN normalises each body slot)
@@ -87,14 +87,6 @@ class EncoderConfig:
             t = math.ceil(t / s)
         return t
 
-    def to_dict(self) -> dict:
-        return settings.to_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> EncoderConfig:
-        """Lenient: a stored config (keys it does not know, such as prep, are dropped)."""
-        return settings.build(cls, d, "stored encoder config", strict=False)
-
     @classmethod
     def small(cls, layout: str, in_channels: int = 3, max_bodies: int = 1, frames: int = 52):
         """CPU preset: four blocks, an early stride, about 0.1 GFLOP per 52-frame sample."""
@@ -122,7 +114,7 @@ class EncoderConfig:
 
 
 @dataclass
-class TokenizeConfig:
+class TokenizeConfig(settings.Configurable):
     preset: str = "small"  # encoder size: small (two CPU cores) or paper (CTR-GCN, GPUs)
     frames: int | None = None  # T: override the preset's input length
     channels: tuple[int, ...] | None = None  # override the preset's block widths
@@ -177,20 +169,12 @@ class TokenizeConfig:
             self.prep = PrepConfig(**self.prep)
         check_rule(self.validation)
 
-    def to_dict(self) -> dict:
-        return settings.to_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TokenizeConfig:
-        """Lenient: a stored config (extra bookkeeping keys such as run_dir are ignored)."""
-        return settings.build(cls, d, "stored tokenize config", strict=False)
-
     @classmethod
     def from_settings(cls, d: dict, where: str = "settings") -> TokenizeConfig:
         """Strict: user settings (a --config file, --set items); unknown keys, values of the
         wrong type and prep fields the encoder decides are a ConfigError naming ``where`` and
         the key."""
-        cfg = settings.build(cls, d, where)
+        cfg = super().from_settings(d, where)
         prep = d.get("prep")
         fixed = sorted(set(prep) & set(FOLLOW_ENCODER)) if isinstance(prep, dict) else []
         if fixed:

@@ -21,7 +21,7 @@ EVAL_PARTS = ("test", "all")  # unseen samples scored: the split's test part, or
 
 
 @dataclass
-class ZeroShotConfig:
+class ZeroShotConfig(settings.Configurable):
     split: str = ""  # data split whose train part trains; "" = the data's only split
     eval_part: str = ""  # unseen samples scored: test | all; "" = test (same data), all (other)
     decodes: tuple[str, ...] = DECODES  # LLM decodings scored; the first fills the file's pred
@@ -46,21 +46,12 @@ class ZeroShotConfig:
         if self.eval_part and self.eval_part not in EVAL_PARTS:
             raise ConfigError(f"eval part {self.eval_part!r}; choose {' or '.join(EVAL_PARTS)}")
 
-    def to_dict(self) -> dict:
-        """Plain JSON data (tokenize and align as objects), as stored in zeroshot files."""
-        return settings.to_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "stored zero-shot config") -> ZeroShotConfig:
-        """Lenient: a stored config; keys this version no longer has are dropped."""
-        return settings.build(cls, d, where, strict=False)
-
     @classmethod
     def from_settings(cls, d: dict, where: str = "settings") -> ZeroShotConfig:
         """Strict: user settings (``--config``, ``--set``, options; dotted ``tokenize.`` and
         ``align.`` keys nest). Unknown keys, values of the wrong type and values a stage
         refuses are a ConfigError naming ``where`` and the key."""
-        cfg = settings.build(cls, d, where, strict=True)
+        cfg = super().from_settings(d, where)
         # each stage's own refusals beyond types and names (prep fields the encoder decides,
         # the bridge and LLM checks), as `sugar tokenize` and `sugar align` apply them
         for key, stage in (("tokenize", TokenizeConfig), ("align", AlignConfig)):
