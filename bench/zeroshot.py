@@ -7,11 +7,11 @@
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
 (``sugar_core.zeroshot.protocol.run_zeroshot``): the small encoder and the SmolLM2-135M
-alignment trained
-on seen classes only, unseen-class samples of the test part scored by the LLM (rank, and
-generate with --generate) and by the embedding baseline, against chance (top-1 1/U, top-5
-min(5, U)/U). Prints a markdown table on stdout; the workdir keeps each split's seen-only tokens
-(reused by a rerun), its zeroshot file (`sugar eval zs-<split>.h5`) and JSON of every figure.
+alignment trained on seen classes only, unseen-class samples of the test part scored by the
+LLM (rank, and generate with --generate) and by the embedding baseline, against chance
+(top-1 1/U, top-5 min(5, U)/U). Prints a markdown table on stdout; the workdir keeps each
+split's seen-only tokens (reused by a rerun), its zeroshot file (`sugar eval zs-<split>.h5`)
+and JSON of every figure.
 """
 
 from __future__ import annotations
@@ -56,14 +56,15 @@ def _progress(name: str):
     state = {"t0": time.perf_counter(), "phase": None}
 
     def cb(ev: dict) -> None:
-        phase = ev["phase"]
+        phase = ev.get("phase", ev.get("stage"))  # sugar_core.events, relayed by the protocol
         if phase != state["phase"]:
             state["phase"] = phase
             print(f"[{name}] {phase} ...", file=sys.stderr, flush=True)
         took = time.perf_counter() - state["t0"]
-        if "step" in ev and "total" in ev and (ev["step"] % 25 == 0 or ev["step"] == ev["total"]):
+        done, total = ev.get("done"), ev.get("total")
+        if ev.get("event") == "progress" and total and (done % 25 == 0 or done == total):
             loss = f" loss {ev['loss']:.3f}" if "loss" in ev else ""
-            print(f"[{name}]   {phase} {ev['step']}/{ev['total']}{loss} {took:.0f}s",
+            print(f"[{name}]   {phase} {done}/{total}{loss} {took:.0f}s",
                   file=sys.stderr, flush=True)  # fmt: skip
         if phase == "encoder" and ev.get("event") == "epoch":
             val = ev.get("val_text_top1")
