@@ -139,3 +139,11 @@ class Timer:
 
     def __exit__(self, *a):
         self.seconds = time.perf_counter() - self.t0
+
+
+def stratified_take(rows: np.ndarray, labels: np.ndarray, n: int, rng) -> np.ndarray:
+    """About ``n`` of ``rows``, the same share of every class (at least one each), seeded."""
+    share = min(1.0, n / max(1, len(rows)))
+    keep = [rng.permutation(rows[labels == c])[: max(1, round(share * (labels == c).sum()))]
+            for c in np.unique(labels)]  # fmt: skip
+    return np.sort(np.concatenate(keep))

@@ -16,15 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import stratified_take  # noqa: E402
+
 
 def subset_split(ts, split: str, per_class: int, test_limit: int, seed: int) -> str:
-    """A new split name holding at most ``per_class`` train samples per class (seeded) and the
-    first ``test_limit`` test samples; returns its name."""
+    """A new split name holding at most ``per_class`` train samples per class and at most
+    ``test_limit`` test samples, a class-stratified seeded draw (the first N in file order
+    were classes a01-a04 only); returns its name."""
     s = ts.splits[split].copy()
     rng = np.random.default_rng(seed)
     if per_class:
@@ -33,7 +39,8 @@ def subset_split(ts, split: str, per_class: int, test_limit: int, seed: int) -> 
             drop = rng.permutation(rows)[per_class:]
             s[drop] = -1
     if test_limit:
-        s[np.flatnonzero(s == 0)[test_limit:]] = -1
+        test = np.flatnonzero(s == 0)
+        s[np.setdiff1d(test, stratified_take(test, ts.labels[test], test_limit, rng))] = -1
     name = f"{split}-bench"
     ts.splits[name] = s
     return name

@@ -22,10 +22,15 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import stratified_take  # noqa: E402
 
 
 def linear_probe(ts, split: str) -> float:
@@ -72,8 +77,8 @@ def main() -> None:
     out = {"split": split, "linear_probe_top1": linear_probe(ts, split), "cli": stored.metrics}
     model = load_aligned(args.aligned, device="cpu")
     test = ts.split_indices(split, "test")
-    if args.limit:
-        test = test[: args.limit]
+    if args.limit:  # a class-stratified seeded draw, not the first N in file order
+        test = stratified_take(test, ts.labels[test], args.limit, np.random.default_rng(0))
     seqs, labels = [ts.tokens[i] for i in test], ts.labels[test]
     cand = np.array([ts.class_names.index(n) for n in model.class_names])
     embed = load_text_encoder("minilm").encode
