@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--test-limit", type=int, default=0, help="0 = every test sample")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -75,9 +76,6 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
-    from sugar_core.align.inference import predict
-    from sugar_core.align.training import train_alignment
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 
@@ -92,48 +90,65 @@ def main() -> None:
     print(
         f"tokens Ls {min(lengths)}..{max(lengths)}, D {ts.dim}; train {n_train}, test {len(test)}"
     )
-    rows = []
-    for kind in args.bridges.split(","):
-        cfg = AlignConfig(
-            bridge=BridgeConfig(kind=kind, queries=args.queries, chunk=args.chunk,
-                                standardize=args.standardize),
-            llm=LLMConfig(spec=args.llm, lora=not args.no_lora,
-                          max_description_tokens=args.max_description_tokens,
-                          prompt=args.prompt),
-            epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-            token_noise=args.token_noise,
-        )  # fmt: skip
-        load0 = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        model = train_alignment(ts, priors, cfg, split)
-        train_s = time.perf_counter() - t0
-        d = predict(model, [ts.tokens[i] for i in test], model.class_names, describe=False)
-        cand = np.array([ts.class_names.index(n) for n in model.class_names])
-        pred, top5 = cand[d.pred], cand[d.top5]
-        labels = ts.labels[test]
-        row = dict(
-            bridge=kind, action_tokens=model.bridge.num_tokens,
-            bridge_params=sum(p.numel() for p in model.bridge.parameters()),
-            top1=float((pred == labels).mean()),
-            top5=float((top5 == labels[:, None]).any(1).mean()),
-            final_loss=model.history[-1]["loss"], train_s=train_s,
-            predict_s_per_sample=d.seconds / len(test),
-            load=f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
-        )  # fmt: skip
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-        del model
-
-    print(f"\n{'bridge':<9}{'tokens':>7}{'params':>10}{'top1':>7}{'top5':>7}{'loss':>7}"
-          f"{'train s':>9}{'s/sample':>9}  load")  # fmt: skip
-    for r in rows:
-        print(f"{r['bridge']:<9}{r['action_tokens']:>7}{r['bridge_params']:>10}{r['top1']:>7.3f}"
-              f"{r['top5']:>7.3f}{r['final_loss']:>7.3f}{r['train_s']:>9.0f}"
-              f"{r['predict_s_per_sample']:>9.3f}  {r['load']}")  # fmt: skip
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    rows = [_one(ts, priors, split, test, args, kind, seed)
+            for kind in args.bridges.split(",") for seed in seeds]  # fmt: skip
+    _table(rows, seeds)
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump(dict(args=vars(args), n_train=n_train, n_test=len(test), rows=rows), fh,
                       indent=2)  # fmt: skip
+
+
+def _one(ts, priors, split, test, args, kind: str, seed: int) -> dict:
+    """Train one bridge with one seed; whole-test-set figures read once at the end."""
+    from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+    from sugar_core.align.inference import predict_split
+    from sugar_core.align.training import train_alignment
+
+    cfg = AlignConfig(
+        bridge=BridgeConfig(kind=kind, queries=args.queries, chunk=args.chunk,
+                            standardize=args.standardize),
+        llm=LLMConfig(spec=args.llm, lora=not args.no_lora,
+                      max_description_tokens=args.max_description_tokens, prompt=args.prompt),
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=seed,
+        token_noise=args.token_noise,
+    )  # fmt: skip
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    model = train_alignment(ts, priors, cfg, split)
+    train_s = time.perf_counter() - t0
+    p = predict_split(model, ts, test, describe=False)
+    row = dict(
+        bridge=kind, seed=seed, action_tokens=model.bridge.num_tokens,
+        bridge_params=sum(q.numel() for q in model.bridge.parameters()),
+        top1=float((p.pred == p.labels).mean()),
+        top5=float((p.top5 == p.labels[:, None]).any(1).mean()),
+        final_loss=model.history[-1]["loss"], train_s=train_s,
+        predict_s_per_sample=p.metrics["seconds_per_sample"],
+        load=f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
+    )  # fmt: skip
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _table(rows: list[dict], seeds: list[int]) -> None:
+    """Per bridge: mean +- sample std over seeds of top-1 / top-5, mean times."""
+    print(f"\nseeds {seeds}")
+    print(f"{'bridge':<9}{'tokens':>7}{'params':>10}{'top1':>18}{'top5':>18}{'train s':>9}"
+          f"{'s/sample':>9}  load")  # fmt: skip
+    for kind in dict.fromkeys(r["bridge"] for r in rows):
+        mine = [r for r in rows if r["bridge"] == kind]
+
+        def stat(key, mine=mine):
+            v = [r[key] for r in mine]
+            return f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+        r0 = mine[0]
+        train_s = np.mean([r["train_s"] for r in mine])
+        per_sample = np.mean([r["predict_s_per_sample"] for r in mine])
+        print(f"{kind:<9}{r0['action_tokens']:>7}{r0['bridge_params']:>10}{stat('top1'):>18}"
+              f"{stat('top5'):>18}{train_s:>9.0f}{per_sample:>9.3f}  {mine[-1]['load']}")  # fmt: skip
 
 
 if __name__ == "__main__":
