@@ -148,7 +148,8 @@ def _table(rows: list[dict], seeds: list[int]) -> None:
         train_s = np.mean([r["train_s"] for r in mine])
         per_sample = np.mean([r["predict_s_per_sample"] for r in mine])
         print(f"{kind:<9}{r0['action_tokens']:>7}{r0['bridge_params']:>10}{stat('top1'):>18}"
-              f"{stat('top5'):>18}{train_s:>9.0f}{per_sample:>9.3f}  {mine[-1]['load']}")  # fmt: skip
+              f"{stat('top5'):>18}{train_s:>9.0f}{per_sample:>9.3f}  "
+              f"{mine[-1]['load']}")  # fmt: skip
 
 
 if __name__ == "__main__":
