@@ -284,7 +284,12 @@ def test_predict_split_maps_positions_of_a_reordered_subset_to_class_ids(trained
     np.testing.assert_array_equal(p.labels, ts.labels[test])
     np.testing.assert_array_equal(p.features, ts.features[test])
     assert p.sample_ids == [ts.sample_ids[i] for i in test] and p.raw_text == d.raw_text
-    assert set(p.metrics) == {"decode", "predict_seconds", "seconds_per_sample", "match_rules"}
+    decode_facts = {"decode", "predict_seconds", "seconds_per_sample", "match_rules"}
+    assert set(p.metrics) == decode_facts | {"calibration", "prior_share"}
+    assert p.metrics["calibration"] == "none" and set(p.metrics["prior_share"]) == {
+        CLASSES[3],
+        CLASSES[1],
+    }
     assert p.metrics["decode"] == "rank" and p.metrics["match_rules"] == {"rank": len(test)}
     # default list: the model's own names, looked up in the token set (here in the same order)
     own = predict_split(model, ts, test[:3], describe=False)
