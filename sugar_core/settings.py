@@ -96,12 +96,15 @@ def merge(base: dict, over: dict) -> dict:
 
 def section(d: dict, command: str) -> dict:
     """What ``command`` reads from a settings file: the whole of a flat file, else its section
-    (``zeroshot`` reads the tokenize and align sections as its nested configs)."""
+    (``zeroshot`` reads the tokenize and align sections as its nested configs; ``demo`` keeps
+    the tokenize, align and demo sections as they are)."""
     if not any(k in SECTIONS for k in d):
         return d
-    if command in ("zeroshot", "demo"):
+    if command == "demo":
+        return {k: v for k, v in d.items() if k != "zeroshot"}
+    if command == "zeroshot":
         own = {k: v for k, v in d.items() if k not in ("zeroshot", "demo")}
-        return merge(own, d.get(command, {}))
+        return merge(own, d.get("zeroshot", {}))
     return d.get(command, {})
 
 

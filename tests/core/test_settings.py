@@ -272,9 +272,21 @@ def test_zeroshot_reads_the_stage_sections_under_its_own():
         "align": {"lr": 0.01, "bridge": {"kind": "pool"}},
         "gzsl": True,
     }
-    demo = section(SECTIONED, "demo")
-    assert demo["tokenize"] == {"epochs": 3, "lr": 0.1} and demo["max_new_tokens"] == 6
-    assert "gzsl" not in demo and "zeroshot" not in demo
+    demo = section(SECTIONED, "demo")  # demo keeps its sections: stage_configs reads them
+    assert demo["tokenize"] == {"epochs": 3, "lr": 0.1} and demo["demo"]["max_new_tokens"] == 6
+    assert "gzsl" not in demo and "zeroshot" not in demo and "max_new_tokens" not in demo
+
+
+@pytest.mark.parametrize("name", ["demo", "demo-fast", "nwucla", "paper"])
+def test_demo_takes_a_recipe_through_its_config(name):
+    from sugar_core.pipeline.config import DemoConfig, stage_configs
+
+    user, _ = layered(name, ("demo.max_new_tokens=3",), None, "demo")
+    settings = stage_configs(DemoConfig(settings=user, seed=2), "smollm2")
+    assert settings.max_new_tokens == 3 and settings.tokenize.seed == settings.align.seed == 2
+    recipe = read_file(name)
+    if "epochs" in recipe.get("tokenize", {}):
+        assert settings.tokenize.epochs == recipe["tokenize"]["epochs"]
 
 
 # --- layered -----------------------------------------------------------------------------
