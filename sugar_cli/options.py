@@ -9,7 +9,6 @@ Defaults shown by ``--help`` come from the dataclasses: ``dataclass_default`` re
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 
 import click
@@ -83,27 +82,6 @@ def json_option(what: str = "a JSON summary"):
     return click.option("--json", "as_json", is_flag=True, help=f"Print {what} on stdout.")
 
 
-def output_option(help: str, required: bool = True, file_okay: bool = True):
-    return click.option(
-        "-o",
-        "--output",
-        required=required,
-        type=click.Path(dir_okay=not file_okay, file_okay=file_okay),
-        help=help,
-    )
-
-
-def seed_option(cls=None, dotted: str = "seed"):
-    """``--seed``; with a config class it defaults to None and shows the field's default."""
-    if cls is None:
-        return click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-    return click.option("--seed", type=int, default=None, help=f"Random seed {shown(cls, dotted)}.")
-
-
-def llm_option(help: str = "smollm2, a model folder or a hub id"):
-    return click.option("--llm", default=None, help=f"{help} [default: smollm2].")
-
-
 def settings_options(fn):
     """``--config FILE|RECIPE`` and ``--set KEY=VALUE`` (repeatable): the strict settings path
     of ``sugar_core.settings``; named options win over ``--set``, which wins over the file."""
@@ -131,7 +109,3 @@ def usage_errors():
         yield
     except SugarError as exc:
         raise click.UsageError(str(exc)) from None
-
-
-def field_names(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]

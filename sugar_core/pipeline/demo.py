@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sugar_core import schema
+from sugar_core import events, schema
 from sugar_core.errors import ConfigError
 from sugar_core.pipeline.config import STAGES, DemoConfig, stage_configs
 from sugar_core.pipeline.stages import (
@@ -147,7 +147,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | os.PathLike, callback: Callback | N
     texts = list(data.class_names) + list(priors.descriptions)
     llm, note = choose_llm(cfg, out, texts)
     if note:
-        run.emit(stage="align", event="note", message=note)
+        events.note(run.callback, "align", note)
     settings = stage_configs(cfg, llm)
     unseen = unseen_split(cfg.unseen, data, cfg.seed)
     ts = tokenize_stage(run, data, priors, split, settings.tokenize)

@@ -43,9 +43,8 @@ class Run:
     def path(self, name: str) -> Path:
         return self.out / name
 
-    def emit(self, **event) -> None:
-        if self.callback is not None:
-            self.callback(event)
+    def emit(self, event: str, stage: str, **fields) -> None:
+        events.emit(self.callback, event, stage, **fields)
 
     def stage(self, name: str):
         """A context manager that times ``name`` and emits start / done events."""
@@ -54,13 +53,13 @@ class Run:
         class _Stage:
             def __enter__(self):
                 self.t0 = time.perf_counter()
-                run.emit(stage=name, event="start")
+                run.emit("start", name)
                 return self
 
             def __exit__(self, *exc):
                 self.seconds = time.perf_counter() - self.t0
                 if exc[0] is None:
-                    run.emit(stage=name, event="done", seconds=self.seconds)
+                    run.emit("done", name, seconds=self.seconds)
 
         return _Stage()
 

@@ -139,3 +139,20 @@ def write_pickle(path: Path, obj, protocol: int = pickle.HIGHEST_PROTOCOL) -> Pa
     with open(path, "wb") as fh:
         pickle.dump(obj, fh, protocol=protocol)
     return path
+
+
+def one_byte_damage(text: bytes, rng: np.random.Generator, times: int = 300):
+    """``times`` copies of ``text`` each with one random byte deleted, inserted or replaced by
+    a character a numeric text file could hold (the fast/careful parser agreement tests)."""
+    alphabet = b"0123456789 .-+\r\n\txE_"
+    for _ in range(times):
+        buf = bytearray(text)
+        at = int(rng.integers(len(buf)))
+        kind = rng.integers(3)
+        if kind == 0:
+            del buf[at]
+        elif kind == 1:
+            buf.insert(at, alphabet[rng.integers(len(alphabet))])
+        else:
+            buf[at] = alphabet[rng.integers(len(alphabet))]
+        yield bytes(buf)
