@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 import time
 
@@ -26,6 +27,8 @@ from rich.progress import (
 )
 
 from sugar_core.errors import SugarError
+from sugar_core.outputs import reason
+from sugar_core.redact import scrub
 
 console = Console(stderr=True)
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -69,19 +72,53 @@ def warn(message: str) -> None:
 
 
 def handle_errors(fn):
-    """Library errors (user mistakes) become one ``Error:`` line and exit status 1."""
+    """The one error boundary of every command: each failure ends as one ``Error:`` line.
+
+    Exit 1 for library errors (SugarError: user mistakes and bad files, said as they are), OS
+    errors (a full disk, no permission, a name too long, a closed pipe: the path named where
+    known) and anything unexpected; exit 130 for Ctrl-C. An unexpected error is a bug or an
+    environment problem: one line says so, and ``-v`` shows its traceback instead. Secrets
+    (bearer tokens, API keys, credentials in URLs) are scrubbed from every line.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except SugarError as exc:
-            raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except KeyboardInterrupt:
             console.print("[red]interrupted[/red]; no output file was written")
             sys.exit(130)
+        except Exception as exc:
+            line = error_line(exc)
+            if line is None:
+                raise
+            raise click.ClickException(scrub(line)) from None
 
     return wrapper
+
+
+def error_line(exc: Exception) -> str | None:
+    """The one line that reports ``exc``; None where the traceback should show (-v)."""
+    if isinstance(exc, SugarError):
+        return str(exc)
+    if isinstance(exc, BrokenPipeError):
+        with contextlib.suppress(Exception):  # no second error when Python flushes stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return "the reader of stdout went away before the output was written (broken pipe)"
+    if isinstance(exc, OSError):
+        where = exc.filename or ""
+        return f"{where}: {reason(exc)}" if where else reason(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller --batch-size or fewer --workers"
+    if _level[0] >= VERBOSE:
+        return None
+    text = " ".join(str(exc).split())[:200]
+    return (
+        f"unexpected {exc.__class__.__name__}: {text} "
+        "(run again with -v to see where; please report it)"
+    )
 
 
 def echo_json(obj) -> None:
@@ -152,6 +189,8 @@ class Reporter:
         elif kind == "start":
             plan = f": {ev['plan']}" if ev.get("plan") else ""
             say(f"[cyan]>[/cyan] {self.title(stage)}{plan}")
+        elif kind == "plan":
+            say(f"  {self.title(stage)}: {ev['message']}", markup=False)
         elif kind == "done":
             say(f"  {self.title(stage)} done in {ev['seconds']:.1f} s")
         elif kind == "epoch":

@@ -31,3 +31,12 @@ class ConfigError(SugarError):
 
 class BackendError(SugarError):
     """A model backend (LLM server, local model, cache) failed in a way the user can act on."""
+
+
+class DivergedError(SugarError):
+    """Training stopped because the loss became NaN or infinite (the message names the step)."""
+
+
+class OutputError(SugarError):
+    """An output cannot be written: it is one of the inputs, its folder is missing, read-only or
+    a file, the name is too long, or the disk filled up. The message names the path."""

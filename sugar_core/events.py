@@ -7,6 +7,7 @@ so the library never imports a console. Every event has ``event`` (one of ``KIND
     start     a stage begins               total (optional: steps it will take), plan fields
     progress  a unit of work finished      part (e.g. "train", "predict"), done, total, info
     epoch     a training epoch ended       epoch, loss, ... (the history entry)
+    plan      a run's speed, measured      message, seconds_per_step, eta_seconds (schedule.py)
     note      something the user should know, not an error       message
     done      a stage ended                seconds
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 Callback = Callable[[dict], None]
-KINDS = ("start", "progress", "epoch", "note", "done")
+KINDS = ("start", "progress", "epoch", "plan", "note", "done")
 
 
 def emit(callback: Callback | None, event: str, stage: str, **fields) -> None:

@@ -77,6 +77,8 @@ def read_predictions(path: str | os.PathLike) -> tuple[Predictions, str]:
         kind = str(f.attrs["sugar_kind"])
         n = f[schema.LABELS].shape[0]
         for name in (schema.PRED, schema.TOP5, schema.SAMPLE_IDS):
+            if name not in f:
+                raise SchemaError(f"{path}: dataset {name!r} missing (required for {kind})")
             if f[name].shape[0] != n:
                 raise SchemaError(
                     f"{path}: dataset {name!r} has {f[name].shape[0]} rows, expected {n}"
@@ -100,4 +102,23 @@ def read_predictions(path: str | os.PathLike) -> tuple[Predictions, str]:
             features=opt(schema.FEATURES),
             metrics=schema.read_json(f, schema.METRICS),
         )
+    _check_ids(p, path)
     return p, kind
+
+
+def _check_ids(p: Predictions, path) -> None:
+    """top5 (N, 5) as the file contract says (fewer candidates are padded with -1, so a top-5
+    read from fewer columns would be a top-1 under the top-5 name); every id a class or -1."""
+    if p.top5.shape[1] != 5:
+        raise SchemaError(
+            f"{path}: dataset {schema.TOP5!r} has {p.top5.shape[1]} columns, expected 5 "
+            "(ranked class ids, -1 where fewer classes were ranked)"
+        )
+    k = len(p.class_names)
+    for name, arr, low in ((schema.LABELS, p.labels, 0), (schema.PRED, p.pred, -1),
+                           (schema.TOP5, p.top5, -1)):  # fmt: skip
+        if arr.size and (arr.min() < low or arr.max() >= k):
+            raise SchemaError(
+                f"{path}: dataset {name!r} holds ids {arr.min()}..{arr.max()}, expected "
+                f"{low}..{k - 1} ({k} classes)"
+            )

@@ -17,8 +17,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sugar_core.errors import SchemaError
+from sugar_core import outputs
+from sugar_core.attributes import check_root_attrs
+from sugar_core.errors import OutputError, SchemaError
+from sugar_core.outputs import atomic_path  # noqa: F401 - writers import it from here too
 from sugar_core.version import __version__
 
 SCHEMA_VERSION = 1
@@ -90,6 +91,7 @@ ALIGN_CONFIG = "align_config"  # JSON: AlignConfig the model was trained with
 PROMPT_CLASSES = "prompt_classes"  # (K',) utf-8: the action list of the training prompt
 ALIGN_HISTORY = "align_history"  # JSON: one entry per alignment epoch
 NULL_TOKEN = "null_token"  # (D,) float32 under weights/: the calibration's null input
+TEXT_PROTOTYPES = "text_prototypes"  # (K, E) float32 under weights/: the fallback read-out
 ZS_ARRAYS = "zeroshot_arrays"  # group: one subgroup per zero-shot predictor (pred, top5, scores)
 ZS_PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names
 
@@ -170,7 +172,8 @@ def input_record(paths: Sequence[str | os.PathLike]) -> list[dict]:
             for child in sorted(p.rglob("*")):
                 if child.is_file():
                     st = child.stat()
-                    h.update(f"{child.relative_to(p)}\0{st.st_size}\n".encode())
+                    # fsencode: a name that is not UTF-8 hashes as its bytes (same bytes if it is)
+                    h.update(os.fsencode(child.relative_to(p)) + f"\0{st.st_size}\n".encode())
             out.append({"path": str(p.resolve()), "sha256": "listing:" + h.hexdigest()})
         elif p.is_file():
             out.append({"path": str(p.resolve()), "sha256": sha256(p)})
@@ -199,7 +202,10 @@ def write_json(group: h5py.Group, name: str, obj) -> None:
 
 
 def read_json(group: h5py.Group, name: str):
-    return json.loads(group[name].asstr()[()])
+    try:
+        return json.loads(group[name].asstr()[()])
+    except (KeyError, OSError, TypeError, ValueError, RecursionError) as exc:  # garbled
+        raise SchemaError(f"{group.file.filename}: {name!r} is not JSON ({exc!r:.60})") from None
 
 
 def write_state_dict(group: h5py.Group, state: dict) -> None:
@@ -214,7 +220,12 @@ def write_state_dict(group: h5py.Group, state: dict) -> None:
 def read_state_dict(group: h5py.Group) -> dict:
     import torch
 
-    return {k.replace("|", "/"): torch.from_numpy(np.asarray(v[...])) for k, v in group.items()}
+    from sugar_core.guards import require_finite
+
+    arrays = {k.replace("|", "/"): np.asarray(v[...]) for k, v in group.items()}
+    for key, arr in arrays.items():  # NaN weights only ever predict one class
+        require_finite(arr, f"{group.file.filename}: weight {group.name}/{key}")
+    return {k: torch.from_numpy(a) for k, a in arrays.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,32 +245,6 @@ def _set_root_attrs(f: h5py.File, kind: str, config: dict, seed: int | None, inp
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
-
-    On any exception, KeyboardInterrupt included, the temporary file is removed and ``path`` is
-    left as it was (absent or the previous version).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    umask = os.umask(0)  # mkstemp makes 0600 files; outputs get the usual 0666 & ~umask
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
 def create(
     path: str | os.PathLike,
     kind: str,
@@ -270,13 +255,17 @@ def create(
     """Open a new sugar file for writing, atomically.
 
     The file appears at ``path`` only once the ``with`` block ends without error, after it has
-    been validated against its kind.
+    been validated against its kind. An output that is one of ``inputs`` is refused, and HDF5
+    writes through an ``outputs.GuardedFile`` (a full disk is an OutputError, not a crash).
 
     >>> with create("data.h5", "skeletons", config={...}, seed=0) as f:  # doctest: +SKIP
     ...     f.create_dataset(JOINTS, data=...)
     """
+    for record in inputs:
+        if record.get("path") and outputs.same_file(path, record["path"]):
+            raise OutputError(f"{path}: is also an input; refusing to overwrite it")
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with outputs.GuardedFile(tmp) as raw, h5py.File(raw, "w") as f:
             _set_root_attrs(f, kind, config or {}, seed, inputs)
             yield f
         with h5py.File(tmp, "r") as f:
@@ -310,6 +299,7 @@ def validate(f: h5py.File, name: str, kind: str | Sequence[str] | None = None) -
                 f"{name}: not a sugar file (root attribute {attr!r} missing); "
                 "expected a file written by sugar"
             )
+    check_root_attrs(f, name)
     actual = f.attrs["sugar_kind"]
     actual = actual.decode() if isinstance(actual, bytes) else str(actual)
     wanted = (kind,) if isinstance(kind, str) else tuple(kind) if kind else None

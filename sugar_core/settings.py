@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from importlib import resources
@@ -56,6 +57,8 @@ def read_file(path: str | os.PathLike) -> dict:
         raise InputFormatError(path, f"cannot read ({exc.__class__.__name__})") from None
     except json.JSONDecodeError as exc:
         raise InputFormatError(path, f"not JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise InputFormatError(path, "not settings (JSON nested too deeply)") from None
     if not isinstance(d, dict):
         raise InputFormatError(path, "expected a JSON object of settings")
     d.pop("description", None)
@@ -177,7 +180,9 @@ def build(cls, d: dict, where: str = "settings", strict: bool = True, prefix: st
 
     strict: unknown keys and wrong types raise ConfigError naming ``where`` and the dotted key;
     a class may refuse keys it derives itself through ``SETTINGS_REFUSED`` (dotted key ->
-    reason). Not strict (stored configs): unknown keys are dropped and values trusted.
+    reason), and check values beyond their type through ``SETTINGS_CHECKS`` (key ->
+    ``fn(value, name)`` raising ConfigError). Not strict (stored configs): unknown keys are
+    dropped and values trusted.
     """
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: {prefix.rstrip('.') or 'settings'} must be an object")
@@ -205,6 +210,9 @@ def build(cls, d: dict, where: str = "settings", strict: bool = True, prefix: st
             value = build(kind, value, where, strict, f"{prefix}{key}.")
         elif strict:
             value = _checked(kind, value, f"{where}: {prefix}{key}")
+            check = getattr(cls, "SETTINGS_CHECKS", {}).get(key)  # key -> fn(value, name)
+            if check is not None:
+                check(value, f"{where}: {prefix}{key}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -238,9 +246,11 @@ def _fits(kind, value) -> tuple[bool, str, object]:
     if kind in (int, float):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if kind is int:
-            whole = number and float(value).is_integer()
+            whole = number and (isinstance(value, int) or float(value).is_integer())
             return whole, "a whole number", int(value) if whole else value
-        return number, "a number", value
+        # NaN, inf (or an int past float range) would train to NaN weights
+        finite = number and abs(value) <= sys.float_info.max
+        return finite, "a number", value
     if kind is str:
         return isinstance(value, str), "a string", value
     return True, "", value

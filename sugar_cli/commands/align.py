@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sugar_cli.checks import EPOCHS, report_warnings, strict_option
 from sugar_cli.console import Reporter, console, echo_json, handle_errors
 from sugar_cli.models import embedder, quiet_transformers
 from sugar_cli.options import (
@@ -64,6 +65,10 @@ SUMMARY = (
     "seconds_per_sample",
     "calibration",
     "prior_share",
+    "readout",
+    "llm_top1",
+    "schedule",
+    "warnings",
 )
 
 
@@ -108,7 +113,13 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     help="Comma-separated module names that get adapters [q_proj,v_proj].",
 )
 @click.option("--no-lora", "lora", flag_value=False, default=None, help="Train the bridge alone.")
-@click.option("--epochs", type=int, default=None, help="Passes over the train split [1].")
+@click.option(
+    "--epochs",
+    type=EPOCHS,
+    default=None,
+    help="Passes over the train split: N, or auto = max(min_epochs, enough epochs for "
+    "min_steps optimiser steps) [auto].",
+)
 @click.option("--lr", type=float, default=None, help="AdamW peak learning rate [0.001].")
 @click.option("--batch-size", type=int, default=None, help="Samples per device per step [8].")
 @click.option("--grad-accum", type=int, default=None, help="Steps per optimizer update [1].")
@@ -168,14 +179,14 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     show_default=True,
     help="rank: also generate the winner's description.",
 )
-@click.option("--max-new-tokens", default=48, show_default=True)
+@click.option("--max-new-tokens", default=48, type=click.IntRange(1), show_default=True)
 @click.option(
     "--match-encoder",
     default="auto",
     show_default=True,
     help="generate: text encoder for the closest-name rule (auto = the priors', none).",
 )
-@click.option("--predict-batch", default=16, show_default=True)
+@click.option("--predict-batch", default=16, type=click.IntRange(1), show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed of bridge, LoRA and batch order [0].")
 @click.option(
     "--run-dir",
@@ -192,6 +203,7 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
 @click.option("--cpu", flag_value=True, default=None, help="Stay on CPU even with a GPU.")
 @common
 @json_option("the metrics as JSON")
+@strict_option
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="aligned.h5 to write."
 )
@@ -210,6 +222,7 @@ def cli(
     run_dir,
     resume,
     as_json,
+    strict,
     output,
     **named,
 ):
@@ -239,6 +252,7 @@ def cli(
     """
     from sugar_core.align.store import save_aligned
     from sugar_core.errors import ConfigError
+    from sugar_core.outputs import check_output
     from sugar_core.schema import input_record
 
     if resume and not run_dir:
@@ -247,6 +261,7 @@ def cli(
         raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
     with usage_errors():
         cfg = _config(config_file, sets, named)
+    check_output(output, inputs=[tokens, priors_path])
     quiet_transformers()
     ts, pr, split, test = _inputs(tokens, priors_path, split)
 
@@ -257,13 +272,26 @@ def cli(
     embed = embedder(match_encoder, pr.encoder_id) if decode == "generate" else None
     p = _predict(model, ts, test, decode, describe, max_new_tokens, embed, predict_batch)
 
-    # 3. metrics and the file
+    # 3. metrics, the health checks (--strict: stop here) and the file
     p.metrics = _metrics(p, split, train_s)
+    p.metrics.update(schedule=model.history[-1].get("schedule"), warnings=_warnings(model, p))
+    report_warnings(p.metrics["warnings"], strict)
     run = dict(
         cfg.to_dict(), split=split, decode=decode, describe=describe, max_new_tokens=max_new_tokens
     )
     save_aligned(output, model, p, config=run, inputs=input_record([tokens, priors_path]))
     _report(output, p.metrics, as_json)
+
+
+def _warnings(model, p) -> list[str]:
+    """The validation part's health warnings (align/validation.py), or without a validation
+    part the test predictions' (the check `sugar eval` makes)."""
+    from sugar_core import health
+
+    last = model.history[-1] if model.history else {}
+    if "val_n" in last:
+        return list(last.get("warnings", []))
+    return health.check_predictions(p, "aligned", f"align: test predictions ({len(p.labels)})")
 
 
 def _config(config_file, sets, named: dict):

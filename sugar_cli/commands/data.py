@@ -14,7 +14,9 @@ from sugar_cli.options import common, json_option
 
 # subcommands kept in their own files, loaded only when asked for: name -> module
 LAZY = {"show": "data_show"}
-FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
+# = sugar_core.skeleton.io.FORMATS, and "auto" (a pose format named from the files)
+FORMATS = ("ntu", "nw-ucla", "msr", "openpose", "mmpose", "mediapipe", "csv", "pyskl", "npz",
+           "numpy", "auto")  # fmt: skip
 
 
 class DataGroup(click.Group):
@@ -64,7 +66,7 @@ def cli():
 @click.option(
     "-j",
     "--workers",
-    type=int,
+    type=click.IntRange(1),
     default=lambda: os.cpu_count() or 1,
     show_default="all cores",
     help="Processes parsing files in parallel.",
@@ -79,7 +81,7 @@ def cli():
     metavar="NAME|FILE",
     help="Class list: ntu60, ntu120, ... or a text file, one name per line (ntu, pyskl, npz).",
 )
-@click.option("--layout", help="Joint layout when the joint count is ambiguous (pyskl, npz).")
+@click.option("--layout", help="Joint layout when the joint count is ambiguous (pyskl, npz, csv).")
 @click.option(
     "--drop-list",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -87,10 +89,10 @@ def cli():
 )
 @click.option(
     "--max-bodies",
-    type=int,
+    type=click.IntRange(1),
     default=2,
     show_default=True,
-    help="ntu: bodies kept per sample after clean-up.",
+    help="ntu: bodies kept per sample after clean-up; pose formats: people tracked.",
 )
 @click.option(
     "--no-cleanup",
@@ -109,6 +111,16 @@ def cli():
     help="msr: keep all 567 sequences, not only the 557 of the CVPR 2012 list.",
 )
 @click.option("--split-name", help="npz: name of the file's train/test split.")
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Pose formats: share of each class's clips (and of the subjects) held out for test.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Pose formats: draws the test part."
+)
 @common
 @json_option("a JSON summary (counts, splits, skipped files, seconds)")
 @handle_errors
@@ -127,6 +139,15 @@ def import_(src, fmt, output, as_json, **read_options):
       pyskl    PYSKL / MMAction2 .pkl         the pickle's own split lists
       npz      CTR-GCN x_train/y_train/...    one, named from the file (CS -> xsub, ...)
       numpy    sugar's plain .npz             its split_<name> arrays
+      openpose OpenPose JSON, a folder a clip default; xsub (an index with subjects)
+      mmpose   MMPose / RTMPose .json         default; xsub (an index with subjects)
+      mediapipe MediaPipe .csv / .json        default; xsub (an index with subjects)
+      csv      frame,person,joint,x,y... .csv default; xsub (an index with subjects)
+      auto     one of these four, recognised in the files (said on stderr)
+
+    For the pose formats SRC holds one sub-folder per class (its name is the class), or is an
+    index CSV with columns file,label[,subject]. Split default holds out --test-fraction of
+    each class's clips (seeded); xsub, when subjects are given, that share of the subjects.
 
     \b
     Examples:
@@ -134,11 +155,19 @@ def import_(src, fmt, output, as_json, **read_options):
       sugar data import ../data/msr-action3d --format msr -o msr.h5
       sugar data import nturgb+d_skeletons --format ntu --drop-list missing.txt -o ntu.h5
       sugar data import ntu60_3danno.pkl --format pyskl -o ntu60.h5
+      sugar data import my-clips --format auto -o mine.h5
     """
+    from sugar_core.outputs import check_output
     from sugar_core.skeleton.io import ReadOptions, load, save_imported
 
     drop_list = read_options.pop("drop_list")
+    check_output(output, inputs=[src, drop_list])
     opts = ReadOptions(drop_list=str(drop_list) if drop_list else None, **read_options)
+    if fmt == "auto":
+        from sugar_core.skeleton.readers.detect import detect_format
+
+        fmt, seen = detect_format(src)
+        say(f"--format auto: {fmt} ({seen})", markup=False)
     start = time.perf_counter()
     with progress(f"reading {fmt}", total=None) as advance:
         imported = load(src, fmt, opts, on_progress=lambda n, total: advance(n, total=total))

@@ -32,8 +32,10 @@ def show(file, key, output, fps):
       sugar data show ucla.h5 --sample 0 -o first.gif --fps 30
       sugar data show demo.h5 --sample -1 -o last.gif
     """
+    from sugar_core.outputs import check_output
     from sugar_core.skeleton.render import animate, read_sample
 
+    check_output(output, inputs=[file])
     sample, layout, names = read_sample(file, key)
     title = f"{sample.sample_id}: {names[sample.label]}"
     frames = animate(sample.joints, layout, output, fps=fps, title=title)

@@ -69,7 +69,13 @@ def _table(result) -> None:
 )
 @click.option("--fast", is_flag=True, help="Minimal settings: tiny encoder and LLM, one epoch.")
 @click.option("--per-class", type=int, help="Synthetic samples per class [40; --fast 8].")
-@click.option("--seed", default=0, show_default=True, help="Data, weights and the zero-shot split.")
+@click.option(
+    "--seed",
+    default=0,
+    type=click.IntRange(0),
+    show_default=True,
+    help="Data, weights and the zero-shot split.",
+)
 @settings_options
 @common
 @json_option("the run's summary (summary.json)")
@@ -95,8 +101,10 @@ def cli(out_dir, data, fmt, split, unseen, llm, text_encoder, fast, per_class, s
       sugar demo --set tokenize.epochs=20 --set align.bridge.kind=pool
     """
     from sugar_core import settings
+    from sugar_core.outputs import check_output
     from sugar_core.pipeline.demo import DemoConfig, run_demo
 
+    check_output(out_dir, inputs=[data], folder=True)
     quiet_transformers()
     user, _ = settings.layered(config_file, sets, command="demo")
     cfg = DemoConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from sugar_cli.checks import report_warnings, strict_option
 from sugar_cli.console import console, echo_json, handle_errors
 from sugar_cli.options import json_option
 from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
@@ -17,6 +18,7 @@ JSON_KEYS = (
     "confused_pairs",
     "off_list_answers",
     "plots",
+    "warnings",
 )
 
 
@@ -100,13 +102,22 @@ def _report(m: dict, path: str, max_rows: int) -> None:
     type=click.Path(dir_okay=False),
     help="Tokens file of an encoder trained without knowledge: adds tsne_before_after.png.",
 )
-@click.option("--max-rows", default=40, show_default=True, help="Classes shown in the report.")
+@click.option(
+    "--max-rows",
+    default=40,
+    type=click.IntRange(0),
+    show_default=True,
+    help="Classes shown in the report.",
+)
+@strict_option
 @handle_errors
-def cli(file, as_json, plots_dir, features, before, max_rows):
+def cli(file, as_json, plots_dir, features, before, max_rows, strict):
     """Report accuracy, per-class scores and confusions of an aligned or zeroshot file.
 
     Metrics are recomputed from the stored predictions, not read from the file. Accuracies
-    are fractions in [0, 1] in the JSON. Plots need --plots DIR.
+    are fractions in [0, 1] in the JSON. Plots need --plots DIR. Predictions that collapsed
+    onto one class or sit near chance are warned about (stderr and `warnings` in the JSON);
+    --strict makes that an error.
 
     \b
     Examples:
@@ -114,11 +125,16 @@ def cli(file, as_json, plots_dir, features, before, max_rows):
       sugar eval aligned.h5 --json > metrics.json
       sugar eval aligned.h5 --plots figs --features tokens.h5 --before tokens_ce.h5
       sugar eval zs.h5 --json | jq .top1
+      sugar eval aligned.h5 --strict -q
     """
     from sugar_core.evaluate import evaluate_file
+    from sugar_core.outputs import check_output
 
+    if plots_dir:
+        check_output(plots_dir, inputs=[file, features, before], folder=True)
     m = evaluate_file(file, plots_dir=plots_dir, features=features, before=before)
     _report(m, file, max_rows)
+    report_warnings(m["warnings"], strict)
     if as_json:
         echo_json({k: m.get(k) for k in JSON_KEYS if k in m})
     else:

@@ -18,7 +18,9 @@ from sugar_cli.console import (
 from sugar_cli.models import quiet_transformers
 from sugar_cli.options import common, json_option
 
-FORMATS = ("ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy")  # = sugar_core.skeleton.io.FORMATS
+# = sugar_core.skeleton.io.FORMATS, and "auto" (guessed per file, as without --format)
+FORMATS = ("ntu", "nw-ucla", "msr", "openpose", "mmpose", "mediapipe", "csv", "pyskl", "npz",
+           "numpy", "auto")  # fmt: skip
 
 
 def _where(a) -> str:
@@ -55,7 +57,7 @@ def _table(answers) -> None:
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="Format of FILES [default: from each file name].",
+    help="Format of FILES [default: from each file's name or content].",
 )
 @click.option(
     "--tokens",
@@ -69,8 +71,14 @@ def _table(answers) -> None:
     show_default=True,
     help="Also generate a description of the winning class.",
 )
-@click.option("--max-new-tokens", default=48, show_default=True)
-@click.option("--batch-size", default=16, show_default=True, help="Samples per LLM forward.")
+@click.option("--max-new-tokens", default=48, type=click.IntRange(1), show_default=True)
+@click.option(
+    "--batch-size",
+    default=16,
+    type=click.IntRange(1),
+    show_default=True,
+    help="Samples per LLM forward.",
+)
 @common
 @json_option("a JSON list of answers")
 @handle_errors
@@ -78,10 +86,12 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
     """Name and describe the action in raw skeleton files.
 
     Each file is read in its own format (ntu .skeleton, nw-ucla .json, msr .txt, numpy /
-    npz arrays, pyskl pickles; guessed from the name unless --format) and its joints are
-    mapped to the encoder's layout. The encoder comes from the tokens file the aligned file
-    names (--tokens if it moved); a file whose hash differs from the recorded one gets a
-    warning. stdout: one line per sample (file, class, description), or --json.
+    npz arrays, pyskl pickles, and one clip of a pose estimator: an OpenPose clip folder, an
+    MMPose .json, a MediaPipe .csv/.json, a key point .csv; guessed from the name and content
+    unless --format) and its joints are mapped to the encoder's layout. The encoder comes
+    from the tokens file the aligned file names (--tokens if it moved); a file whose hash
+    differs from the recorded one gets a warning. stdout: one line per sample (file, class,
+    description), or --json.
 
     \b
     Examples:
@@ -89,6 +99,7 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
       sugar predict --model aligned.h5 clips/*.json --json > answers.json
       sugar predict --model demo/aligned.h5 mine.npz --format numpy
       sugar predict --model aligned.h5 --tokens moved/tokens.h5 a01_s01_e01_skeleton3D.txt
+      sugar predict --model mine/aligned.h5 new-clip/ other.json
     """
     from sugar_core.pipeline.predict import load_predictor, predict_samples, read_inputs
 

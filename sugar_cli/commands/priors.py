@@ -104,12 +104,30 @@ def _print_summary(s: dict) -> None:
 @click.option("--videos", type=click.Path(file_okay=False), help="Training videos per class.")
 @click.option("--clip", default="openai/clip-vit-base-patch32", show_default=True,
               help="CLIP folder for frame choice.")  # fmt: skip
-@click.option("--visual-k", default=3, show_default=True, help="Visual texts (frames) per class.")
-@click.option("--frames-per-video", default=8, show_default=True)
-@click.option("--max-videos", default=8, show_default=True, help="Videos read per class.")
+@click.option(
+    "--visual-k",
+    default=3,
+    type=click.IntRange(1),
+    show_default=True,
+    help="Visual texts (frames) per class.",
+)
+@click.option("--frames-per-video", default=8, type=click.IntRange(1), show_default=True)
+@click.option(
+    "--max-videos",
+    default=8,
+    type=click.IntRange(1),
+    show_default=True,
+    help="Videos read per class.",
+)
 @click.option("--text-encoder", default="minilm", show_default=True,
               help="minilm, clip:PATH_OR_ID, or an encoder folder.")  # fmt: skip
-@click.option("--retries", default=2, show_default=True, help="Re-asks after a malformed answer.")
+@click.option(
+    "--retries",
+    default=2,
+    type=click.IntRange(0),
+    show_default=True,
+    help="Re-asks after a malformed answer.",
+)
 @click.option(
     "--allow-fallback",
     type=click.Choice(["builtin"]),
@@ -119,12 +137,36 @@ def _print_summary(s: dict) -> None:
               help="Derive descriptions from the motion sentence instead of asking.")  # fmt: skip
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Answer cache folder.")
 @click.option("--offline", is_flag=True, help="Replay cached answers only; a miss fails.")
-@click.option("--concurrency", default=4, show_default=True, help="openai: requests at once.")
-@click.option("--timeout", default=60.0, show_default=True, help="openai: seconds per request.")
-@click.option("--batch-size", default=8, show_default=True, help="hf: prompts per batch.")
-@click.option("--max-new-tokens", default=160, show_default=True)
-@click.option("--temperature", default=0.0, show_default=True, help="First try (0 = greedy).")
-@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--concurrency",
+    default=4,
+    type=click.IntRange(1),
+    show_default=True,
+    help="openai: requests at once.",
+)
+@click.option(
+    "--timeout",
+    default=60.0,
+    type=click.FloatRange(0, min_open=True),
+    show_default=True,
+    help="openai: seconds per request.",
+)
+@click.option(
+    "--batch-size",
+    default=8,
+    type=click.IntRange(1),
+    show_default=True,
+    help="hf: prompts per batch.",
+)
+@click.option("--max-new-tokens", default=160, type=click.IntRange(1), show_default=True)
+@click.option(
+    "--temperature",
+    default=0.0,
+    type=click.FloatRange(0),
+    show_default=True,
+    help="First try (0 = greedy).",
+)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The priors file to write.")
 @common
 @json_option("a JSON summary")
@@ -159,6 +201,7 @@ def cli(ctx, **opts):
 
 
 def _generate(**o) -> None:
+    from sugar_core.outputs import check_output
     from sugar_core.priors import classlist
     from sugar_core.priors.backends import BackendConfig
     from sugar_core.priors.build import PriorsConfig, build_priors
@@ -167,6 +210,9 @@ def _generate(**o) -> None:
 
     if not o["output"]:
         raise click.UsageError("missing -o/--output (the priors file to write)")
+    read = (o["classes_from"], o["descriptions"], o["videos"])
+    read += (o["classes_file"],) if o["classes_file"] != "-" else ()
+    check_output(o["output"], inputs=read)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own bars say what is happening

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sugar_cli.checks import EPOCHS, report_warnings, strict_option
 from sugar_cli.console import Reporter, console, echo_json, handle_errors
 from sugar_cli.options import (
     common,
@@ -14,6 +15,7 @@ from sugar_cli.options import (
     show_field_defaults,
     usage_errors,
 )
+from sugar_core.outputs import check_output
 from sugar_core.tokenize.config import TokenizeConfig
 
 
@@ -45,7 +47,13 @@ from sugar_core.tokenize.config import TokenizeConfig
     default=None,
     help="Training loss [mil-nce].",
 )
-@click.option("--epochs", type=int, default=None, help="Passes over the training part [60].")
+@click.option(
+    "--epochs",
+    type=EPOCHS,
+    default=None,
+    help="Passes over the training part: N, or auto = max(min_epochs, enough epochs for "
+    "min_steps optimiser steps) [auto].",
+)
 @click.option(
     "--batch-size", type=int, default=None, help="Global batch, split across processes [32]."
 )
@@ -81,7 +89,8 @@ from sugar_core.tokenize.config import TokenizeConfig
     "--eval-every", type=int, default=None, help="Validate every N epochs, 0 = never [1]."
 )
 @common
-@json_option("a JSON summary (sizes, last validation)")
+@json_option("a JSON summary (sizes, last validation, schedule, warnings)")
+@strict_option
 @handle_errors
 def cli(
     data,
@@ -103,6 +112,7 @@ def cli(
     workers,
     eval_every,
     as_json,
+    strict,
 ):
     """Train the knowledge-supervised skeleton encoder and write token sequences.
 
@@ -114,6 +124,7 @@ def cli(
     \b
     Examples:
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o tokens.h5
+      sugar tokenize small.h5 --priors priors.h5 --split xsub -o t.h5 --strict --json
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --objective both --epochs 40
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --resume
       sugar tokenize msr.h5 --priors p.h5 --split xsub -o t.h5 --epochs 120 \\
@@ -140,6 +151,7 @@ def cli(
     )
     with usage_errors():
         cfg = _settings(named, config_file, sets, reuse=encoder_path is not None)
+    check_output(output, inputs=[data, priors_path, encoder_path])
     skeletons = read_skeletons(data)
     acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
@@ -150,11 +162,15 @@ def cli(
             raise ConfigError("training needs --priors and --split (or give --encoder)")
         ts, config = _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume)
         inputs = schema.input_record([data, priors_path])
+    trained = encoder_path is None and bool(ts.history)
+    warnings = ts.history[-1].get("warnings", []) if trained else []
+    if acc.is_main_process or strict:  # every process stops alike under --strict
+        report_warnings(warnings, strict)
     if acc.is_main_process:
         from sugar_core.tokenize.store import write_tokens
 
         write_tokens(ts, output, config=config, seed=config.get("seed"), inputs=inputs)
-        _report(ts, output, acc.num_processes, as_json)
+        _report(ts, output, acc.num_processes, as_json, warnings)
     acc.wait_for_everyone()
 
 
@@ -175,8 +191,9 @@ def _settings(named: dict, config_file, sets, reuse: bool):
     return TokenizeConfig.from_settings(merged, where)
 
 
-def _report(ts, output, world_size: int, as_json: bool) -> None:
-    """The output path on stdout, or with --json a summary with the last validation."""
+def _report(ts, output, world_size: int, as_json: bool, warnings: list[str]) -> None:
+    """The output path on stdout, or with --json a summary with the last validation, the
+    schedule and the health ``warnings`` of the validation part."""
     if not as_json:
         click.echo(str(output))
         return
@@ -189,7 +206,8 @@ def _report(ts, output, world_size: int, as_json: bool) -> None:
             "d": ts.dim,
             "world_size": world_size,
             **{k: v for k, v in last.items() if k.startswith(("val_", "test_"))},
-            **{k: last[k] for k in ("validation", "selected_epoch") if k in last},
+            **{k: last[k] for k in ("validation", "selected_epoch", "schedule") if k in last},
+            "warnings": warnings,
         }
     )
 

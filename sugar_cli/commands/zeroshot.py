@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import click
 
+from sugar_cli.checks import EPOCHS, report_warnings, strict_option
 from sugar_cli.console import Reporter, console, echo_json, handle_errors
 from sugar_cli.models import embedder, quiet_transformers
 from sugar_cli.options import common, settings_options, show_field_defaults, usage_errors
@@ -15,7 +16,7 @@ from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 from sugar_core.zeroshot.config import EVAL_PARTS, ZeroShotConfig
 
 JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
-             "unseen", "seconds")  # fmt: skip
+             "unseen", "seconds", "warnings")  # fmt: skip
 DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
 FILE = click.Path(dir_okay=False)
 
@@ -109,6 +110,17 @@ def _check_outputs(o: dict) -> None:
         raise ConfigError("-o, --save-tokens and --save-aligned must be different files")
 
 
+def _guard_outputs(o: dict) -> None:
+    """Each file to write: not an input, in a writable folder with room (one Error line)."""
+    from sugar_core.outputs import check_output
+
+    keys = ("data", "priors_path", "test_data", "test_priors", "tokens_path", "aligned_path")
+    read = [o[k] for k in keys] + [o["unseen"]]
+    for out in (o["output"], o["save_tokens"], o["save_aligned"]):
+        if out:
+            check_output(out, inputs=read)
+
+
 def _report(m: dict, output: str) -> None:
     from rich.table import Table
 
@@ -170,8 +182,8 @@ HELP = {
 @click.option("--describe", is_flag=True, help="rank: also generate a description per sample.")
 @_field_option("--llm", "align.llm.spec", "smollm2, a model folder or a hub id")
 @_field_option("--preset", "tokenize.preset", "Encoder preset: small or paper")
-@_field_option("--epochs", "tokenize.epochs", "Encoder epochs", type=int)
-@_field_option("--align-epochs", "align.epochs", "Alignment epochs", type=int)
+@_field_option("--epochs", "tokenize.epochs", "Encoder epochs", type=EPOCHS)
+@_field_option("--align-epochs", "align.epochs", "Alignment epochs", type=EPOCHS)
 @_field_option("--seed", "tokenize.seed", "Seed of both training stages", type=int)
 @_field_option(
     "--align-per-class",
@@ -185,6 +197,7 @@ HELP = {
 @common
 @click.option("--json", "as_json", is_flag=True, help="Print metrics (or the registry) as JSON.")
 @click.option("-o", "--output", type=FILE, help="zs.h5 to write.")
+@strict_option
 @handle_errors
 def cli(**o):
     """Recognise classes never trained on: seen-only training, unseen-only test.
@@ -219,12 +232,14 @@ def cli(**o):
     with usage_errors():
         _check_outputs(o)
         cfg = _config(o)
+    _guard_outputs(o)
     quiet_transformers()
     inputs = _read_inputs(o, cfg)
     t0 = time.perf_counter()
     with Reporter(TITLES) as reporter:
         result = _run(inputs, cfg, o, reporter)
     result.metrics["seconds"] = time.perf_counter() - t0
+    report_warnings(result.metrics["warnings"], o["strict"])
     _write(result, cfg, o)
     _report(result.metrics, o["output"])
     if o["as_json"]:

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 
 from sugar_core import settings
 from sugar_core.errors import ConfigError
+from sugar_core.sampling import check_sampler
+from sugar_core.schedule import check_epochs
 
 BRIDGES = ("tqp", "qformer", "linear", "pool")
 CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
+VALIDATIONS = ("auto", "share", "none")
 DECODES = ("rank", "generate")  # how `predict` reads the class: score every name, or generate
 
 ACTION = "<action>"  # the placeholder the bridge's action tokens replace
@@ -90,7 +93,17 @@ class LLMConfig:
 class AlignConfig(settings.Configurable):
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
-    epochs: int = 1  # passes over the train split (paper: 1)
+    # passes over the train split (paper: 1): a number, or auto = max(min_epochs,
+    # ceil(min_steps / optimiser steps per epoch)) (sugar_core/schedule.py)
+    epochs: int | str = "auto"
+    min_epochs: int = 1  # auto: at least this many epochs (NW-UCLA: one of about 110 steps)
+    min_steps: int = 100  # auto: at least this many optimiser steps (a 100-clip set: 8 ep.)
+    # batch order (sugar_core/sampling.py): shuffle | balanced | auto (balanced below 400
+    # training samples or when the classes are imbalanced)
+    sampler: str = "auto"
+    # below 400 training samples, fields still at their defaults are strengthened:
+    # weight_decay 0 -> 0.01, token_noise 0 -> 0.1 (align/plan.py); false: as given
+    small_data: bool = True
     lr: float = 1e-3  # AdamW peak (paper: 2e-5 on LLaMA2-7B; a fresh bridge on 1k samples: more)
     weight_decay: float = 0.0  # the bridge is small; decay not needed
     warmup: float = 0.05  # fraction of optimizer steps with linear warm-up, then cosine to 0
@@ -105,23 +118,38 @@ class AlignConfig(settings.Configurable):
     # rank scores (calibration.py): none | length | null | length+null, or auto: chosen by
     # top-1 on a stratified validation share of the train part (held out of training)
     calibration: str = "none"
-    validation_share: float = 0.15  # with calibration auto: the share held out to choose it
+    validation_share: float = 0.15  # the stratified share of the train part held out
+    # the validation part (align/validation.py: calibration auto, health warnings, fallback
+    # read-out): auto (held out when calibration is auto or below 400 training samples) |
+    # share (always) | none (never; the test predictions are still checked)
+    validation: str = "auto"
+    SETTINGS_CHECKS = {"epochs": check_epochs}  # settings.build: the dotted key in errors
 
     def check(self) -> None:
         self.bridge.check()
         self.llm.check()
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose fp32 or bf16")
-        for name in ("epochs", "batch_size", "grad_accum"):
+        check_epochs(self.epochs)
+        check_sampler(self.sampler)
+        if self.validation not in VALIDATIONS:
+            raise ConfigError(f"validation {self.validation!r}; expected one of {VALIDATIONS}")
+        if self.validation == "none" and self.calibration == "auto":
+            raise ConfigError("calibration auto chooses on a validation part; validation is none")
+        for name in ("min_epochs", "min_steps", "batch_size", "grad_accum"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.token_noise < 0:
-            raise ConfigError(f"token_noise must be >= 0, got {self.token_noise}")
+        for name in ("token_noise", "weight_decay", "grad_clip"):
+            if not getattr(self, name) >= 0:  # NaN fails too
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.calibration not in CALIBRATIONS + ("auto",):
             raise ConfigError(
                 f"calibration {self.calibration!r}; expected auto or one of {CALIBRATIONS}"
             )
         if not 0.0 < self.validation_share < 1.0:
             raise ConfigError(f"validation_share must lie in (0, 1), got {self.validation_share}")
+        for name in ("seed", "checkpoint_every"):  # a negative seed is "none" in files
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -19,6 +19,7 @@ import torch
 
 from sugar_core import events
 from sugar_core.align import calibration as calibration_mod
+from sugar_core.align import readout
 from sugar_core.align.answers import AnswerMatcher, EmbedFn, description_of
 from sugar_core.align.config import DECODES
 from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
@@ -252,9 +253,16 @@ def predict_split(
     }
     if decode == "rank":
         metrics["calibration"] = model.calibration
+    names = [tokens.class_names[c] for c in cand]
     if dec.prior_share is not None:  # each listed class's share with no evidence (null input)
-        names = [tokens.class_names[c] for c in cand]
         metrics["prior_share"] = {n: float(v) for n, v in zip(names, dec.prior_share)}
+    if readout.applies(model, names):  # the text-prior classifier answers (align/readout.py)
+        llm = to_class_ids(dec.pred, cand)
+        dec.pred, dec.top5, dec.scores = readout.rank(tokens.projected[idx], model.prototypes)
+        labels = np.asarray(tokens.labels)[idx]
+        metrics.update(
+            readout=model.readout, llm_top1=float((llm == labels).mean()) if len(idx) else 0.0
+        )
     return Predictions(
         labels=np.asarray(tokens.labels)[idx],
         pred=to_class_ids(dec.pred, cand),

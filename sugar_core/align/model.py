@@ -29,6 +29,8 @@ class AlignedModel:
     history: list[dict] = field(default_factory=list)  # one dict per epoch
     calibration: str = "none"  # how rank scores are corrected (calibration.py)
     null_token: np.ndarray | None = None  # (D,) the training tokens' mean: the "null" input
+    readout: str = "llm"  # llm, or the text-prior fallback chosen on validation (readout.py)
+    prototypes: np.ndarray | None = None  # (K, E) class prototypes of the fallback read-out
 
     def autocast(self):
         """bf16 autocast on the LLM's device when trained that way, else a no-op context."""

@@ -8,7 +8,8 @@ Layout added to the ``Predictions`` datasets of ``predictions.py``::
     prompt_classes          (K,) the action list the model was trained with, in prompt order
     align_history           JSON, one dict per epoch
     weights/null_token      (D,) the training tokens' mean, the null input of calibration
-    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration
+    weights/text_prototypes (K, E) class prototypes, when the text-prior read-out answers
+    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration, readout
 
 The LLM itself is not copied: ``llm_spec`` names it and ``llm_fingerprint`` (sha256 of its
 config and weight bytes, ``llm.fingerprint``) proves on load that the same weights came back.
@@ -47,6 +48,9 @@ def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
         f.attrs["calibration"] = model.calibration
         if model.null_token is not None:
             w.create_dataset(schema.NULL_TOKEN, data=np.asarray(model.null_token, np.float32))
+        f.attrs["readout"] = model.readout
+        if model.prototypes is not None:
+            w.create_dataset(schema.TEXT_PROTOTYPES, data=np.asarray(model.prototypes, np.float32))
 
     return write
 
@@ -100,6 +104,8 @@ def load_aligned(
         calibration = str(f.attrs.get("calibration", "none"))  # files before it: none
         weights = f[schema.WEIGHTS]
         null = weights[schema.NULL_TOKEN][...] if schema.NULL_TOKEN in weights else None
+        readout = str(f.attrs.get("readout", "llm"))  # files before it: the LLM
+        protos = weights[schema.TEXT_PROTOTYPES][...] if schema.TEXT_PROTOTYPES in weights else None
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
     bridge, llm = build_parts(cfg, token_dim)
@@ -123,4 +129,5 @@ def load_aligned(
         device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     bridge.to(device).eval()
     llm.to(device).eval()
-    return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null)
+    return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null, readout,
+                        protos)  # fmt: skip

@@ -26,19 +26,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from sugar_core import events
+from sugar_core import events, guards
 from sugar_core.accel import autocast, make_accelerator
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
 from sugar_core.align.model import AlignedModel, build_parts
+from sugar_core.align.plan import fit_to_data, wants_validation
+from sugar_core.align.validation import judge
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
+from sugar_core.sampling import balanced_order
+from sugar_core.schedule import Plan, plan_epochs, timed
 from sugar_core.skeleton.validation import stratified_share
+from sugar_core.tokenize.checkpoint import read_torch, write_torch
 from sugar_core.tokenize.store import TokenSet
 
 Callback = Callable[[dict], None]
 CHECKPOINT = "checkpoint.pt"
+RESUME_KEYS = ("trainable", "optimizer", "scheduler", "epoch", "config", "data_key")
 FREE_ON_RESUME = ("epochs", "checkpoint_every")  # settings a resumed run may change
 
 
@@ -77,6 +83,7 @@ class _Parts:
     params: list[nn.Parameter]  # the trainable ones: bridge and LoRA
     answers: list[list[int]]  # (K,) target ids of each listed class
     std: torch.Tensor | None  # (D,) train tokens' channel std, for token noise
+    plan: Plan  # epochs and optimiser steps (sugar_core/schedule.py)
 
 
 @dataclass
@@ -109,8 +116,15 @@ def train_alignment(
     """
     cfg.check()
     data = _select(tokens, priors, split, train_classes)
-    data, val = _hold_out(tokens, data, split, cfg)  # calibration auto: a validation share
+    data, val = _hold_out(tokens, data, split, cfg)  # a validation share (plan.py)
+    cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx])  # sampler, small sets
     parts = _prepare(tokens, data, cfg)
+    cfg = dataclasses.replace(cfg, epochs=parts.plan.epochs)  # a number from here on
+    callback = timed(callback, "align", parts.plan)
+    n_val = 0 if val is None else len(val)
+    events.emit(callback, "start", "align", total=parts.plan.steps, epochs=cfg.epochs,
+                plan=f"training on {len(data.idx)} samples, validating on {n_val}, "
+                f"{parts.plan.describe()}")  # fmt: skip
     run_dir = Path(run_dir) if run_dir is not None else None
     state = _restore(parts, cfg, data.key, run_dir) if resume else _State()
     parts.net.train()
@@ -125,40 +139,34 @@ def train_alignment(
     null = _channel_stats(tokens, data.idx, "cpu")[0].numpy()  # (D,) the null input
     model = AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history,
                          cfg.calibration, null)  # fmt: skip
+    if state.history:
+        state.history[-1].update(schedule=parts.plan.record(), sampler=cfg.sampler,
+                                 small_data=adapted, warnings=[])  # fmt: skip
     if val is not None:
-        model.calibration, chosen = _choose_calibration(model, tokens, data, val)
+        target = np.array([data.target_of[int(y)] for y in tokens.labels[val]])
+        record = judge(model, tokens, target, val, priors, cfg.calibration == "auto",
+                       len(data.idx))  # fmt: skip
         if state.history:
-            state.history[-1]["calibration"] = chosen
+            state.history[-1].update(record)
     return model
 
 
 def _hold_out(tokens: TokenSet, data: _Data, split: str, cfg: AlignConfig):
-    """(training data, validation rows or None): with calibration ``auto`` a stratified,
-    seeded share of the train rows is held out of training to choose the calibration on."""
-    if cfg.calibration != "auto":
+    """(training data, validation rows or None): a stratified, seeded share of the train rows
+    held out of training when ``plan.wants_validation`` says so (calibration auto, small
+    sets, validation share); a set too small to spare one trains whole (unless it must)."""
+    if not wants_validation(cfg, len(data.idx)):
         return data, None
     rng = np.random.RandomState(cfg.seed)
     val = stratified_share(data.idx, tokens.labels[data.idx], cfg.validation_share, rng)
     if len(val) == 0 or len(val) == len(data.idx):
-        raise ConfigError(f"calibration auto: {len(data.idx)} training samples cannot spare a "
-                          f"validation share of {cfg.validation_share}")  # fmt: skip
+        if cfg.calibration == "auto" or cfg.validation == "share":
+            raise ConfigError(f"{len(data.idx)} training samples cannot spare a validation "
+                              f"share of {cfg.validation_share}")  # fmt: skip
+        return data, None
     idx = np.setdiff1d(data.idx, val)
     key = _data_key(split, data.names, idx, tokens)
     return dataclasses.replace(data, idx=idx, key=key), val
-
-
-def _choose_calibration(model: AlignedModel, tokens: TokenSet, data: _Data, val: np.ndarray):
-    """The calibration with the best top-1 on the held-out rows ``val``, and the record."""
-    from sugar_core.align import calibration
-    from sugar_core.align.inference import null_scores, predict
-
-    seqs = [tokens.tokens[i] for i in val]
-    dec = predict(model, seqs, data.names, describe=False, calibration="none", keep_scores=True)
-    prompt = model.llm.prompt(data.names)
-    lengths = np.array([len(c) for c in prompt.candidates])
-    truth = np.array([data.target_of[int(y)] for y in tokens.labels[val]])
-    best, top1 = calibration.choose(dec.raw_scores, truth, lengths, null_scores(model, prompt))
-    return best, {"chosen": best, "val_top1": top1, "val_n": int(len(val))}
 
 
 def _select(tokens: TokenSet, priors: Priors, split: str, train_classes: list[int] | None) -> _Data:
@@ -187,12 +195,14 @@ def _prepare(tokens: TokenSet, data: _Data, cfg: AlignConfig) -> _Parts:
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = _epoch_batches(data, cfg, 0, acc.process_index, acc.num_processes)
-    total = math.ceil(len(batches) / cfg.grad_accum) * cfg.epochs
+    steps = math.ceil(len(batches) / cfg.grad_accum)
+    plan = plan_epochs(cfg.epochs, steps, cfg.min_epochs, cfg.min_steps)
+    total = plan.steps
     warm = int(cfg.warmup * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total, warm))
     net, opt = acc.prepare(net, opt)
     std = _channel_stats(tokens, data.idx, acc.device)[1] if cfg.token_noise > 0 else None
-    return _Parts(acc, net, opt, sched, params, answers, std)
+    return _Parts(acc, net, opt, sched, params, answers, std, plan)
 
 
 def _train_epoch(
@@ -206,7 +216,8 @@ def _train_epoch(
 ) -> None:
     """Finish epoch ``state.epoch`` from batch ``state.batch`` on, checkpointing as set."""
     acc, epoch = parts.acc, state.epoch
-    batches = _epoch_batches(data, cfg, epoch, acc.process_index, acc.num_processes)
+    labels = tokens.labels[data.idx]
+    batches = _epoch_batches(data, cfg, epoch, acc.process_index, acc.num_processes, labels)
     t_epoch = time.perf_counter()
     for i in range(state.batch, len(batches)):
         # 1. one forward and backward; gradients of a group add up before the step
@@ -217,6 +228,7 @@ def _train_epoch(
             loss = _loss(parts, tokens, data, cfg, data.idx[batches[i]], [cfg.seed, epoch, i])
             acc.backward(loss / group)
         state.losses.append(float(loss.detach()))
+        guards.check_loss(state.losses[-1], "align", epoch, i)
         # 2. at a group's end: clip, step, schedule; a checkpoint every checkpoint_every steps
         if group_end:
             if cfg.grad_clip > 0:
@@ -274,16 +286,14 @@ def _save(parts: _Parts, cfg: AlignConfig, key: str, run_dir: Path | None, state
         "data_key": key,
         "epoch_losses": state.losses,
     }
-    tmp = run_dir / (CHECKPOINT + ".tmp")
-    torch.save(ck, tmp)
-    tmp.replace(run_dir / CHECKPOINT)
+    write_torch(ck, run_dir / CHECKPOINT)
 
 
 def _restore(parts: _Parts, cfg: AlignConfig, key: str, run_dir: Path | None) -> _State:
     """Load the checkpoint in ``run_dir`` into ``parts``; the state it was taken in."""
     if run_dir is None or not (run_dir / CHECKPOINT).exists():
         raise ConfigError(f"--resume: no {CHECKPOINT} in run folder {run_dir}")
-    ck = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    ck = read_torch(run_dir / CHECKPOINT, keys=RESUME_KEYS)
     _check_resumable(ck, cfg, key, run_dir)
     missing = parts.acc.unwrap_model(parts.net).load_state_dict(ck["trainable"], strict=False)
     assert not missing.unexpected_keys, f"unexpected keys {missing.unexpected_keys[:3]}"
@@ -310,9 +320,16 @@ def _cosine(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
-def _epoch_batches(data: _Data, cfg: AlignConfig, epoch: int, rank: int, world: int) -> list:
-    """This process's batches of one epoch: a seeded permutation, the same on every restart."""
-    perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(data.idx))
+def _epoch_batches(
+    data: _Data, cfg: AlignConfig, epoch: int, rank: int, world: int, labels=None
+) -> list:
+    """This process's batches of one epoch: a seeded permutation (class-balanced with sampler
+    balanced and ``labels`` (N,) of the rows given), the same on every restart."""
+    rng = np.random.default_rng([cfg.seed, epoch])
+    if labels is not None and cfg.sampler == "balanced":
+        perm = balanced_order(labels, rng)
+    else:
+        perm = rng.permutation(len(data.idx))
     batches = [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
     keep = len(batches) // world * world if world > 1 else len(batches)
     return batches[rank:keep:world]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sugar_core import schema
+from sugar_core import health, schema
 from sugar_core.errors import ConfigError, SchemaError
 from sugar_core.evaluate.metrics import compute_metrics
 from sugar_core.evaluate.plots import plot_confusion, plot_tsne, plot_tsne_before_after
@@ -136,8 +136,9 @@ def evaluate_file(
     over (and ``stored_top1`` for comparison). With ``plots_dir``, writes confusion.png and,
     when features are available (``features`` tokens file, else the file's own ``features``
     dataset), tsne.png; ``before`` (a tokens file of the encoder trained without knowledge)
-    adds tsne_before_after.png. Returns the metrics plus ``kind`` and ``plots`` (paths written)
-    and ``notes`` (why a plot was skipped).
+    adds tsne_before_after.png. Returns the metrics plus ``kind`` and ``plots`` (paths written),
+    ``notes`` (why a plot was skipped) and ``warnings`` (``sugar_core.health``: predictions
+    collapsed onto one class, or near chance).
     """
     p, kind = read_predictions(path)
     m = compute_metrics(
@@ -151,6 +152,7 @@ def evaluate_file(
     m["kind"] = kind
     m["plots"] = []
     m["notes"] = []
+    m["warnings"] = health.check_predictions(p, kind, f"{Path(path).name}: {kind} predictions")
     if before is not None and plots_dir is None:
         raise ConfigError("--before draws a figure: give --plots DIR too")
     if plots_dir is None:

@@ -25,6 +25,8 @@ from sugar_core.errors import ConfigError, InputFormatError, SchemaError
 from sugar_core.skeleton import io
 from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.layouts import convert, joint_map
+from sugar_core.skeleton.readers.detect import POSE_READERS
+from sugar_core.skeleton.readers.poses import layout_for
 
 # the joint layout each one-recording-per-file reader produces (the array and pickle formats
 # say theirs inside the file)
@@ -42,7 +44,11 @@ SUFFIX_FORMATS = (
 
 
 def guess_format(path: str | os.PathLike) -> str:
-    """The format a file's name suggests; ConfigError naming the file when none does."""
+    """The format a file's name suggests (a pose estimator's clip: its content); ConfigError
+    naming the file when none does."""
+    for fmt, reader in POSE_READERS.items():
+        if reader.sniff(Path(path)):
+            return fmt
     name = Path(path).name.lower()
     for suffix, fmt in SUFFIX_FORMATS:
         if name.endswith(suffix.lower()):
@@ -64,11 +70,15 @@ class RawFile:
 
 
 def read_raw(path: str | os.PathLike, fmt: str | None = None) -> RawFile:
-    """Parse one raw file (format guessed from its name when ``fmt`` is None)."""
-    fmt = fmt or guess_format(path)
+    """Parse one raw file, or an OpenPose clip folder (format guessed when ``fmt`` is None or
+    "auto")."""
+    fmt = guess_format(path) if fmt in (None, "auto") else fmt
     if fmt not in io.FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(io.FORMATS)}")
     path = Path(path)
+    if fmt in POSE_READERS:  # a clip: the layout follows its joint count
+        (sample,) = io.read_file(path, fmt)
+        return RawFile(str(path), fmt, layout_for(*sample.joints.shape[2:], None, path), [sample])
     if not path.is_file():
         raise InputFormatError(path, "is a directory" if path.is_dir() else "no such file")
     if fmt in io.FILE_READERS:

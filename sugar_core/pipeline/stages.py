@@ -156,7 +156,8 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
     last = history[-1] if history else {}
     val = last.get("test_text_top1")
     widths = "-".join(str(c) for c in enc.cfg.channels)
-    result = f"encoder {widths} wide, {tok_cfg.epochs} epoch(s), Ls {len(ts.tokens[0])} x D "
+    epochs = last.get("schedule", {}).get("epochs", tok_cfg.epochs)  # auto: the run's own
+    result = f"encoder {widths} wide, {epochs} epoch(s), Ls {len(ts.tokens[0])} x D "
     result += f"{ts.dim}" + (f"; text-prior top-1 on test {100 * val:.1f}%" if val is not None
                              else "")  # fmt: skip
     run.add("tokenize", path.name, result, st.seconds)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from sugar_core.errors import ConfigError
 from sugar_core.priors.backends.base import BackendConfig
 from sugar_core.priors.encoders import DEFAULT_TEXT_ENCODER
+from sugar_core.redact import public_url
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -40,8 +41,11 @@ class PriorsConfig:
             raise ConfigError(f"descriptions should be 'ask' or 'derive': {self.descriptions!r}")
 
     def as_record(self) -> dict:
-        """The config as stored in the priors file (no secrets: only the key's env-var name)."""
-        return asdict(self)
+        """The config as stored in the priors file (no secrets: only the key's env-var name,
+        and the server's address without user info or query)."""
+        record = asdict(self)
+        record["backend"]["base_url"] = public_url(self.backend.base_url)
+        return record
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sugar_core import schema
+from sugar_core import guards, schema
 from sugar_core.errors import SchemaError
 
 MOTION_PARTS = ("head", "hand", "arm", "hip", "leg", "foot")
@@ -92,6 +92,7 @@ def read_priors(path: str | os.PathLike) -> Priors:
     with schema.open_file(path, "priors") as f:
         names = [str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)]
         emb = f[schema.EMBEDDINGS][...].astype(np.float32)
+        guards.require_finite(emb, f"{path}: dataset {schema.EMBEDDINGS!r}")
         mask = f[schema.MASK][...].astype(bool)
         texts = schema.read_strings(f, schema.TEXTS)
         k = len(names)

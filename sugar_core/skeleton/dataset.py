@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sugar_core import schema
+from sugar_core import guards, schema
 from sugar_core.errors import SchemaError
 from sugar_core.skeleton.layouts import get_layout
 
@@ -184,11 +184,19 @@ def read_skeletons(path: str | os.PathLike) -> SkeletonSet:
         layout = str(f.attrs.get("layout", ""))
         get_layout(layout)
         joints = f[schema.JOINTS][...]
+        guards.require_finite(joints, f"{path}: dataset {schema.JOINTS!r}")
         offsets = f[schema.OFFSETS][...]
         bodies = f[schema.BODIES][...]
         labels = f[schema.LABELS][...]
         ids = schema.read_strings(f, schema.SAMPLE_IDS)
         names = [str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)]
+        if n and (labels.min() < 0 or labels.max() >= len(names)):
+            raise SchemaError(
+                f"{path}: dataset {schema.LABELS!r} holds {labels.min()}..{labels.max()}, "
+                f"expected 0..{len(names) - 1} ({len(names)} classes)"
+            )
+        if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+            raise SchemaError(f"{path}: dataset {schema.OFFSETS!r} is not a rising 0-based run")
         if offsets[-1] != joints.shape[0]:
             raise SchemaError(
                 f"{path}: offsets end at {offsets[-1]} but {schema.JOINTS!r} has "

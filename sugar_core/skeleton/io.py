@@ -7,7 +7,9 @@ on a user's own recordings: labels are -1 where the file does not say).
 
 Formats: ``ntu`` (raw NTU RGB+D .skeleton files), ``nw-ucla`` (CTR-GCN JSON), ``msr`` (MSR
 Action3D ``*_skeleton3D.txt``), ``pyskl`` (PYSKL / MMAction2 annotation pickle), ``npz``
-(CTR-GCN ``x_train/y_train/x_test/y_test``) and ``numpy`` (sugar's plain array format).
+(CTR-GCN ``x_train/y_train/x_test/y_test``) and ``numpy`` (sugar's plain array format); and a
+user's own clips in class folders from pose estimators: ``openpose``, ``mmpose``, ``mediapipe``,
+``csv`` (``readers/folders.py``; ``readers/detect.py`` names the format for ``--format auto``).
 
 Directory formats are parsed file by file, in a process pool when ``workers > 1``; every worker
 returns samples or "bad file" records, so ``skip_bad`` can list what it left out.
@@ -15,9 +17,12 @@ returns samples or "bad file" records, so ``skip_bad`` can list what it left out
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing as mp
 import os
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,7 +31,9 @@ from types import ModuleType
 from sugar_core.errors import ConfigError, InputFormatError
 from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.readers import arrays, msr, ntu, pyskl, ucla
+from sugar_core.skeleton.readers.checks import check_sample, screen
 from sugar_core.skeleton.readers.common import Notes, ReadOptions, Skipped
+from sugar_core.skeleton.readers.detect import POSE_READERS
 
 __all__ = [
     "FORMATS",
@@ -42,6 +49,7 @@ __all__ = [
 # name -> reader module; directory readers expose SUFFIX, WHAT, list_inputs, parse, assemble;
 # single-file readers expose read
 DIRECTORY_READERS: dict[str, ModuleType] = {"ntu": ntu, "nw-ucla": ucla, "msr": msr}
+DIRECTORY_READERS.update(POSE_READERS)  # openpose, mmpose, mediapipe, csv: a user's class folders
 FILE_READERS: dict[str, ModuleType] = {"pyskl": pyskl, "npz": arrays, "numpy": arrays}
 FORMATS = tuple(DIRECTORY_READERS) + tuple(FILE_READERS)
 
@@ -49,13 +57,16 @@ FORMATS = tuple(DIRECTORY_READERS) + tuple(FILE_READERS)
 _OPTION_FORMATS = {
     "drop_list": ("ntu",),
     "cleanup": ("ntu",),
-    "max_bodies": ("ntu",),
+    "max_bodies": ("ntu", *POSE_READERS),
+    "test_fraction": tuple(POSE_READERS),
+    "seed": tuple(POSE_READERS),
     "file_list": ("msr",),
     "split_name": ("npz",),
-    "layout": ("pyskl", "npz"),
+    "layout": ("pyskl", "npz", "csv"),
     "classes": ("ntu", "pyskl", "npz"),
 }
 _OPTION_FLAGS = {"cleanup": "no-cleanup", "file_list": "no-file-list"}
+PR_SET_PDEATHSIG = 1  # Linux prctl: the signal a process gets when its parent dies
 
 Progress = Callable[[int, int], None]  # (files just done, total files)
 
@@ -100,9 +111,10 @@ def load(
             raise InputFormatError(path, f"{what}; --format {fmt} reads one file")
         notes = Notes()
         data, skipped = FILE_READERS[fmt].read(path, fmt, opts, notes)
+        data, dropped = screen(data, path, opts.skip_bad)  # every reader's samples: checks.py
         if on_progress:
             on_progress(1, 1)
-        return Imported(data, skipped, notes.items, 1)
+        return Imported(data, skipped + dropped, notes.items, 1)
 
     reader = DIRECTORY_READERS[fmt]
     notes = Notes()
@@ -118,7 +130,8 @@ def load(
             raise InputFormatError(result.path, result.reason, result.line)
     if not samples:
         raise InputFormatError(src, f"none of the {len(paths)} files could be read")
-    return Imported(reader.assemble(samples, opts, notes), skipped, notes.items, len(paths))
+    data, dropped = screen(reader.assemble(samples, opts, notes), src, opts.skip_bad)
+    return Imported(data, skipped + dropped, notes.items, len(paths))
 
 
 def read_dataset(
@@ -144,9 +157,9 @@ def read_file(
     path = Path(path)
     if fmt in FILE_READERS:
         return read_dataset(path, fmt, opts).samples
-    if not path.is_file():
+    if not (path.is_file() or getattr(DIRECTORY_READERS[fmt], "CLIP_IS_FOLDER", False)):
         raise InputFormatError(path, "no such file")
-    return [DIRECTORY_READERS[fmt].parse(path, opts, strict=False)]
+    return [check_sample(DIRECTORY_READERS[fmt].parse(path, opts, strict=False), path)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +172,7 @@ def _parse_batch(job: tuple[str, list[Path], ReadOptions]) -> list[Sample | Skip
     out: list[Sample | Skipped] = []
     for p in paths:
         try:
-            out.append(reader.parse(p, opts, strict=True))
+            out.append(check_sample(reader.parse(p, opts, strict=True), p))
         except InputFormatError as exc:  # travels back as data: exceptions do not pickle well
             out.append(Skipped.from_error(exc))
     return out
@@ -176,7 +189,7 @@ def _parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Prog
         results = map(_parse_batch, batches)
         pool = None
     else:
-        pool = mp.get_context().Pool(workers, initializer=_worker_init)
+        pool = mp.get_context().Pool(workers, initializer=_worker_init, initargs=(os.getpid(),))
         results = pool.imap(_parse_batch, batches)
     try:
         for batch in results:
@@ -189,7 +202,8 @@ def _parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Prog
             pool.join()
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
+    _quiet_worker(parent)
     tune_allocator()
     try:  # the parsers' small matrix products gain nothing from BLAS threads
         from threadpoolctl import threadpool_limits
@@ -197,6 +211,18 @@ def _worker_init() -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
+
+
+def _quiet_worker(parent: int | None) -> None:
+    """A pool worker leaves Ctrl-C to its parent (which ends the pool) and, on Linux, dies
+    with it: an orphaned worker would fail to send its results and print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl
+        os._exit(0)
 
 
 _TUNED = False

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sugar_core.errors import ConfigError
+from sugar_core.skeleton import pose_layouts as pose
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Layout:
     centre: int  # graph root
     origin: int  # centring joint
     description: str
+    dims: int = 3  # coordinate channels (x y z, or image x y); channels past them are scores
+    image: bool = False  # image coordinates (y points down), as 2D pose estimators write them
 
     @property
     def num_joints(self) -> int:
@@ -246,9 +249,37 @@ COCO17 = Layout(
     centre=0,  # nose
     origin=0,
     description="COCO keypoints, 17 joints (2D pose estimators, PYSKL 2D annotations)",
+    dims=2,
+    image=True,
 )
+# 2D pose estimators' own joint sets (names and bones in pose_layouts.py)
+BODY25 = Layout(
+    "body25",
+    pose.BODY25_JOINTS,
+    pose.BODY25_BONES,
+    centre=1,
+    origin=8,
+    description="OpenPose BODY_25, 25 joints (x, y, confidence)",
+    dims=2,
+    image=True,
+)
+COCO18 = Layout(
+    "coco18",
+    pose.COCO18_JOINTS,
+    pose.COCO18_BONES,
+    centre=1,
+    origin=1,
+    description="OpenPose COCO-18, 18 joints (x, y, confidence)",
+    dims=2,
+    image=True,
+)
+MEDIAPIPE33 = Layout("mediapipe33", pose.MEDIAPIPE33_JOINTS, pose.MEDIAPIPE33_BONES, centre=0,
+                     origin=0, description="MediaPipe Pose, 33 landmarks (x, y, z, visibility)",
+                     image=True)  # fmt: skip
 
-LAYOUTS: dict[str, Layout] = {x.name: x for x in (NTU25, KINECT20, MSR20, COCO17)}
+LAYOUTS: dict[str, Layout] = {
+    x.name: x for x in (NTU25, KINECT20, MSR20, COCO17, BODY25, COCO18, MEDIAPIPE33)
+}
 
 
 def get_layout(name: str) -> Layout:
@@ -260,7 +291,7 @@ def get_layout(name: str) -> Layout:
 
 def layout_for_joint_count(v: int) -> Layout | None:
     """The default layout for a joint count (20 -> kinect20), or None if ambiguous/unknown."""
-    return {25: NTU25, 20: KINECT20, 17: COCO17}.get(v)
+    return {25: NTU25, 20: KINECT20, 17: COCO17, 18: COCO18, 33: MEDIAPIPE33}.get(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +312,8 @@ def joint_map(src: str, dst: str) -> np.ndarray:
     """Indices ``idx`` (V_dst,) such that ``x[..., idx, :]`` re-expresses ``src`` joints in ``dst``.
 
     Supported: identity, ntu25 -> kinect20, msr20 -> kinect20, kinect20 -> msr20,
-    ntu25 -> msr20.
+    ntu25 -> msr20, and the pose layouts (body25, coco18, mediapipe33) -> coco17 by joint name.
+    Mappings that average joints (pose layouts -> ntu25) go through ``convert`` only.
     """
     if src == dst:
         return np.arange(get_layout(src).num_joints)
@@ -294,14 +326,31 @@ def joint_map(src: str, dst: str) -> np.ndarray:
         return np.argsort(fwd)
     if (src, dst) == ("ntu25", "msr20"):
         return joint_map("ntu25", "kinect20")[joint_map("kinect20", "msr20")]
+    w = _pose_weights(src, dst)
+    if w is not None and np.all(w.max(axis=1) == 1.0):
+        return w.argmax(axis=1)
     raise ConfigError(
         f"no joint mapping from {src!r} to {dst!r}; supported: ntu25->kinect20, "
-        "msr20<->kinect20, ntu25->msr20"
+        "msr20<->kinect20, ntu25->msr20, body25/coco18/mediapipe33->coco17, "
+        "body25/coco18/mediapipe33/coco17->ntu25 (some joints averaged)"
     )
 
 
+def _pose_weights(src: str, dst: str) -> np.ndarray | None:
+    """(V_dst, V_src) weights from a pose estimator's layout (pose_layouts.py), or None."""
+    if src not in pose.POSE_LAYOUTS or dst not in pose.POSE_TARGETS or src == dst:
+        return None
+    recipes = pose.NTU25_FROM if dst == "ntu25" else {}
+    return pose.mean_weights(get_layout(src).joints, get_layout(dst).joints, recipes)
+
+
 def convert(joints: np.ndarray, src: str, dst: str) -> np.ndarray:
-    """Re-express joints (..., V_src, C) in layout ``dst`` (..., V_dst, C)."""
+    """Re-express joints (..., V_src, C) in layout ``dst`` (..., V_dst, C); a destination joint
+    that the source lacks but can be made from a few of its joints (a 2D layout's spine in
+    ntu25) is their mean."""
     v = get_layout(src).num_joints
     assert joints.shape[-2] == v, f"expected {v} joints for {src}, got shape {joints.shape}"
-    return joints[..., joint_map(src, dst), :]
+    w = _pose_weights(src, dst)
+    if w is None or np.all(w.max(axis=1) == 1.0):
+        return joints[..., joint_map(src, dst), :]
+    return np.einsum("uv,...vc->...uc", w, joints).astype(joints.dtype)  # (..., V_dst, C)

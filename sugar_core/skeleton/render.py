@@ -3,8 +3,9 @@
 Each frame draws every body's bones (the layout's ``bones``) projected onto the x-y plane:
 3D data is in Kinect camera space (y up, x toward the sensor's left), so x is mirrored to draw
 the scene as the sensor sees it, a person's left on the picture's right when they face it;
-2D keypoints (two channels, or the coco17 layout whose third channel is a confidence) are in
-image coordinates with y down, so y is flipped instead.
+2D keypoints (two channels, or an image layout such as coco17, body25, coco18 or mediapipe33,
+whose channels past x and y are a confidence or depth) are in image coordinates with y down,
+so y is flipped instead.
 Axis limits are fixed over the whole sequence so the body moves inside a still frame. Bodies
 that are absent in a frame (all joints zero) are not drawn.
 """
@@ -34,7 +35,7 @@ def _side(name: str) -> str:
 
 
 def _is_image(layout: Layout, c: int) -> bool:
-    return c == 2 or layout.name == "coco17"
+    return c == 2 or layout.image
 
 
 def project(joints: np.ndarray, layout: Layout) -> np.ndarray:
@@ -51,6 +52,8 @@ def project(joints: np.ndarray, layout: Layout) -> np.ndarray:
         xy[..., 0] = -xy[..., 0]
     absent = ~np.any(joints != 0, axis=(2, 3))  # (M, T)
     xy[absent] = np.nan
+    if layout.image:  # a key point the estimator missed is written as (0, 0): not drawn
+        xy[np.all(joints[..., :2] == 0, axis=-1)] = np.nan
     return xy
 
 

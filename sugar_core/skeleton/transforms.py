@@ -128,17 +128,22 @@ def resample(joints: np.ndarray, start: float, stop: float, frames: int) -> np.n
 
 
 def static_prep(joints: np.ndarray, cfg: PrepConfig, layout_name: str) -> np.ndarray:
-    """Steps 1-4 (deterministic): (M_in, T, V, C_in) -> (M, T', V, C) over valid frames only."""
+    """Steps 1-4 (deterministic): (M_in, T, V, C_in) -> (M, T', V, C) over valid frames only.
+
+    Steps 2-4 move the layout's coordinate channels only (``Layout.dims``): a 2D pose's
+    confidence channel (x, y, score) is carried through unchanged."""
     joints = np.asarray(joints, dtype=np.float32)[..., : cfg.channels]
     joints = select_bodies(joints, cfg.max_bodies)
     keep = valid_frames(joints)
     joints = joints[:, keep] if len(keep) else joints[:, :1]
     layout = get_layout(layout_name)
-    joints = centre(joints, layout.origin, cfg.centre)
+    coords, scores = joints[..., : layout.dims], joints[..., layout.dims :]
+    coords = centre(coords, layout.origin, cfg.centre)
     if cfg.view_normalise:
-        joints = view_normalise(joints, layout_name)
+        coords = view_normalise(coords, layout_name)
     if cfg.body_scale:
-        joints = body_scale(joints, layout_name)
+        coords = body_scale(coords, layout_name)
+    joints = np.concatenate([coords, scores], axis=-1) if scores.shape[-1] else coords
     return np.ascontiguousarray(joints, dtype=np.float32)
 
 
@@ -205,10 +210,11 @@ def augment_and_resample(
         return resample(joints, 0.0, t - 1, cfg.frames)
     start, stop = params.crop[i] * (t - 1)
     out = resample(joints, float(start), float(stop), cfg.frames)
-    if out.shape[-1] == 3:
-        out = out @ params.rotation[i].T
+    d = min(get_layout(layout_name).dims, out.shape[-1])  # coordinates; scores stay as they are
+    if d == 3:
+        out[..., :3] = out[..., :3] @ params.rotation[i].T
     else:
-        out = out * np.diag(params.rotation[i])[: out.shape[-1]]
+        out[..., :d] = out[..., :d] * np.diag(params.rotation[i])[:d]
     if params.mirror[i]:
         out = out[:, :, mirror_index(layout_name)] * np.array([-1, 1, 1][: out.shape[-1]])
     return out.astype(np.float32)

@@ -13,6 +13,7 @@ import torch
 from sugar_core.accel import autocast
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
+from sugar_core.sampling import balanced_order
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.skeleton.transforms import (
     AugParams,
@@ -98,13 +99,19 @@ def split_parts(
 
 
 def epoch_plan(
-    n: int, cfg: TokenizeConfig, gen: torch.Generator, world: int
+    n: int, cfg: TokenizeConfig, gen: torch.Generator, world: int, labels=None
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], AugParams]:
     """One epoch's global batches as (bank positions, rows into params), and the params.
 
-    A last batch too small to give every process two samples (batch norm) is dropped.
+    With ``cfg.sampler`` balanced and ``labels`` (n,) given, batches are class-balanced
+    (``sampling.balanced_order``), else a shuffle. A last batch too small to give every
+    process two samples (batch norm) is dropped.
     """
-    perm = torch.randperm(n, generator=gen).numpy()
+    if labels is not None and cfg.sampler == "balanced":
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+        perm = balanced_order(labels, np.random.default_rng(seed))
+    else:
+        perm = torch.randperm(n, generator=gen).numpy()
     params = draw_params(n, cfg.prep, gen)
     plan = []
     for s in range(0, n, cfg.batch_size):

@@ -16,6 +16,8 @@ import numpy as np
 
 from sugar_core import settings
 from sugar_core.errors import ConfigError
+from sugar_core.sampling import check_sampler
+from sugar_core.schedule import check_epochs
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.skeleton.layouts import get_layout
 from sugar_core.skeleton.prep import PrepConfig, stream_factor
@@ -130,7 +132,17 @@ class TokenizeConfig(settings.Configurable):
     symmetric: bool = False  # add the text-to-skeleton direction of the contrastive loss
     temperature: float = 0.07  # initial tau (CLIP's)
     learn_temperature: bool = True  # tau is a parameter, clamped to >= 0.01
-    epochs: int = 60  # passes over the training part
+    # passes over the training part: a number, or auto = max(min_epochs, ceil(min_steps /
+    # steps per epoch)) (sugar_core/schedule.py): small sets get steps, NW-UCLA-sized ones 60
+    epochs: int | str = "auto"
+    min_epochs: int = 60  # auto: at least this many epochs (the cost NW-UCLA was sized on)
+    min_steps: int = 1200  # auto: at least this many optimiser steps (a 100-clip set: 400 ep.)
+    # batch order (sugar_core/sampling.py): shuffle | balanced (every class equally often) |
+    # auto (balanced below 400 training samples or when the classes are imbalanced)
+    sampler: str = "auto"
+    # below 400 training samples, fields still at their defaults are strengthened: weight
+    # decay x2, crop_min 0.5, per_axis_scale 0.1 (tokenize/small_data.py); false: as given
+    small_data: bool = True
     batch_size: int = 32  # global batch (split across processes)
     optimizer: str = "sgd"  # sgd (nesterov momentum, as CTR-GCN) | adamw
     lr: float = 0.05  # peak learning rate
@@ -151,6 +163,7 @@ class TokenizeConfig(settings.Configurable):
     refit: bool = False  # after selection, retrain on train + validation for the chosen epochs
     workers: int = 0  # DataLoader processes building batches (0 = in the training process)
     eval_batch_size: int = 128
+    SETTINGS_CHECKS = {"epochs": check_epochs}  # settings.build: the dotted key in errors
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -161,13 +174,24 @@ class TokenizeConfig(settings.Configurable):
             raise ConfigError(f"optimizer {self.optimizer!r}; expected sgd or adamw")
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"schedule {self.schedule!r}; expected cosine, step or constant")
+        if not (self.lr >= 0 and self.weight_decay >= 0 and self.temperature > 0):  # NaN too
+            raise ConfigError(f"lr {self.lr} and weight_decay {self.weight_decay} must be >= 0 "
+                              f"and temperature {self.temperature} > 0")  # fmt: skip
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema {self.ema} must lie in [0, 1) (0 = off, 0.999 = slow)")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ConfigError(f"epochs {self.epochs} and batch size {self.batch_size} too small")
+        check_epochs(self.epochs)
+        check_sampler(self.sampler)
+        if self.batch_size < 2 or self.min_epochs < 1 or self.min_steps < 1:
+            raise ConfigError(
+                f"batch size {self.batch_size} (>= 2), min_epochs {self.min_epochs} and "
+                f"min_steps {self.min_steps} (>= 1) too small"
+            )
         if isinstance(self.prep, dict):
             self.prep = PrepConfig(**self.prep)
         check_rule(self.validation)
+        for name in ("seed", "workers", "eval_every", "patience", "warmup_epochs", "grad_clip"):
+            if not getattr(self, name) >= 0:  # a negative seed is "none" in files; NaN fails too
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def from_settings(cls, d: dict, where: str = "settings") -> TokenizeConfig:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from sugar_core import schema
+from sugar_core import guards, schema
 from sugar_core.errors import ConfigError, SchemaError
 
 if TYPE_CHECKING:
@@ -67,10 +67,11 @@ def write_tokens(
     n = len(ts.tokens)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([t.shape[0] for t in ts.tokens], out=offsets[1:])
+    with np.errstate(over="ignore"):  # past float16 range: inf, refused just below
+        flat = np.concatenate(ts.tokens).astype(np.float16)  # (sum Ls, D)
+    guards.require_finite(flat, f"{path}: tokens (float16, largest {np.finfo(np.float16).max})")
     with schema.create(path, "tokens", config=config, seed=seed, inputs=inputs) as f:
-        f.create_dataset(
-            schema.TOKENS, data=np.concatenate(ts.tokens).astype(np.float16), chunks=True
-        )
+        f.create_dataset(schema.TOKENS, data=flat, chunks=True)
         f.create_dataset(schema.TOKEN_OFFSETS, data=offsets)
         f.create_dataset(schema.FEATURES, data=ts.features.astype(np.float32))
         f.create_dataset(schema.PROJECTED, data=ts.projected.astype(np.float32))
@@ -100,11 +101,14 @@ def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
                 f"{path}: dataset {schema.TOKEN_OFFSETS!r} expected {n + 1} entries ending at "
                 f"{f[schema.TOKENS].shape[0]}, found {offsets.shape[0]} ending at {offsets[-1]}"
             )
-        flat = f[schema.TOKENS][...]
+        arrays = {k: f[k][...] for k in (schema.TOKENS, schema.FEATURES, schema.PROJECTED)}
+        for name, arr in arrays.items():
+            guards.require_finite(arr, f"{path}: dataset {name!r}")
+        flat = arrays[schema.TOKENS]
         return TokenSet(
             tokens=[flat[offsets[i] : offsets[i + 1]] for i in range(n)],
-            features=f[schema.FEATURES][...],
-            projected=f[schema.PROJECTED][...],
+            features=arrays[schema.FEATURES],
+            projected=arrays[schema.PROJECTED],
             labels=f[schema.LABELS][...].astype(np.int64),
             class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
             sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],

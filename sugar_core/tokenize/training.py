@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from sugar_core import events
+from sugar_core import events, guards
 from sugar_core.accel import autocast, make_accelerator
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
+from sugar_core.schedule import Plan, timed
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.tokenize import losses
 from sugar_core.tokenize.bank import (
@@ -44,7 +45,8 @@ from sugar_core.tokenize.config import TokenizeConfig, prep_for
 from sugar_core.tokenize.encoder import SkeletonEncoder
 from sugar_core.tokenize.network import Heads, Stage1Net
 from sugar_core.tokenize.optim import lr_factor, make_optimizer, weight_average
-from sugar_core.tokenize.validation import evaluate, fit_text_head, track_best
+from sugar_core.tokenize.small_data import fit_to_data, with_plan
+from sugar_core.tokenize.validation import evaluate, fit_text_head, health_warnings, track_best
 
 
 @dataclass
@@ -68,7 +70,9 @@ class _Run:
     mask: torch.Tensor  # (K, P')
     protos: np.ndarray  # (K, E) unit-norm mean text per class
     steps_per_epoch: int
-    callback: object = None  # the caller's, on the main process only
+    plan: Plan  # epochs and steps (sugar_core/schedule.py), timed after the first steps
+    adapted: dict  # what the small-set rule changed (tokenize/small_data.py)
+    callback: object = None  # the caller's, on the main process only (timed)
     average: AveragedModel | None = None
     history: list[dict] = field(default_factory=list)
     start: int = 0  # epochs done before this call (resume)
@@ -102,6 +106,7 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
     # 1. classes, samples, texts
     classes, texts, mask, remap = _classes(data, priors, cfg, train_classes)
     train_idx, val_idx, test_idx, rule = split_parts(data, split, classes, cfg)
+    cfg, adapted = fit_to_data(cfg, remap[data.labels[train_idx]])  # sampler, small sets
 
     # 2. processes, model, optimizer
     acc = accelerator or make_accelerator(cfg.precision)
@@ -120,6 +125,7 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
     steps_per_epoch = len(epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
     if steps_per_epoch == 0:
         raise ConfigError(f"{n} training samples cannot fill one batch on {world} processes")
+    cfg, plan = with_plan(cfg, steps_per_epoch)  # epochs a number from here on
     optimizer = make_optimizer(net, cfg)
     protos = losses.class_prototypes(texts.to(acc.device), mask.to(acc.device))  # (K, E)
     return _Run(
@@ -140,7 +146,9 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
         mask=mask,
         protos=protos.cpu().numpy(),
         steps_per_epoch=steps_per_epoch,
-        callback=callback if acc.is_main_process else None,
+        plan=plan,
+        adapted=adapted,
+        callback=timed(callback, "tokenize", plan) if acc.is_main_process else None,
     )
 
 
@@ -203,7 +211,7 @@ def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
     cfg, acc = run.cfg, run.acc
     rank, world = acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + rank)  # dropout
-    plan, params = epoch_plan(len(run.train_bank), cfg, run.gen, world)
+    plan, params = epoch_plan(len(run.train_bank), cfg, run.gen, world, run.y_train)
     mix_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=run.gen)))
     mine = []
     for pos, rows in plan:
@@ -222,6 +230,7 @@ def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
         t_all = losses.mix_texts(run.texts, run.mask, glob, mix_gen, cfg.text_mix)
         t_mine = t_all[np.array_split(np.arange(len(glob)), world)[rank]].to(acc.device)
         loss, terms, pred = _step(run, x.to(acc.device), y, t_mine)
+        guards.check_loss(loss, "tokenize", epoch, step)
         b, zero = len(y), torch.zeros(())
         sums += torch.tensor(
             [
@@ -331,8 +340,7 @@ def train_encoder(
         n_train=len(run.train_bank),
         n_val=len(run.val_bank),
         plan=f"training on {len(run.train_bank)} samples, validating on {len(run.val_bank)}, "
-        f"{cfg.epochs} epochs x {run.steps_per_epoch} steps"
-        + (f", resuming after epoch {run.start}" if run.start else ""),
+        f"{run.plan.describe()}" + (f", resuming after epoch {run.start}" if run.start else ""),
     )
 
     # 2. epochs, each validated when due, tracked and checkpointed
@@ -364,8 +372,8 @@ def _selected_epochs(run: _Run) -> int:
 
 
 def _test(run: _Run, encoder: SkeletonEncoder, heads: Heads) -> None:
-    """The one evaluation of the test part, after every choice is made: ``test_*`` keys, the
-    validation rule and the selected epoch go into the last history entry."""
+    """The one test evaluation, after every choice is made: ``test_*``, the validation rule,
+    selected epoch, schedule, sampler, small-set changes and validation ``warnings`` recorded."""
     if not run.history:
         return
     net = Stage1Net(encoder, heads)
@@ -373,6 +381,9 @@ def _test(run: _Run, encoder: SkeletonEncoder, heads: Heads) -> None:
     last = run.history[-1]
     last.update(evaluate(net, *parts, run.cfg, run.acc, prefix="test"))
     last.update(validation=run.rule, selected_epoch=_selected_epochs(run))
+    val = (run.train_bank, run.val_bank, run.y_train, run.y_val, run.protos, run.cfg, run.acc)
+    last.update(schedule=run.plan.record(), sampler=run.cfg.sampler, small_data=run.adapted,
+                warnings=health_warnings(net, *val))  # fmt: skip
 
 
 def _refit(run: _Run, data, priors, split, train_classes, callback, accelerator):

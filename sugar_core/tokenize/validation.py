@@ -1,6 +1,7 @@
 """Judging a stage-1 network while it trains: validation metrics on gathered features, the
-value early stopping watches, the best epoch so far, and the closed-form text head that gives a
-ce-trained encoder its text-space projection."""
+health of its read-outs once trained (``health_warnings``), the value early stopping
+watches, the best epoch so far, and the closed-form text head that gives a ce-trained encoder
+its text-space projection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from sugar_core import health
 from sugar_core.tokenize import probe
 from sugar_core.tokenize.bank import PreparedBank, encode_bank
 from sugar_core.tokenize.encoder import SkeletonEncoder
@@ -19,6 +21,35 @@ if TYPE_CHECKING:
 
 # validation metrics early stopping may watch, the first one present wins
 MONITORED = ("val_text_top1", "val_ce_top1", "val_probe_top1")
+READ_OUTS = {"text": "text-prior read-out", "ce": "ce head", "probe": "linear probe"}
+
+
+def read_outs(
+    net: Stage1Net,
+    bank: PreparedBank,
+    protos: np.ndarray,
+    cfg: TokenizeConfig,
+    acc,
+    train: tuple[PreparedBank, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Predicted classes (rows of ``protos`` (K, E)) of ``bank``'s samples by each read-out the
+    run has: ``text`` (nearest class text prototype), ``ce`` (the ce head) and ``probe`` (a
+    linear probe fit on ``train`` = (bank, labels))."""
+    enc = acc.unwrap_model(net).encoder
+    heads = acc.unwrap_model(net).heads
+    _, f_val = encode_bank(enc, bank, cfg.eval_batch_size, acc)  # (N, D)
+    out = {}
+    with torch.no_grad():
+        f = torch.from_numpy(f_val).to(heads.text.weight.device)
+        if cfg.uses_text:
+            z = heads.text(f).float().cpu().numpy()  # (N, E)
+            out["text"] = probe.nearest_text(z, protos)
+        if heads.cls is not None:
+            out["ce"] = heads.cls(f).argmax(1).cpu().numpy()
+    if cfg.probe != "none" and train is not None:
+        _, f_tr = encode_bank(enc, train[0], cfg.eval_batch_size, acc)
+        out["probe"] = probe.linear_probe(f_tr, train[1], f_val, cfg.probe)
+    return out
 
 
 def evaluate(
@@ -40,20 +71,34 @@ def evaluate(
     out = {f"{prefix}_n": int(len(val_bank))}
     if len(val_bank) == 0:
         return out
-    enc = acc.unwrap_model(net).encoder
-    heads = acc.unwrap_model(net).heads
-    _, f_val = encode_bank(enc, val_bank, cfg.eval_batch_size, acc)  # (N_val, D)
-    with torch.no_grad():
-        f = torch.from_numpy(f_val).to(heads.text.weight.device)
-        if cfg.uses_text:
-            z = heads.text(f).float().cpu().numpy()  # (N_val, E)
-            out[f"{prefix}_text_top1"] = probe.top1(probe.nearest_text(z, protos), y_val)
-        if heads.cls is not None:
-            out[f"{prefix}_ce_top1"] = probe.top1(heads.cls(f).argmax(1).cpu().numpy(), y_val)
-    if cfg.probe != "none":
-        _, f_tr = encode_bank(enc, train_bank, cfg.eval_batch_size, acc)
-        pred = probe.linear_probe(f_tr, y_train, f_val, cfg.probe)
-        out[f"{prefix}_probe_top1"] = probe.top1(pred, y_val)
+    for name, pred in read_outs(net, val_bank, protos, cfg, acc, (train_bank, y_train)).items():
+        out[f"{prefix}_{name}_top1"] = probe.top1(pred, y_val)
+    return out
+
+
+def health_warnings(
+    net: Stage1Net,
+    train_bank: PreparedBank,
+    val_bank: PreparedBank,
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    protos: np.ndarray,
+    cfg: TokenizeConfig,
+    acc,
+) -> list[str]:
+    """Warnings (``sugar_core.health``) about each read-out's predictions on the validation
+    part: one answer for most samples, or top-1 near chance. Empty without a validation part."""
+    if len(val_bank) == 0:
+        return []
+    fix = (
+        f"Likely cause: the encoder is undertrained for {len(train_bank)} training samples; "
+        "train longer (--epochs N, or --set min_steps=N with epochs auto) or check the "
+        "priors and labels."
+    )
+    out = []
+    for name, pred in read_outs(net, val_bank, protos, cfg, acc, (train_bank, y_train)).items():
+        what = f"tokenize: {READ_OUTS[name]} on {len(val_bank)} validation samples"
+        out += health.check(pred, y_val, len(protos), what, fix)
     return out
 
 

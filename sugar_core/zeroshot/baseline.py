@@ -10,57 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sugar_core.errors import ConfigError, SchemaError
-from sugar_core.priors.store import Priors
+from sugar_core.priors.prototypes import class_prototypes, cosine_rank
 
-
-def class_prototypes(priors: Priors, names: list[str]) -> np.ndarray:
-    """Unit-norm mean text embedding per class, (K_c, D), rows in the order of ``names``.
-
-    Only masked-in texts count, so a masked cell (which may hold anything) never leaks in.
-    """
-    sub = priors.select(names)
-    mask = sub.mask  # (K_c, P)
-    empty = [n for n, row in zip(names, mask) if not row.any()]
-    if empty:
-        raise SchemaError(f"priors have no text for class(es) {empty[:5]}; cannot build prototypes")
-    emb = np.where(mask[..., None], sub.embeddings, 0.0)  # (K_c, P, D)
-    proto = emb.sum(axis=1) / mask.sum(axis=1, keepdims=True)  # (K_c, D)
-    norm = np.linalg.norm(proto, axis=1, keepdims=True)  # (K_c, 1)
-    ok = np.isfinite(proto).all(axis=1) & (norm[:, 0] >= 1e-12)  # (K_c,)
-    if not ok.all():
-        bad = [n for n, good in zip(names, ok) if not good]
-        raise SchemaError(f"priors of class(es) {bad[:5]} have non-finite or zero embeddings")
-    return (proto / norm).astype(np.float32)
-
-
-def cosine_rank(
-    projected: np.ndarray, prototypes: np.ndarray, candidates: np.ndarray, k: int = 5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rank candidate classes by cosine similarity.
-
-    projected (N, D) text-space features; prototypes (K_c, D) unit rows; candidates (K_c,)
-    class ids the rows stand for. Returns pred (N,), top-k ids (N, k) padded with -1 when
-    K_c < k, and their cosines (N, k) (NaN in padded cells).
-    """
-    n, d = projected.shape
-    assert prototypes.ndim == 2 and len(prototypes) == len(candidates), (
-        f"prototypes {prototypes.shape} for {len(candidates)} candidates"
-    )
-    if prototypes.shape[1] != d:
-        raise ConfigError(
-            f"the encoder projects into a {d}-d text space but the priors' embeddings are "
-            f"{prototypes.shape[1]}-d; use priors from the encoder's own text encoder"
-        )
-    x = projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
-    sim = x.astype(np.float32) @ prototypes.T  # (N, K_c)
-    order = np.argsort(-sim, axis=1, kind="stable")[:, :k]  # (N, <=k)
-    cand = np.asarray(candidates, dtype=np.int64)
-    top = np.full((n, k), -1, dtype=np.int64)
-    scores = np.full((n, k), np.nan, dtype=np.float32)
-    top[:, : order.shape[1]] = cand[order]
-    scores[:, : order.shape[1]] = np.take_along_axis(sim, order, axis=1)
-    return top[:, 0].copy(), top, scores
+__all__ = ["chance", "class_prototypes", "cosine_rank", "gzsl_metrics"]
 
 
 def chance(num_candidates: int) -> dict:

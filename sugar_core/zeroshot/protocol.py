@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sugar_core import events
+from sugar_core import events, health
 from sugar_core.align.inference import predict_split
 from sugar_core.align.model import AlignedModel
 from sugar_core.errors import ConfigError
@@ -308,7 +308,17 @@ def run_zeroshot(
         chance=chance(len(plan.unseen)),
     )
     p, arrays = _evaluate(aligned, t, plan, cfg, common, callback, embed_fn)
+    p.metrics["warnings"] = _warnings(train_tokens, aligned, p)
     return ZeroShotResult(p, train_tokens, aligned, plan, arrays)
+
+
+def _warnings(tokens: TokenSet, model: AlignedModel, p: Predictions) -> list[str]:
+    """Health warnings (``sugar_core.health``): the seen-only encoder's and alignment's on
+    their validation parts, then the unseen-class predictions'."""
+    out = []
+    for history in (tokens.history, model.history):
+        out += list(history[-1].get("warnings", [])) if history else []
+    return out + health.check_predictions(p, "zeroshot", "zeroshot: unseen-class predictions")
 
 
 # ---------------------------------------------------------------------------------------------

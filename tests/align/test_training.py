@@ -222,7 +222,8 @@ def test_token_noise_is_seeded_per_channel_and_spares_padding():
 
 def test_standardized_bridge_fits_train_statistics_and_saves_them(tiny_llm_dir, tmp_path):
     ts = synthetic_tokens()
-    cfg = _cfg(tiny_llm_dir, epochs=1, bridge=BridgeConfig(kind="pool", standardize=True))
+    cfg = _cfg(tiny_llm_dir, epochs=1, bridge=BridgeConfig(kind="pool", standardize=True),
+               validation="none")  # statistics of the whole train part  # fmt: skip
     model = train_alignment(ts, synthetic_priors(), cfg, "xview")
     idx = ts.split_indices("xview", "train")
     flat = np.concatenate([ts.tokens[r].astype(np.float64) for r in idx])

@@ -33,7 +33,7 @@ def _run(*args):
 
 
 def test_formats_listed_in_the_cli_match_the_library():
-    assert data_cmd.FORMATS == io.FORMATS
+    assert data_cmd.FORMATS == io.FORMATS + ("auto",)
 
 
 def test_import_writes_a_file_that_reads_back_exactly(tmp_path, rng):

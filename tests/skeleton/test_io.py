@@ -132,4 +132,5 @@ def test_read_file_parses_one_raw_file(sources):
     (s,) = read_file(sources["msr"] / "a05_s02_e02_skeleton3D.txt", "msr")
     assert s.label == 4 and s.meta == {"subject": 2, "repetition": 2}
     assert len(read_file(sources["pyskl"], "pyskl")) == 2
-    assert set(FORMATS) == {"ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy"}
+    assert set(FORMATS) == {"ntu", "nw-ucla", "msr", "pyskl", "npz", "numpy", "openpose",
+                            "mmpose", "mediapipe", "csv"}  # fmt: skip

@@ -24,6 +24,8 @@ def _cfg(**kw) -> TokenizeConfig:
         eval_every=1,
         probe="ridge",
         workers=0,
+        small_data=False,  # the plain recipe: the small-set rule and sampler have own tests
+        sampler="shuffle",
     )
     base.update(kw)
     return TokenizeConfig(**base)

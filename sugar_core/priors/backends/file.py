@@ -54,6 +54,8 @@ def _read_json(path: Path) -> dict[str, Knowledge]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFormatError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    except RecursionError:
+        raise InputFormatError(path, "not valid descriptions (JSON nested too deeply)") from None
     if isinstance(data, dict) and isinstance(data.get("classes"), dict):
         data = data["classes"]
     if not isinstance(data, dict) or not data:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sugar_core.errors import BackendError, ConfigError
 from sugar_core.priors.backends.base import Backend, BackendConfig
 from sugar_core.priors.prompts import Prompt
+from sugar_core.redact import public_url, scrub, url_secrets
 
 MAX_WAIT = 120.0  # never sleep longer than this for one Retry-After
 IMAGE_SIDE = 768  # longest image side sent to the server (pixels)
@@ -34,11 +35,14 @@ IMAGE_SIDE = 768  # longest image side sent to the server (pixels)
 
 def _public_url(url: str) -> str:
     """``url`` without user info, query or fragment (they may hold secrets)."""
-    p = urllib.parse.urlsplit(url)
-    host = p.hostname or ""
-    if p.port:
-        host += f":{p.port}"
-    return urllib.parse.urlunsplit((p.scheme, host, p.path.rstrip("/"), "", ""))
+    return public_url(url)
+
+
+def _endpoint(base_url: str) -> str:
+    """``{base_url}/chat/completions``, a query of the base URL (``?api-version=``) kept last."""
+    p = urllib.parse.urlsplit(base_url)
+    path = p.path.rstrip("/") + "/chat/completions"
+    return urllib.parse.urlunsplit((p.scheme, p.netloc, path, p.query, ""))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -74,9 +78,16 @@ class OpenAIBackend(Backend):
         if not cfg.model:
             raise ConfigError("--backend openai needs --model (the server's model name)")
         if not cfg.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"--base-url should start with http:// or https://: {cfg.base_url}")
+            raise ConfigError(
+                f"--base-url should start with http:// or https://: {scrub(cfg.base_url)}"
+            )
+        if "@" in urllib.parse.urlsplit(cfg.base_url).netloc:
+            raise ConfigError(
+                f"--base-url {public_url(cfg.base_url)}: user:password@ in the URL is not sent; "
+                f"put the key in ${cfg.api_key_env} instead"
+            )
         self.cfg = cfg
-        self.url = cfg.base_url.rstrip("/") + "/chat/completions"
+        self.url = _endpoint(cfg.base_url)
         self.concurrency = max(1, cfg.concurrency)
         self.id = (
             f"openai:{cfg.model}@{_public_url(cfg.base_url)}"
@@ -94,8 +105,12 @@ class OpenAIBackend(Backend):
         return headers
 
     def _scrub(self, text: str) -> str:
+        """``text`` without the key, the URL's query values or anything shaped like a key."""
         key = os.environ.get(self.cfg.api_key_env, "")
-        return text.replace(key, "***") if key else text
+        return scrub(text, [key, *url_secrets(self.cfg.base_url)])
+
+    def _error(self, message: str) -> BackendError:
+        return BackendError(self._scrub(message))
 
     def _post(self, payload: dict) -> dict:
         body = json.dumps(payload).encode("utf-8")
@@ -113,7 +128,7 @@ class OpenAIBackend(Backend):
                 last = f"HTTP {exc.code}: {' '.join(detail.split())}"
                 if exc.code != 429 and exc.code < 500:
                     hint = f" (is ${self.cfg.api_key_env} set?)" if exc.code in (401, 403) else ""
-                    raise BackendError(f"{where}: {last}{hint}") from None
+                    raise self._error(f"{where}: {last}{hint}") from None
                 after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
                 if after is not None:
                     wait = min(after, MAX_WAIT)
@@ -129,14 +144,14 @@ class OpenAIBackend(Backend):
             if attempt < self.cfg.http_retries:
                 time.sleep(wait)
         else:
-            raise BackendError(
+            raise self._error(
                 f"{where}: {last}, still failing after {self.cfg.http_retries + 1} tries"
             )
         try:
             return json.loads(raw)
         except ValueError:
-            snippet = " ".join(raw[:120].decode("utf-8", "replace").split())
-            raise BackendError(f"{where}: answer is not JSON: {snippet!r}") from None
+            snippet = " ".join(self._scrub(raw[:4000].decode("utf-8", "replace")).split())[:120]
+            raise self._error(f"{where}: answer is not JSON: {snippet!r}") from None
 
     def _chat(self, prompt: Prompt, attempt: int) -> str:
         temperature = self.cfg.temperature if attempt == 0 else self.cfg.retry_temperature
@@ -152,11 +167,11 @@ class OpenAIBackend(Backend):
         try:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise BackendError(
+            raise self._error(
                 f"{_public_url(self.url)}: response has no choices[0].message.content: "
-                f"{str(data)[:160]!r}"
+                f"{self._scrub(str(data)[:4000])[:160]!r}"
             ) from None
-        return text if isinstance(text, str) else ""
+        return self._scrub(text) if isinstance(text, str) else ""  # an echoed key stays out
 
     # -- Backend interface -------------------------------------------------------------------
 

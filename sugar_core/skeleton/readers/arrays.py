@@ -15,6 +15,7 @@ Both are read with ``allow_pickle=False``: strings must be stored as unicode arr
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -25,7 +26,14 @@ from sugar_core.errors import ConfigError, InputFormatError
 from sugar_core.skeleton.classes import NTU60, NTU120
 from sugar_core.skeleton.dataset import TEST, TRAIN, Sample, SkeletonSet
 from sugar_core.skeleton.layouts import get_layout
-from sugar_core.skeleton.readers.common import Notes, ReadOptions, generic_classes, resolve_classes
+from sugar_core.skeleton.readers.common import (
+    EXPANSION,
+    Notes,
+    ReadOptions,
+    generic_classes,
+    memory_budget,
+    resolve_classes,
+)
 
 _SPLIT_WORDS = [(re.compile(p, re.I), s) for p, s in (
     (r"(^|[^a-z])(csub|xsub|cs)([^a-z]|$)", "xsub"),
@@ -50,6 +58,7 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     if not magic.startswith(b"PK\x03\x04"):
         kind = "a single .npy array" if magic == b"\x93NUMPY" else "not a zip file"
         raise InputFormatError(path, f"not an .npz archive ({kind})")
+    _check_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -63,6 +72,49 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         raise InputFormatError(path, f"not an .npz archive ({str(exc)[:60]})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputFormatError(path, f"not an .npz archive ({exc.__class__.__name__})") from None
+
+
+def _check_sizes(path: Path) -> None:
+    """Refuse, from the zip and .npy headers alone, an archive that would unpack past the
+    memory budget (``common.memory_budget``) or whose arrays claim more than their members hold:
+    np.load allocates what a header declares before it reads a byte."""
+    budget, total = memory_budget(path), 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    method = f"compression method {info.compress_type}"
+                    raise InputFormatError(path, f"{info.filename}: {method} (np.savez: 0 or 8)")
+                total += info.file_size
+                if total > budget:
+                    raise InputFormatError(path, _too_big(budget))
+                if info.filename.endswith(".npy"):
+                    _check_member(path, zf, info)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, NotImplementedError) as exc:
+        raise InputFormatError(path, f"not an .npz archive ({exc.__class__.__name__})") from None
+
+
+def _check_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """The .npy header of one member must declare no more elements (a zero-length axis
+    counting as one) times bytes than the member holds."""
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+        if read_header is None:
+            raise InputFormatError(path, f"{info.filename}: .npy version {version} not read")
+        shape, _, dtype = read_header(fh)
+    claimed = math.prod(max(int(d), 1) for d in shape) * max(dtype.itemsize, 1)
+    if claimed > info.file_size:
+        held = f"the member holds {info.file_size} bytes"
+        raise InputFormatError(path, f"{info.filename}: declares shape {shape} ({dtype}); {held}")
+
+
+def _too_big(budget: int) -> str:
+    return (
+        f"its arrays unpack to more than {budget >> 20} MiB, over {EXPANSION}x the file's "
+        "size (a genuine file unpacks to far less)"
+    )
 
 
 def _need(arrays: dict, key: str, path: Path) -> np.ndarray:
@@ -121,7 +173,7 @@ def _read_npz(arrays: dict, path: Path, opts: ReadOptions, notes: Notes) -> Skel
     elif get_layout(layout).name == "ntu25" and labels_k in (60, 120):
         names = list(NTU60 if labels_k == 60 else NTU120)
     else:
-        names = generic_classes(labels_k)
+        names = generic_classes(labels_k, path)
     if len(names) < labels_k:
         raise ConfigError(
             f"--classes {opts.classes} has {len(names)} names, labels need {labels_k}"

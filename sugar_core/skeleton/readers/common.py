@@ -28,6 +28,9 @@ class ReadOptions:
     file_list: bool = True  # keep only the 557 sequences of the CVPR 2012 list
     # npz
     split_name: str | None = None  # name of the file's train/test split (default: from file name)
+    # pose formats (openpose, mmpose, mediapipe, csv): a user's own class folders
+    test_fraction: float = 0.2  # share of each class's clips (or of the subjects) for test
+    seed: int = 0  # draws the test clips / subjects
 
 
 @dataclass
@@ -69,7 +72,10 @@ def list_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
         if not src.name.endswith(suffix):
             raise InputFormatError(src, f"expected a {what} file ending in {suffix!r}")
         return [src]
-    files = sorted((p for p in src.rglob(f"*{suffix}") if p.is_file()), key=lambda p: p.name)
+    found = sorted(src.rglob(f"*{suffix}"), key=lambda p: p.name)
+    for p in found:
+        _check_listed(p)
+    files = [p for p in found if p.is_file()]
     if not files:
         raise InputFormatError(src, f"no {what} files (*{suffix}) in this directory")
     seen: dict[str, Path] = {}
@@ -80,6 +86,18 @@ def list_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
             )
         seen[p.name] = p
     return files
+
+
+def _check_listed(p: Path) -> None:
+    """Refuse, before any file is read, a listed name UTF-8 cannot store (it becomes a sample
+    id) and a symbolic link whose target is gone (it would vanish from the data silently)."""
+    try:
+        p.name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(p).decode("utf-8", "backslashreplace")
+        raise InputFormatError(shown, "file name is not valid UTF-8; rename the file") from None
+    if p.is_symlink() and not p.exists():
+        raise InputFormatError(p, f"broken symbolic link (its target {os.readlink(p)} is gone)")
 
 
 def resolve_classes(spec: str, known: tuple[str, ...] = tuple(NAMED_LISTS)) -> list[str]:
@@ -100,5 +118,27 @@ def resolve_classes(spec: str, known: tuple[str, ...] = tuple(NAMED_LISTS)) -> l
     return names
 
 
-def generic_classes(k: int) -> list[str]:
+# what one input file may unpack to in memory: compression (npz) and repeated references
+# (pickle) let a small file ask for far more; a genuine file stays well under 100x its size
+EXPANSION = 100
+EXPANSION_FLOOR = 256 << 20  # bytes; small files may always unpack to this much
+
+
+def memory_budget(path: str | os.PathLike) -> int:
+    """Bytes a reader may build from the file ``path``: max(256 MiB, 100 x its size)."""
+    return max(EXPANSION_FLOOR, EXPANSION * os.path.getsize(path))
+
+
+MAX_GENERIC_CLASSES = 10_000  # skeleton benchmarks have up to 120 classes; NTU-120 x 80 is ample
+
+
+def generic_classes(k: int, path: str | os.PathLike | None = None) -> list[str]:
+    """``class 0`` .. ``class k-1`` for labels that come without names; refused past
+    MAX_GENERIC_CLASSES (one huge label in a tiny file must not build a list that long)."""
+    if k > MAX_GENERIC_CLASSES:
+        message = (
+            f"labels reach {k - 1}: more than {MAX_GENERIC_CLASSES} classes without names "
+            "(labels are 0-based class indices; pass --classes FILE to name that many)"
+        )
+        raise InputFormatError(path, message) if path is not None else ConfigError(message)
     return [f"class {i}" for i in range(k)]

@@ -10,14 +10,14 @@ A bare list of annotations is accepted too. 2D key points with scores become C =
 (x, y, score), as PYSKL feeds them to GCNs. Split names ``<name>_train`` / ``<name>_val`` (or
 ``_test``) become split ``<name>``; bare ``train`` / ``val`` / ``test`` become ``default``.
 
-Unpickling can run arbitrary code, so ``SafeUnpickler`` admits only numpy array and scalar
-reconstruction and plain builtin data types; any other class is refused with an error naming the
-file and the class.
+Unpickling can run arbitrary code, so the pickle goes through ``safe_pickle.load_pickle``, which
+admits only numpy arrays and plain builtin data and refuses anything else with an error naming
+the file and the class. What the annotations unpack to is bounded by ``common.memory_budget``.
 """
 
 from __future__ import annotations
 
-import pickle
+import math
 import re
 from pathlib import Path
 
@@ -29,69 +29,17 @@ from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED, Sample, SkeletonSet
 from sugar_core.skeleton.layouts import get_layout, layout_for_joint_count
 from sugar_core.skeleton.readers import ntu
 from sugar_core.skeleton.readers.common import (
+    EXPANSION,
     Notes,
     ReadOptions,
     Skipped,
     generic_classes,
+    memory_budget,
     resolve_classes,
 )
+from sugar_core.skeleton.readers.safe_pickle import load_pickle
 
-_NUMPY = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("_codecs", "encode"),  # protocol-2 pickles rebuild byte strings with it
-}  # fmt: skip
-# data types only: builtins such as eval, exec, getattr or __import__ would run code
-_BUILTINS = {
-    "set",
-    "frozenset",
-    "complex",
-    "slice",
-    "range",
-    "bytearray",
-    "bytes",
-    "str",
-    "int",
-    "float",
-    "bool",
-    "list",
-    "dict",
-    "tuple",
-}
 SPLIT_KEY = re.compile(r"^(?:(.+)_)?(train|val|test)$")
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """An Unpickler that admits numpy arrays / scalars and builtin data types, nothing else."""
-
-    def __init__(self, fh, path: str | Path):
-        super().__init__(fh)
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _NUMPY or (module == "builtins" and name in _BUILTINS):
-            return super().find_class(module, name)
-        raise InputFormatError(
-            self.path,
-            f"refusing to unpickle {module}.{name}: only numpy arrays and plain "
-            "Python data are allowed (loading other classes can run code)",
-        )
-
-
-def load_pickle(path: Path):
-    try:
-        with open(path, "rb") as fh:
-            return SafeUnpickler(fh, path).load()
-    except InputFormatError:
-        raise
-    except OSError as exc:
-        raise InputFormatError(path, f"cannot read ({exc.strerror})") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
-        raise InputFormatError(
-            path, f"not a readable pickle ({exc.__class__.__name__}: {str(exc)[:60]})"
-        ) from None
 
 
 def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
@@ -101,7 +49,8 @@ def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
         annotations, split = obj, {}
     elif isinstance(obj, dict):
         if "annotations" not in obj:
-            raise InputFormatError(path, f"missing key 'annotations' (found {sorted(obj)[:6]})")
+            found = sorted(str(k)[:40] for k in list(obj)[:6])
+            raise InputFormatError(path, f"missing key 'annotations' (found {found})")
         annotations, split = obj["annotations"], obj.get("split") or {}
     else:
         raise InputFormatError(path, f"expected a dict with 'annotations', found {type(obj)}")
@@ -109,6 +58,7 @@ def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
         raise InputFormatError(path, "'annotations' must be a list and 'split' a dict")
 
     samples, skipped = [], []
+    budget, used = memory_budget(path), 0  # repeated references could multiply one array
     for i, ann in enumerate(annotations):
         try:
             samples.append(_sample(ann, i, path))
@@ -116,6 +66,13 @@ def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
             if not opts.skip_bad:
                 raise
             skipped.append(Skipped.from_error(exc))
+            continue
+        used += samples[-1].joints.nbytes
+        if used > budget:
+            raise InputFormatError(
+                path, f"annotations up to {i} unpack to more than {budget >> 20} MiB, over "
+                f"{EXPANSION}x the file's size (the same arrays referenced again and again?)",
+            )  # fmt: skip
     if not samples:
         raise InputFormatError(path, f"none of the {len(annotations)} annotations could be read")
     shapes = {s.joints.shape[2:] for s in samples}
@@ -127,7 +84,7 @@ def read(path: Path, fmt: str, opts: ReadOptions, notes: Notes):
         raise ConfigError(
             f"--layout {layout} has {get_layout(layout).num_joints} joints, the key points have {v}"
         )
-    names = _class_names(samples, opts, notes)
+    names = _class_names(samples, opts, notes, path)
     splits = _splits(split, [s.sample_id for s in samples], path, notes)
     return SkeletonSet(samples, names, layout, splits, source="pyskl"), skipped
 
@@ -138,12 +95,16 @@ def _sample(ann, i: int, path: Path) -> Sample:
     for key in ("frame_dir", "label", "keypoint"):
         if key not in ann:
             raise InputFormatError(path, f"annotation {i}: missing key {key!r}")
-    name = str(ann["frame_dir"])
+    name = ann["frame_dir"]
+    if not isinstance(name, (str, int)):
+        raise InputFormatError(path, f"annotation {i}: 'frame_dir' is a {type(name).__name__}")
+    name = str(name)
     where = f"annotation {i} ({name})"
     kp = ann["keypoint"]
     if not isinstance(kp, np.ndarray) or kp.ndim != 4 or kp.dtype.kind not in "fiu":
         raise InputFormatError(path, f"{where}: 'keypoint' must be a numeric (M, T, V, C) array")
-    joints = kp.astype(np.float32)
+    with np.errstate(over="ignore"):  # past float32 range: inf, refused by readers/checks.py
+        joints = kp.astype(np.float32)
     score = ann.get("keypoint_score")
     if score is not None:
         if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
@@ -155,16 +116,13 @@ def _sample(ann, i: int, path: Path) -> Sample:
         if joints.shape[-1] == 2:
             joints = np.concatenate([joints, score.astype(np.float32)[..., None]], axis=-1)
     total = ann.get("total_frames")
-    if total is not None and int(total) != joints.shape[1]:
+    if total is not None and _whole(total, f"{where}: total_frames", path) != joints.shape[1]:
         raise InputFormatError(
             path, f"{where}: total_frames {total} but 'keypoint' has {joints.shape[1]} frames"
         )
     if joints.shape[0] == 0 or joints.shape[1] == 0:
         raise InputFormatError(path, f"{where}: no bodies or no frames (shape {kp.shape})")
-    try:
-        label = int(ann["label"])
-    except (TypeError, ValueError):
-        raise InputFormatError(path, f"{where}: label {ann['label']!r} is not an integer") from None
+    label = _whole(ann["label"], f"{where}: label", path)
     if label < 0:
         raise InputFormatError(path, f"{where}: negative label {label}")
     meta = ntu.parse_name(name) or {}
@@ -174,6 +132,17 @@ def _sample(ann, i: int, path: Path) -> Sample:
     return Sample(np.ascontiguousarray(joints), label, name, meta)
 
 
+def _whole(value, what: str, path: Path) -> int:
+    """An int from an integer or a whole float (as some converters write labels); else an
+    InputFormatError naming ``what``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return int(value)
+    shown = repr(value)[:40] if isinstance(value, (str, float, np.floating)) else type(value)
+    raise InputFormatError(path, f"{what} {shown} is not an integer")
+
+
 def _default_layout(v: int, path: Path) -> str:
     layout = layout_for_joint_count(v)
     if layout is None:
@@ -181,7 +150,7 @@ def _default_layout(v: int, path: Path) -> str:
     return layout.name
 
 
-def _class_names(samples: list[Sample], opts: ReadOptions, notes: Notes) -> list[str]:
+def _class_names(samples: list[Sample], opts: ReadOptions, notes: Notes, path) -> list[str]:
     k = max(s.label for s in samples) + 1
     if opts.classes:
         names = resolve_classes(opts.classes)
@@ -192,9 +161,9 @@ def _class_names(samples: list[Sample], opts: ReadOptions, notes: Notes) -> list
         notes["class_list"] = opts.classes
         return names
     if all(ntu.parse_name(s.sample_id) for s in samples):  # NTU sample names: NTU classes
-        names = list(NTU60 if k <= 60 else NTU120) if k <= 120 else generic_classes(k)
+        names = list(NTU60 if k <= 60 else NTU120) if k <= 120 else generic_classes(k, path)
     else:
-        names = generic_classes(k)
+        names = generic_classes(k, path)
     notes["class_list"] = (
         "ntu60"
         if names == list(NTU60)
@@ -218,7 +187,8 @@ def _splits(split: dict, ids: list[str], path: Path, notes: Notes) -> dict[str, 
             continue
         name = m.group(1) or "default"
         arr = out.setdefault(name, np.full(len(ids), UNUSED, dtype=np.int8))
-        rows = [index[str(x)] for x in members if str(x) in index]
+        named = (str(x) for x in members if isinstance(x, (str, int, np.integer)))
+        rows = [index[x] for x in named if x in index]
         arr[rows] = TRAIN if m.group(2) == "train" else TEST
     if ignored:
         notes["splits_ignored"] = ignored

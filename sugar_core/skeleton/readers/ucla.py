@@ -69,6 +69,8 @@ def _parse_careful(buf: bytes, path: Path) -> tuple[dict, np.ndarray]:
         raise InputFormatError(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
     except UnicodeDecodeError:
         raise InputFormatError(path, "not a JSON text file (undecodable bytes)") from None
+    except RecursionError:
+        raise InputFormatError(path, "not an NW-UCLA file (JSON nested too deeply)") from None
     if not isinstance(doc, dict):
         raise InputFormatError(path, f"expected a JSON object, found {type(doc).__name__}")
     for key in ("skeletons", "label"):
@@ -77,7 +79,8 @@ def _parse_careful(buf: bytes, path: Path) -> tuple[dict, np.ndarray]:
                 path, f"missing key {key!r} (expected file_name, skeletons, label)"
             )
     try:
-        joints = np.asarray(doc["skeletons"], dtype=np.float32)
+        with np.errstate(over="ignore"):  # past float32 range: inf, refused below
+            joints = np.asarray(doc["skeletons"], dtype=np.float32)
     except (ValueError, TypeError):
         raise InputFormatError(
             path, "'skeletons' is not a T x 20 x 3 array of numbers (ragged, or text in it)"
@@ -120,7 +123,7 @@ def _parse_fast(buf: bytes) -> tuple[dict, np.ndarray] | None:
         return None
     try:
         doc = json.loads(buf[:p] + b"null" + buf[end:])
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(doc, dict) or "label" not in doc or doc.get("skeletons", 0) is not None:
         return None

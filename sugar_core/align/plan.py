@@ -1,0 +1,48 @@
+"""Stage 2 fitted to its data: the sampler, the small-set rule, and whether a validation part
+is held out.
+
+    sampler     auto -> balanced below ``SMALL_SET`` (400) training samples or when the
+                classes are imbalanced, else shuffle (``sugar_core/sampling.py``)
+    below 400   with ``small_data`` on, fields still at their defaults become:
+                weight_decay 0 -> 0.01 (AdamW), token_noise 0 -> 0.1 (Gaussian noise at a
+                tenth of each token channel's std: augmentation for the bridge)
+    validation  auto -> held out when calibration is auto or below 400 training samples
+                (where collapse is likely and the fallback read-out can help); share ->
+                always; none -> never
+
+The number of epochs is ``sugar_core/schedule.py``'s (training counts the steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sugar_core import sampling
+from sugar_core.align.config import AlignConfig
+from sugar_core.schedule import SMALL_SET
+
+SMALL_DECAY = 0.01
+SMALL_NOISE = 0.1
+
+
+def fit_to_data(cfg: AlignConfig, labels: np.ndarray) -> tuple[AlignConfig, dict]:
+    """(``cfg`` with its sampler resolved and the small-set rule applied, {field: new value}
+    of the fields the rule changed) for training labels ``labels`` (N,)."""
+    cfg = replace(cfg, sampler=sampling.resolve(cfg.sampler, labels))
+    if not cfg.small_data or len(labels) >= SMALL_SET:
+        return cfg, {}
+    changed = {}
+    if cfg.weight_decay == AlignConfig.weight_decay:
+        changed["weight_decay"] = SMALL_DECAY
+    if cfg.token_noise == AlignConfig.token_noise:
+        changed["token_noise"] = SMALL_NOISE
+    return replace(cfg, **changed), changed
+
+
+def wants_validation(cfg: AlignConfig, n_train: int) -> bool:
+    """Whether a validation share of ``n_train`` training samples is held out."""
+    if cfg.validation == "auto":
+        return cfg.calibration == "auto" or n_train < SMALL_SET
+    return cfg.validation == "share"

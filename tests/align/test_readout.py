@@ -1,0 +1,98 @@
+"""The alignment's validation part: the LLM's health, and the text-prior fallback read-out
+(chosen only when the LLM collapsed there, and always reported as such)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sugar_core.align import readout, validation
+from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
+from sugar_core.align.inference import Decoded, predict_split
+from sugar_core.align.plan import fit_to_data, wants_validation
+from sugar_core.align.store import load_aligned, save_aligned
+from sugar_core.align.training import train_alignment
+from sugar_core.priors.store import Priors
+from tests.helpers.align import CLASSES, synthetic_priors, synthetic_tokens
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+DIM = 8
+
+
+def _aligned_priors(tokens) -> Priors:
+    """Priors whose embeddings live in the tokens' text space: each class's mean feature."""
+    pr = synthetic_priors()
+    emb = np.stack([tokens.projected[tokens.labels == c].mean(0) for c in range(len(CLASSES))])
+    pr.embeddings = (emb / np.linalg.norm(emb, axis=1, keepdims=True))[:, None, :]
+    return pr
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_llm_dir):
+    tokens = synthetic_tokens(n_per_class=12, dim=DIM)
+    cfg = AlignConfig(
+        bridge=BridgeConfig(queries=3, chunk=4, width=16, heads=2),
+        llm=LLMConfig(spec=str(tiny_llm_dir), lora_r=4, max_description_tokens=6),
+        epochs=1, lr=5e-3, batch_size=8, validation="none",
+    )  # fmt: skip
+    return tokens, train_alignment(tokens, synthetic_priors(), cfg, "xview")
+
+
+def _collapsed_llm(n: int, k: int) -> Decoded:
+    dec = Decoded.empty(n)
+    dec.raw_scores = np.tile(np.arange(k, 0, -1, dtype=np.float32), (n, 1))  # class 0 wins
+    return dec
+
+
+def test_a_collapsed_llm_hands_the_answers_to_the_text_prior(trained, monkeypatch):
+    tokens, model = trained
+    monkeypatch.setattr(validation, "predict", lambda m, s, *a, **k: _collapsed_llm(len(s), 4))
+    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
+    val = np.flatnonzero(tokens.splits["xview"] == 0)  # 16 rows stand in for a validation part
+    rec = validation.judge(model, tokens, tokens.labels[val], val, _aligned_priors(tokens),
+                           choose_calibration=False, n_train=32)  # fmt: skip
+    assert rec["val_llm_top1"] == 0.25 and rec["val_text_prior_top1"] > 0.9
+    assert model.readout == readout.FALLBACK and model.prototypes.shape == (4, DIM)
+    assert "collapsed" in rec["warnings"][0] and "text-prior classifier" in rec["warnings"][-1]
+    # every prediction on the model's own list now comes from the text prior, and says so
+    p = predict_split(model, tokens, val, describe=False)
+    assert p.metrics["readout"] == readout.FALLBACK and p.metrics["llm_top1"] <= 1.0
+    assert (p.pred == tokens.labels[val]).mean() > 0.9
+    other = predict_split(model, tokens, val, candidates=[2, 1, 0, 3], describe=False)
+    assert "readout" not in other.metrics  # another action list: the LLM answers
+
+
+def test_the_fallback_travels_in_the_aligned_file(trained, tmp_path):
+    tokens, model = trained
+    model.readout, model.prototypes = readout.FALLBACK, np.eye(4, DIM, dtype=np.float32)
+    p = predict_split(model, tokens, np.arange(4), describe=False)
+    save_aligned(tmp_path / "a.h5", model, p)
+    back = load_aligned(tmp_path / "a.h5")
+    assert back.readout == readout.FALLBACK and np.array_equal(back.prototypes, model.prototypes)
+    model.readout, model.prototypes = readout.LLM, None
+
+
+def test_a_healthy_llm_keeps_the_answers(trained, monkeypatch):
+    tokens, model = trained
+    val = np.flatnonzero(tokens.splits["xview"] == 0)
+
+    def right(m, seqs, *a, **k):
+        dec = Decoded.empty(len(seqs))
+        dec.raw_scores = np.eye(4, dtype=np.float32)[tokens.labels[val]]
+        return dec
+
+    monkeypatch.setattr(validation, "predict", right)
+    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
+    rec = validation.judge(model, tokens, tokens.labels[val], val, _aligned_priors(tokens),
+                           choose_calibration=False, n_train=32)  # fmt: skip
+    assert rec["warnings"] == [] and rec["readout"] == readout.LLM == model.readout
+
+
+def test_small_sets_hold_out_validation_and_get_stronger_defaults():
+    y = np.repeat(np.arange(4), 20)
+    cfg, changed = fit_to_data(AlignConfig(), y)
+    assert changed == {"weight_decay": 0.01, "token_noise": 0.1} and cfg.sampler == "balanced"
+    assert fit_to_data(AlignConfig(token_noise=0.3), y)[0].token_noise == 0.3
+    assert wants_validation(AlignConfig(), 80) and not wants_validation(AlignConfig(), 1020)
+    assert wants_validation(AlignConfig(calibration="auto"), 1020)
+    assert not wants_validation(AlignConfig(validation="none"), 80)
