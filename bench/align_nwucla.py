@@ -14,6 +14,9 @@ cost over the batch, so the two settings can rank the decodings differently.
 
     .venv/bin/sugar align tokens.h5 --priors priors.h5 ... -o aligned.h5
     .venv/bin/python bench/align_nwucla.py tokens.h5 aligned.h5 [--limit 96] [--json-out r.json]
+    .venv/bin/python bench/align_nwucla.py tokens.h5 aligned-s0.h5 aligned-s1.h5 aligned-s2.h5
+
+Several aligned files (one per `sugar align --seed S`) print mean +- std over them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ def linear_probe(ts, split: str) -> float:
     return float((clf.predict(sc.transform(ts.features[te])) == ts.labels[te]).mean())
 
 
+def _seed(path: str) -> int:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return int(f.attrs["seed"])
+
+
 def load_avg() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -50,7 +60,7 @@ def load_avg() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tokens")
-    ap.add_argument("aligned")
+    ap.add_argument("aligned", nargs="+", help="one aligned.h5 per seed: mean +- std over them")
     ap.add_argument("--limit", type=int, default=0, help="test samples to decode (0 = all)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
@@ -64,18 +74,42 @@ def main() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    from sugar_core.tokenize.store import read_tokens
+
+    ts = read_tokens(args.tokens, weights=False)
+    runs = [measure(args, ts, path) for path in args.aligned]
+    if len(runs) > 1:
+        summary(runs)
+    if args.json_out:
+        with open(args.json_out, "w") as fh:
+            json.dump(runs if len(runs) > 1 else runs[0], fh, indent=2, default=str)
+
+
+def summary(runs: list[dict]) -> None:
+    """Mean +- sample std over the aligned files (one per seed) of every decode's figures."""
+    print(f"\nover {len(runs)} aligned files (seeds {[r['seed'] for r in runs]}):")
+    probe = [r["linear_probe_top1"] for r in runs]
+    print(f"linear probe top-1 {np.mean(probe):.3f} +- {np.std(probe, ddof=1):.3f}")
+    for name in ("rank_class_only", "rank_with_description", "generate"):
+        for key in ("top1", "top5"):
+            v = [r[name][key] for r in runs]
+            print(f"{name:<24}{key:>5} {np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}")
+
+
+def measure(args, ts, aligned: str) -> dict:
+    """Every decode of one aligned file on the test part; the figures as a dict."""
     from sugar_core.align.inference import predict
     from sugar_core.align.store import load_aligned
     from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.predictions import read_predictions
     from sugar_core.priors.encoders import load_text_encoder
-    from sugar_core.tokenize.store import read_tokens
 
-    ts = read_tokens(args.tokens, weights=False)
-    stored, _ = read_predictions(args.aligned)
+    print(f"\n== {aligned}", flush=True)
+    stored, _ = read_predictions(aligned)
     split = stored.metrics["split"]
-    out = {"split": split, "linear_probe_top1": linear_probe(ts, split), "cli": stored.metrics}
-    model = load_aligned(args.aligned, device="cpu")
+    out = {"split": split, "linear_probe_top1": linear_probe(ts, split), "cli": stored.metrics,
+           "aligned": aligned, "seed": _seed(aligned)}  # fmt: skip
+    model = load_aligned(aligned, device="cpu")
     test = ts.split_indices(split, "test")
     if args.limit:  # a class-stratified seeded draw, not the first N in file order
         test = stratified_take(test, ts.labels[test], args.limit, np.random.default_rng(0))
@@ -131,9 +165,7 @@ def main() -> None:
               "faster per sample than generate at batch 1")  # fmt: skip
     for e in out["examples"]:
         print(f"- {e['sample']} ({e['true']}): rank {e['rank']!r} | generate {e['generate']!r}")
-    if args.json_out:
-        with open(args.json_out, "w") as fh:
-            json.dump(out, fh, indent=2, default=str)
+    return out
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Zero-shot on real data: NW-UCLA ru2 / ru5 (PURLS), MSR Action3D msr-r5-s0 (15 seen, 5 unseen).
 
     .venv/bin/python bench/zeroshot.py [--epochs 15] [--align-epochs 1] [--align-per-class 32]
-        [--generate] [--splits nw-ucla-ru2 nw-ucla-ru5 msr-r5-s0] [--workdir /tmp/sugar-zs]
+        [--generate] [--splits nw-ucla-ru2 nw-ucla-ru5 msr-r5-s0] [--seeds 0,1,2]
+        [--workdir /tmp/sugar-zs]
     .venv/bin/python bench/zeroshot.py --report --workdir /tmp/sugar-zs   # table of stored runs
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
@@ -23,6 +24,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUGAR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -114,7 +117,8 @@ def run_split(name: str, args, workdir: Path) -> dict:
         write_tokens(tokens, tok_path, config=cfg.tokenize.to_dict(), seed=args.seed)
     result = run_zeroshot(data, priors, split, cfg, tokens=tokens, callback=_progress(name),
                           reused_from={"tokens": str(tok_path)})  # fmt: skip
-    write_zeroshot(result, workdir / f"zs-{name}.h5", config=cfg.to_dict(), seed=args.seed)
+    tag = f"{name}-s{args.seed}"
+    write_zeroshot(result, workdir / f"zs-{tag}.h5", config=cfg.to_dict(), seed=args.seed)
     m = result.metrics
     enc_s = sum(h.get("seconds", 0.0) for h in result.tokens.history)
     align_s = sum(h.get("seconds", 0.0) for h in result.model.history)
@@ -129,26 +133,38 @@ def run_split(name: str, args, workdir: Path) -> dict:
                    "max_description_tokens": args.max_description_tokens,
                    "align_per_class": args.align_per_class},
     }  # fmt: skip
-    (workdir / f"zeroshot-{name}.json").write_text(json.dumps(out, indent=2, default=float))
+    (workdir / f"zeroshot-{tag}.json").write_text(json.dumps(out, indent=2, default=float))
     return out
 
 
+def _stat(values: list[float]) -> str:
+    """Percent, mean +- sample std over seeds (one seed said plainly)."""
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f} (1 seed)"
+    return f"{100 * np.mean(values):.1f} +- {100 * np.std(values, ddof=1):.1f}"
+
+
 def table(rows: list[dict]) -> str:
-    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    """One line per split: mean +- std over the seeds present in ``rows``."""
     lines = [
-        "| split | unseen (U) | n | LLM rank top-1 / top-5 | baseline top-1 / top-5 | "
-        "chance top-1 / top-5 | train enc + align (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| split | unseen (U) | n | seeds | LLM rank top-1 / top-5 | baseline top-1 / top-5 | "
+        "chance top-1 / top-5 | train enc + align (s, mean) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        llm, b, c = r["llm"]["rank"], r["baseline"], r["chance"]
-        gen = r["llm"].get("generate")
-        gen_txt = f" (generate top-1 {pct(gen['top1'])})" if gen else ""
+    for name in dict.fromkeys(r["split"] for r in rows):
+        mine = [r for r in rows if r["split"] == name]
+        r0, seeds = mine[0], ",".join(str(r["config"]["seed"]) for r in mine)
+        llm = [r["llm"]["rank"] for r in mine]
+        gens = [r["llm"]["generate"]["top1"] for r in mine if r["llm"].get("generate")]
+        gen_txt = f" (generate top-1 {_stat(gens)})" if gens else ""
+        base, c = [r["baseline"] for r in mine], r0["chance"]
+        enc = np.mean([r["encoder_seconds"] for r in mine])
+        ali = np.mean([r["align_seconds"] for r in mine])
         lines.append(
-            f"| {r['split']} | {len(r['unseen'])} | {r['n']} | {pct(llm['top1'])} / "
-            f"{pct(llm['top5'])}{gen_txt} | {pct(b['top1'])} / {pct(b['top5'])} | "
-            f"{pct(c['top1'])} / {pct(c['top5'])} | "
-            f"{r['encoder_seconds']:.0f} + {r['align_seconds']:.0f} |"
+            f"| {name} | {len(r0['unseen'])} | {r0['n']} | {seeds} | "
+            f"{_stat([x['top1'] for x in llm])} / {_stat([x['top5'] for x in llm])}{gen_txt} | "
+            f"{_stat([x['top1'] for x in base])} / {_stat([x['top5'] for x in base])} | "
+            f"{100 * c['top1']:.1f} / {100 * c['top5']:.1f} | {enc:.0f} + {ali:.0f} |"
         )
     return "\n".join(lines)
 
@@ -163,14 +179,17 @@ def main(argv: list[str]) -> None:
     p.add_argument("--max-description-tokens", type=int, default=8, help="training answers")
     p.add_argument("--align-per-class", type=int, default=32, help="alignment samples per class")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "sugar-zs"
     )
     p.add_argument("--report", action="store_true", help="only print the table of stored runs")
     args = p.parse_args(argv)
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     if args.report:
-        rows = [json.loads((args.workdir / f"zeroshot-{n}.json").read_text()) for n in args.splits]
+        rows = [json.loads((args.workdir / f"zeroshot-{n}-s{seed}.json").read_text())
+                for n in args.splits for seed in seeds]  # fmt: skip
         print(table(rows))
         for r in rows:
             print(f"{r['split']}: {r['config']}, load at its end {r['load'][0]:.1f}")
@@ -182,11 +201,14 @@ def main(argv: list[str]) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.splits:
-        rows.append(run_split(name, args, args.workdir))
-        print(table(rows[-1:]), file=sys.stderr, flush=True)
+        for seed in seeds:
+            args.seed = seed
+            rows.append(run_split(name, args, args.workdir))
+            print(table(rows[-1:]), file=sys.stderr, flush=True)
     print(table(rows))
     la = os.getloadavg()
-    print(f"\nencoder small preset, {args.epochs} epochs; SmolLM2-135M, {args.align_epochs} align "
+    print(f"\nseeds {seeds}; encoder small preset, {args.epochs} epochs; SmolLM2-135M, "
+          f"{args.align_epochs} align "
           f"epoch(s) on <= {args.align_per_class} samples per seen class, {args.precision}, "
           f"answers cut to {args.max_description_tokens} description "
           f"tokens; torch threads {args.threads}; load average at the end "
