@@ -102,7 +102,11 @@ def one(name: str, seed: int, args) -> dict:
 
 def _stat(values) -> str:
     v = [x for x in values if x is not None]
-    return f"{np.mean(v):.3f} +- {np.std(v):.3f}" if v else "-"
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.3f} (1 seed)"
+    return f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}"  # sample std over seeds
 
 
 def table(rows: list[dict]) -> None:
