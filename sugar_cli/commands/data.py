@@ -133,17 +133,17 @@ def import_(src, fmt, output, as_json, **read_options):
 
     \b
     Formats and the splits they bring:
-      ntu      NTU RGB+D .skeleton files      xsub, xview (NTU-60) or xsub, xset (NTU-120)
-      nw-ucla  CTR-GCN JSON (all_sqe)         xview
-      msr      MSR Action3D *_skeleton3D.txt  xsub, as1, as2, as3
-      pyskl    PYSKL / MMAction2 .pkl         the pickle's own split lists
-      npz      CTR-GCN x_train/y_train/...    one, named from the file (CS -> xsub, ...)
-      numpy    sugar's plain .npz             its split_<name> arrays
-      openpose OpenPose JSON, a folder a clip default; xsub (an index with subjects)
-      mmpose   MMPose / RTMPose .json         default; xsub (an index with subjects)
-      mediapipe MediaPipe .csv / .json        default; xsub (an index with subjects)
-      csv      frame,person,joint,x,y... .csv default; xsub (an index with subjects)
-      auto     one of these four, recognised in the files (said on stderr)
+      ntu       NTU RGB+D .skeleton files      xsub, xview (NTU-60) or xsub, xset (NTU-120)
+      nw-ucla   CTR-GCN JSON (all_sqe)         xview
+      msr       MSR Action3D *_skeleton3D.txt  xsub, as1, as2, as3
+      pyskl     PYSKL / MMAction2 .pkl         the pickle's own split lists
+      npz       CTR-GCN x_train/y_train/...    one, named from the file (CS -> xsub, ...)
+      numpy     sugar's plain .npz             its split_<name> arrays
+      openpose  OpenPose JSON, folder per clip default; xsub (an index with subjects)
+      mmpose    MMPose / RTMPose .json         default; xsub (an index with subjects)
+      mediapipe MediaPipe .csv / .json         default; xsub (an index with subjects)
+      csv       frame,person,joint,x,y... CSV  default; xsub (an index with subjects)
+      auto      one of these four, recognised in the files (said on stderr)
 
     For the pose formats SRC holds one sub-folder per class (its name is the class), or is an
     index CSV with columns file,label[,subject]. Split default holds out --test-fraction of
