@@ -124,6 +124,22 @@ def _subject_ids(values: list[str]) -> list[int]:
     return [order[v] for v in values]
 
 
+def clip_reader(reader):
+    """``list_inputs``, ``parse`` and ``assemble`` of a pose-format module (one that defines
+    ``read_clip``, ``SUFFIX``, ``WHAT``), as ``skeleton.io`` calls a directory reader."""
+
+    def list_inputs(src: Path, opts: ReadOptions, notes: Notes) -> list[Path]:
+        return list_clips(src, reader, opts, notes)
+
+    def parse(path: Path, opts: ReadOptions, strict: bool) -> Sample:
+        return parse_clip(reader, path, opts)
+
+    def assemble_clips(samples: list[Sample], opts: ReadOptions, notes: Notes) -> SkeletonSet:
+        return assemble(samples, reader, opts, notes)
+
+    return list_inputs, parse, assemble_clips
+
+
 def parse_clip(reader, path: Path, opts: ReadOptions) -> Sample:
     """One clip as a Sample with label -1 and its path as id (``assemble`` sets both)."""
     return Sample(reader.read_clip(path, opts), -1, str(path), {})

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from sugar_core.errors import InputFormatError
-from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.readers import folders
-from sugar_core.skeleton.readers.common import Notes, ReadOptions
+from sugar_core.skeleton.readers.common import ReadOptions
 from sugar_core.skeleton.readers.poses import clip_joints, load_json, numbers, with_score
 
 NAME = "mmpose"
@@ -96,13 +95,5 @@ def read_clip(path: Path, opts: ReadOptions) -> np.ndarray:
     return clip_joints(dets, opts.max_bodies, V, 3, path)
 
 
-def list_inputs(src: Path, opts: ReadOptions, notes: Notes) -> list[Path]:
-    return folders.list_clips(src, _SELF, opts, notes)
-
-
-def parse(path: Path, opts: ReadOptions, strict: bool) -> Sample:
-    return folders.parse_clip(_SELF, path, opts)
-
-
-def assemble(samples: list[Sample], opts: ReadOptions, notes: Notes) -> SkeletonSet:
-    return folders.assemble(samples, _SELF, opts, notes)
+# the directory-reader functions (list_inputs, parse, assemble) of a user's class folders
+list_inputs, parse, assemble = folders.clip_reader(_SELF)

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from sugar_core.errors import InputFormatError
-from sugar_core.skeleton.dataset import Sample, SkeletonSet
 from sugar_core.skeleton.layouts import get_layout
 from sugar_core.skeleton.readers import folders
-from sugar_core.skeleton.readers.common import Notes, ReadOptions
+from sugar_core.skeleton.readers.common import ReadOptions
 from sugar_core.skeleton.readers.poses import BY_SHAPE, clip_joints
 
 NAME = "csv"
@@ -150,13 +149,5 @@ def _assemble(parsed: list, v: int | None, c: int, path: Path, opts: ReadOptions
     return clip_joints(frames, opts.max_bodies, v, c, path)
 
 
-def list_inputs(src: Path, opts: ReadOptions, notes: Notes) -> list[Path]:
-    return folders.list_clips(src, _SELF, opts, notes)
-
-
-def parse(path: Path, opts: ReadOptions, strict: bool) -> Sample:
-    return folders.parse_clip(_SELF, path, opts)
-
-
-def assemble(samples: list[Sample], opts: ReadOptions, notes: Notes) -> SkeletonSet:
-    return folders.assemble(samples, _SELF, opts, notes)
+# the directory-reader functions (list_inputs, parse, assemble) of a user's class folders
+list_inputs, parse, assemble = folders.clip_reader(_SELF)
