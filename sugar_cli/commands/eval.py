@@ -17,6 +17,7 @@ JSON_KEYS = (
     "per_class",
     "confused_pairs",
     "off_list_answers",
+    "faithfulness",
     "plots",
     "warnings",
 )
@@ -76,6 +77,12 @@ def _report(m: dict, path: str, max_rows: int) -> None:
         console.print(table)
     for a in m.get("off_list_answers") or []:
         console.print(f"off-list answer x{a['count']}: {a['text'][:80]!r}")
+    f = m.get("faithfulness")
+    if f and f["n_described"]:
+        console.print(
+            f"descriptions nearest to the named class's priors [bold]{_pct(f['named'])}[/bold], "
+            f"to the true class's {_pct(f['true'])} (n {f['n_described']})"
+        )
     for note in m["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     for p in m["plots"]:
@@ -109,9 +116,14 @@ def _report(m: dict, path: str, max_rows: int) -> None:
     show_default=True,
     help="Classes shown in the report.",
 )
+@click.option(
+    "--priors",
+    help="Priors file (or 'auto': the one the model was trained with) to measure whether the "
+    "generated descriptions are nearest to the priors of the class they name (faithfulness).",
+)
 @strict_option
 @handle_errors
-def cli(file, as_json, plots_dir, features, before, max_rows, strict):
+def cli(file, as_json, plots_dir, features, before, max_rows, priors, strict):
     """Report accuracy, per-class scores and confusions of an aligned or zeroshot file.
 
     Metrics are recomputed from the stored predictions, not read from the file. Accuracies
@@ -126,13 +138,14 @@ def cli(file, as_json, plots_dir, features, before, max_rows, strict):
       sugar eval aligned.h5 --plots figs --features tokens.h5 --before tokens_ce.h5
       sugar eval zs.h5 --json | jq .top1
       sugar eval aligned.h5 --strict -q
+      sugar eval aligned.h5 --priors auto     # are the descriptions true?
     """
     from sugar_core.evaluate import evaluate_file
     from sugar_core.outputs import check_output
 
     if plots_dir:
         check_output(plots_dir, inputs=[file, features, before], folder=True)
-    m = evaluate_file(file, plots_dir=plots_dir, features=features, before=before)
+    m = evaluate_file(file, plots_dir=plots_dir, features=features, before=before, priors=priors)
     _report(m, file, max_rows)
     report_warnings(m["warnings"], strict)
     if as_json:

@@ -124,11 +124,31 @@ def _draw(m: dict, path, p: Predictions, out: Path, feats, old, kind: str) -> No
         m["plots"].append(str(out / "tsne_before_after.png"))
 
 
+def _faithfulness(m: dict, path, p: Predictions, priors) -> None:
+    """Add ``faithfulness`` to ``m`` (or a note saying why it cannot be measured)."""
+    from sugar_core.evaluate.faithfulness import file_faithfulness, find_priors
+
+    if p.description is None or not any(str(d).strip() for d in p.description):
+        m["notes"].append(
+            f"no faithfulness: {path} stores no descriptions (align/predict with --describe)"
+        )
+        return
+    if str(priors) == "auto":
+        priors = find_priors(path)
+        if priors is None:
+            raise ConfigError(
+                f"{path}: the priors file it was trained with is not recorded or no longer "
+                "exists; give --priors PRIORS.h5"
+            )
+    m["faithfulness"] = file_faithfulness(p, priors)
+
+
 def evaluate_file(
     path: str | os.PathLike,
     plots_dir: str | os.PathLike | None = None,
     features: str | os.PathLike | None = None,
     before: str | os.PathLike | None = None,
+    priors: str | os.PathLike | None = None,
 ) -> dict:
     """Recompute metrics of an aligned or zeroshot file from its stored arrays.
 
@@ -138,7 +158,8 @@ def evaluate_file(
     dataset), tsne.png; ``before`` (a tokens file of the encoder trained without knowledge)
     adds tsne_before_after.png. Returns the metrics plus ``kind`` and ``plots`` (paths written),
     ``notes`` (why a plot was skipped) and ``warnings`` (``sugar_core.health``: predictions
-    collapsed onto one class, or near chance).
+    collapsed onto one class, or near chance). With ``priors`` (a priors file, or ``"auto"``
+    for the one the file was trained with), adds ``faithfulness`` (``faithfulness.py``).
     """
     p, kind = read_predictions(path)
     m = compute_metrics(
@@ -155,6 +176,8 @@ def evaluate_file(
     m["warnings"] = health.check_predictions(p, kind, f"{Path(path).name}: {kind} predictions")
     if before is not None and plots_dir is None:
         raise ConfigError("--before draws a figure: give --plots DIR too")
+    if priors is not None:
+        _faithfulness(m, path, p, priors)
     if plots_dir is None:
         return m
     out = Path(plots_dir)

@@ -208,10 +208,15 @@ def eval_stage(run: Run):
     from sugar_core.evaluate.report import evaluate_file
 
     with run.stage("eval") as st:
-        m = evaluate_file(run.path("aligned.h5"), plots_dir=run.out)
+        m = evaluate_file(run.path("aligned.h5"), plots_dir=run.out, priors=run.path("priors.h5"))
     names = ", ".join(Path(p).name for p in m["plots"])
     pairs = m["confused_pairs"][:1]
     worst = f"; most confused: {pairs[0]['true']} -> {pairs[0]['pred']}" if pairs else ""
+    faith = m.get("faithfulness")
+    if faith and faith["n_described"]:
+        run.metrics["faithfulness"] = faith
+        worst += (f"; descriptions nearest to the named class's priors {100 * faith['named']:.0f}%"
+                  f", to the true class's {100 * faith['true']:.0f}%")  # fmt: skip
     run.add("eval", names, f"mean class accuracy {100 * m['mean_class_acc']:.1f}%{worst}",
             st.seconds)  # fmt: skip
 

@@ -87,6 +87,18 @@ def test_the_table_reports_what_the_files_hold(demo):
     assert sorted(zs.metrics["unseen"]) == sorted(unseen)
 
 
+def test_descriptions_are_checked_against_the_priors(demo):
+    out, res = demo
+    summary = json.loads((out / "summary.json").read_text())
+    p, _ = read_predictions(out / "aligned.h5")
+    described = sum(1 for d in p.description if d.strip())
+    assert described > 0  # demo-fast writes 6-token descriptions
+    faith = summary["metrics"]["faithfulness"]
+    assert faith["n_described"] == described
+    assert 0.0 <= faith["named"] <= 1.0 and 0.0 <= faith["true"] <= 1.0
+    assert f"named class's priors {100 * faith['named']:.0f}%" in " ".join(res.stderr.split())
+
+
 def test_unseen_split_defaults():
     data = make_synthetic(n_per_class=2, subjects=2)
     s = unseen_split(None, data, seed=0)
