@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # the one torch pin: an unpinned torch resolves to a multi-GB CUDA build (environment.md)
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format bench clean reproduce-nwucla
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: install
 
 format: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+# four streams + late fusion on NW-UCLA (hours on two CPU cores; knobs in the script's header)
+reproduce-nwucla: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" PYTHON=$(abspath $(PY)) bash examples/reproduce_nwucla.sh
 
 bench: install
 	$(PY) bench/import_ntu.py

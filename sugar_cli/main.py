@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("tokenize", "Train the knowledge-supervised encoder and write token sequences."),
     "align": ("align", "Train TQP (+ LoRA) into a frozen LLM and predict the test split."),
     "eval": ("eval", "Metrics, per-class report and plots for predictions."),
+    "ensemble": ("ensemble", "Fuse the class scores of several streams or models (late fusion)."),
     "zeroshot": ("zeroshot", "Recognise classes never trained on, under named protocols."),
     "predict": ("predict", "Name and describe the action in raw skeleton files."),
     "demo": ("demo", "Run the whole pipeline on an embedded synthetic dataset."),

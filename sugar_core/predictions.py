@@ -17,6 +17,8 @@ import numpy as np
 from sugar_core import schema
 from sugar_core.errors import SchemaError
 
+PREDICTION_KINDS = ("aligned", "zeroshot", "ensemble")  # file kinds that hold Predictions
+
 
 @dataclass
 class Predictions:
@@ -48,8 +50,8 @@ def write_predictions(
     inputs=(),
     extra: Callable[[h5py.File], None] | None = None,
 ) -> None:
-    """Write predictions (kind ``aligned`` or ``zeroshot``) atomically."""
-    assert kind in ("aligned", "zeroshot"), kind
+    """Write predictions (kind ``aligned``, ``zeroshot`` or ``ensemble``) atomically."""
+    assert kind in PREDICTION_KINDS, kind
     with schema.create(path, kind, config=config, seed=seed, inputs=inputs) as f:
         f.create_dataset(schema.LABELS, data=np.asarray(p.labels, dtype=np.int64))
         f.create_dataset(schema.PRED, data=np.asarray(p.pred, dtype=np.int64))
@@ -72,8 +74,8 @@ def write_predictions(
 
 
 def read_predictions(path: str | os.PathLike) -> tuple[Predictions, str]:
-    """(Predictions, kind) from an aligned or zeroshot file."""
-    with schema.open_file(path, ("aligned", "zeroshot")) as f:
+    """(Predictions, kind) from an aligned, zeroshot or ensemble file."""
+    with schema.open_file(path, PREDICTION_KINDS) as f:
         kind = str(f.attrs["sugar_kind"])
         n = f[schema.LABELS].shape[0]
         for name in (schema.PRED, schema.TOP5, schema.SAMPLE_IDS):

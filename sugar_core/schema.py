@@ -135,6 +135,13 @@ KINDS: dict[str, tuple[Spec, ...]] = {
         Spec(TOP5, 2, "i"),
         Spec(METRICS, 0, "S"),
     ),
+    "ensemble": (  # late fusion of several files' scores (evaluate/ensemble.py)
+        Spec(LABELS, 1, "i"),
+        Spec(CLASS_NAMES, 1, "S"),
+        Spec(PRED, 1, "i"),
+        Spec(TOP5, 2, "i"),
+        Spec(METRICS, 0, "S"),
+    ),
 }
 
 ROOT_ATTRS = (

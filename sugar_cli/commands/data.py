@@ -130,6 +130,7 @@ def import_(src, fmt, output, as_json, **read_options):
     SRC is a directory of raw files (ntu, nw-ucla, msr) or one file (pyskl, npz, numpy). Every
     sequence is stored without loss (its own length and body count) with class names, metadata
     (subject, view, camera, setup, repetition) and the standard splits. Prints the output path.
+    Directory formats are written as they are read: memory stays flat in the number of files.
 
     \b
     Formats and the splits they bring:
@@ -158,7 +159,8 @@ def import_(src, fmt, output, as_json, **read_options):
       sugar data import my-clips --format auto -o mine.h5
     """
     from sugar_core.outputs import check_output
-    from sugar_core.skeleton.io import ReadOptions, load, save_imported
+    from sugar_core.skeleton.io import ReadOptions
+    from sugar_core.skeleton.streaming import import_to_file
 
     drop_list = read_options.pop("drop_list")
     check_output(output, inputs=[src, drop_list])
@@ -169,14 +171,18 @@ def import_(src, fmt, output, as_json, **read_options):
         fmt, seen = detect_format(src)
         say(f"--format auto: {fmt} ({seen})", markup=False)
     start = time.perf_counter()
-    with progress(f"reading {fmt}", total=None) as advance:
-        imported = load(src, fmt, opts, on_progress=lambda n, total: advance(n, total=total))
-    read_s = time.perf_counter() - start
+    read_end = [start]  # when the last file was read: the rest is finishing the file
+
+    def advance_to(n: int, total: int) -> None:
+        advance(n, total=total)
+        read_end[0] = time.perf_counter()
+
+    with progress(f"importing {fmt}", total=None) as advance:
+        imported = import_to_file(src, fmt, output, opts, on_progress=advance_to)
     for s in imported.skipped:
         console.print(f"skipped {s.message()}", markup=False, highlight=False, soft_wrap=True)
-    with console.status(f"writing {output}"):
-        save_imported(imported, src, fmt, opts, output)
-    summary = _import_summary(imported, output, read_s, time.perf_counter() - start - read_s)
+    read_s = read_end[0] - start
+    summary = _import_summary(imported, output, read_s, time.perf_counter() - read_end[0])
     if as_json:
         echo_json(summary)
     else:

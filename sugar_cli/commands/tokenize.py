@@ -136,7 +136,7 @@ def cli(
     from sugar_core import schema
     from sugar_core.accel import make_accelerator
     from sugar_core.errors import ConfigError
-    from sugar_core.skeleton.dataset import read_skeletons
+    from sugar_core.skeleton.lazy_set import open_skeletons
 
     named = dict(
         preset=preset,
@@ -152,7 +152,7 @@ def cli(
     with usage_errors():
         cfg = _settings(named, config_file, sets, reuse=encoder_path is not None)
     check_output(output, inputs=[data, priors_path, encoder_path])
-    skeletons = read_skeletons(data)
+    skeletons = open_skeletons(data)  # joints read per sample when the file is large
     acc = make_accelerator(cfg.precision)
     if encoder_path is not None:
         ts, config = _reuse(skeletons, encoder_path, acc)

@@ -3,20 +3,26 @@
 A ``Sample`` holds one sequence as ``joints`` (M, T, V, C) float32 with its own body count M and
 length T. A ``SkeletonSet`` holds samples plus what they share: class names, the joint layout
 and named splits. On disk, frames of all samples are concatenated (sum T, M_max, V, C) with
-offsets, so variable lengths and body counts survive the round trip exactly.
+offsets, so variable lengths and body counts survive the round trip exactly. ``SkeletonWriter``
+writes that form sample by sample (an import streams through it); ``write_skeletons`` writes an
+in-memory set through it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
+import h5py
 import numpy as np
 
 from sugar_core import guards, schema
 from sugar_core.errors import SchemaError
 from sugar_core.skeleton.layouts import get_layout
+from sugar_core.skeleton.skeleton_file import read_frames, read_header, sample_joints
 
 TRAIN, TEST, UNUSED = 1, 0, -1
 
@@ -131,35 +137,105 @@ class SkeletonSet:
 # ---------------------------------------------------------------------------------------------
 # HDF5
 
+BATCH_FRAMES = 8192  # frames a writer gathers before one HDF5 write (NTU, 2 bodies: ~5 MB)
+CHUNK_BYTES = 1 << 16  # aim of one joints chunk (one body column): a sample reads a few of them
 
-def write_skeletons(
-    data: SkeletonSet,
-    path: str | os.PathLike,
-    config: dict | None = None,
-    seed: int | None = None,
-    inputs=(),
-) -> None:
-    """Write a SkeletonSet to ``path`` atomically (kind skeletons)."""
-    data.check()
-    n = len(data.samples)
-    if n == 0:
-        raise SchemaError(f"{path}: refusing to write a skeleton file with no samples")
-    m = max(s.bodies for s in data.samples)
-    v = get_layout(data.layout).num_joints
-    c = data.samples[0].joints.shape[-1]
-    lengths = data.lengths
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    joints = np.zeros((int(offsets[-1]), m, v, c), dtype=np.float32)
-    for i, s in enumerate(data.samples):
-        joints[offsets[i] : offsets[i + 1], : s.bodies] = s.joints.transpose(1, 0, 2, 3)
-    with schema.create(path, "skeletons", config=config, seed=seed, inputs=inputs) as f:
+
+class SkeletonWriter:
+    """Writes a skeletons file sample by sample, in memory flat in the number of samples.
+
+    ``append`` takes one sample's joints (M, T, V, C) at a time and holds at most one batch
+    (``batch_frames`` frames, overshot by the last sample's length) before writing it to the
+    resizable ``joints`` dataset; of each written sample only its length and body count stay.
+    ``finish`` then writes the per-sample arrays of the assembled set (offsets, lengths, bodies,
+    labels, ids, meta, splits: small) and the layout; the caller owns the file (``schema.create``
+    makes the write atomic).
+
+    Bodies M: the largest body count is known only after the last sample, so ``joints`` widens
+    instead: it is resizable in M too, starts at the first sample's count and grows when a
+    sample brings more people; the slots earlier frames never had read back as the fill value,
+    zero, as the padding of the in-memory writer did. No first pass over the inputs and no
+    format maximum are needed.
+    """
+
+    def __init__(self, f: h5py.File, batch_frames: int = BATCH_FRAMES):
+        self.f = f
+        self.batch_frames = batch_frames
+        self.pending: list[np.ndarray] = []  # joints (M, T, V, C) not written yet
+        self.pending_frames = 0
+        self.written = 0  # frames in ``joints``
+        self.writes = 0  # HDF5 writes of joints so far (one per batch)
+        self.lengths = array("q")  # T of every appended sample, in order
+        self.bodies = array("q")  # M of every appended sample
+        self.joints: h5py.Dataset | None = None
+
+    def append(self, joints: np.ndarray, sample_id: str = "") -> None:
+        """Queue one sample's joints (M, T, V, C) float32; write the batch once it is full."""
+        m, t, v, c = joints.shape
+        if self.joints is None:
+            rows = 1 << max(4, (CHUNK_BYTES // (v * c * 4)).bit_length() - 1)
+            self.joints = self.f.create_dataset(
+                schema.JOINTS, shape=(0, m, v, c), maxshape=(None, None, v, c),
+                dtype=np.float32, chunks=(rows, 1, v, c), compression="lzf", fillvalue=0.0,
+            )  # fmt: skip
+        elif (v, c) != self.joints.shape[2:]:
+            raise SchemaError(
+                f"{self.f.filename}: sample {len(self.lengths)} {sample_id!r} has joints "
+                f"(M, T, V, C) {joints.shape}; earlier samples have V, C = {self.joints.shape[2:]}"
+            )
+        self.pending.append(joints)
+        self.pending_frames += t
+        self.lengths.append(t)
+        self.bodies.append(m)
+        if self.pending_frames >= self.batch_frames:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued samples as one block (M widened first if one of them needs it)."""
+        if not self.pending:
+            return
+        _, m, v, c = self.joints.shape
+        m = max(m, max(j.shape[0] for j in self.pending))
+        block = np.zeros((self.pending_frames, m, v, c), dtype=np.float32)  # (sum T, M, V, C)
+        row = 0
+        for j in self.pending:
+            block[row : row + j.shape[1], : j.shape[0]] = j.transpose(1, 0, 2, 3)
+            row += j.shape[1]
+        end = self.written + self.pending_frames
+        self.joints.resize((end, m, v, c))
+        self.joints[self.written : end] = block
+        self.written, self.writes = end, self.writes + 1
+        self.pending, self.pending_frames = [], 0
+
+    def finish(self, data: SkeletonSet, rows=None, config: dict | None = None) -> None:
+        """Write the set-level datasets of ``data`` (its samples in file order).
+
+        rows: for each sample of ``data``, the index of its ``append`` (default: the same
+        index); a rising subset leaves the others out (their frames are moved up in place).
+        config: replaces the file's ``config`` attribute (known only at the end of an import).
+        """
+        self.flush()
+        n = len(data.samples)
+        if n == 0 or self.joints is None:
+            raise SchemaError(
+                f"{self.f.filename}: refusing to write a skeleton file with no samples"
+            )
+        rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        if len(rows) != len(self.lengths) or np.any(rows != np.arange(len(rows))):
+            self._keep(rows)
+        lengths, bodies = data.lengths, np.array([s.bodies for s in data.samples], np.int64)
+        if not (np.array_equal(lengths, self.lengths) and np.array_equal(bodies, self.bodies)):
+            raise SchemaError(f"{self.f.filename}: the samples differ from the joints written")
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        f = self.f
+        if config is not None:  # encoded as schema.create encodes it
+            f.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
         f.attrs["layout"] = data.layout
         f.attrs["source"] = data.source
-        f.create_dataset(schema.JOINTS, data=joints, chunks=True, compression="lzf")
         f.create_dataset(schema.OFFSETS, data=offsets)
         f.create_dataset(schema.LENGTHS, data=lengths)
-        f.create_dataset(schema.BODIES, data=np.array([s.bodies for s in data.samples]))
+        f.create_dataset(schema.BODIES, data=bodies)
         f.create_dataset(schema.LABELS, data=data.labels)
         schema.write_strings(f, schema.CLASS_NAMES, data.class_names)
         schema.write_strings(f, schema.SAMPLE_IDS, data.sample_ids)
@@ -170,44 +246,56 @@ def write_skeletons(
         for name, arr in data.splits.items():
             sp.create_dataset(name, data=np.asarray(arr, dtype=np.int8))
 
+    def _keep(self, rows: np.ndarray) -> None:
+        """Keep only the appended samples ``rows`` (rising): move their frames up, shrink."""
+        if len(rows) and (
+            np.any(np.diff(rows) <= 0) or rows[0] < 0 or rows[-1] >= len(self.lengths)
+        ):
+            raise SchemaError(f"{self.f.filename}: samples to keep must be a rising subset")
+        lengths = np.asarray(self.lengths, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        dst = 0
+        for r in rows:
+            src, t = int(starts[r]), int(lengths[r])
+            for a in range(0, t if src != dst else 0, self.batch_frames):
+                b = min(t, a + self.batch_frames)  # read before write: dst < src, moving up
+                self.joints[dst + a : dst + b] = self.joints[src + a : src + b]
+            dst += t
+        _, _, v, c = self.joints.shape
+        kept_bodies = np.asarray(self.bodies, dtype=np.int64)[rows]
+        self.joints.resize((dst, int(kept_bodies.max(initial=1)), v, c))
+        self.written = dst
+        self.lengths, self.bodies = array("q", lengths[rows]), array("q", kept_bodies)
+
+
+def write_skeletons(
+    data: SkeletonSet,
+    path: str | os.PathLike,
+    config: dict | None = None,
+    seed: int | None = None,
+    inputs=(),
+) -> None:
+    """Write a SkeletonSet to ``path`` atomically (kind skeletons), through ``SkeletonWriter``."""
+    data.check()
+    if not data.samples:
+        raise SchemaError(f"{path}: refusing to write a skeleton file with no samples")
+    with schema.create(path, "skeletons", config=config, seed=seed, inputs=inputs) as f:
+        writer = SkeletonWriter(f)
+        for s in data.samples:
+            writer.append(s.joints, s.sample_id)
+        writer.finish(data)
+
 
 def read_skeletons(path: str | os.PathLike) -> SkeletonSet:
-    """Read a skeletons file back into the exact SkeletonSet that was written."""
+    """Read a skeletons file back into the exact SkeletonSet that was written (all in memory;
+    ``lazy_set.open_skeletons`` reads large files sample by sample instead)."""
     with schema.open_file(path, "skeletons") as f:
-        n = f[schema.LABELS].shape[0]
-        for name in (schema.OFFSETS, schema.LENGTHS, schema.BODIES, schema.SAMPLE_IDS):
-            want = n + 1 if name == schema.OFFSETS else n
-            if f[name].shape[0] != want:
-                raise SchemaError(
-                    f"{path}: dataset {name!r} expected length {want}, found {f[name].shape[0]}"
-                )
-        layout = str(f.attrs.get("layout", ""))
-        get_layout(layout)
-        joints = f[schema.JOINTS][...]
+        head = read_header(f, path)
+        joints = read_frames(f[schema.JOINTS], 0, head.shape[0], path)
         guards.require_finite(joints, f"{path}: dataset {schema.JOINTS!r}")
-        offsets = f[schema.OFFSETS][...]
-        bodies = f[schema.BODIES][...]
-        labels = f[schema.LABELS][...]
-        ids = schema.read_strings(f, schema.SAMPLE_IDS)
-        names = [str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)]
-        if n and (labels.min() < 0 or labels.max() >= len(names)):
-            raise SchemaError(
-                f"{path}: dataset {schema.LABELS!r} holds {labels.min()}..{labels.max()}, "
-                f"expected 0..{len(names) - 1} ({len(names)} classes)"
-            )
-        if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
-            raise SchemaError(f"{path}: dataset {schema.OFFSETS!r} is not a rising 0-based run")
-        if offsets[-1] != joints.shape[0]:
-            raise SchemaError(
-                f"{path}: offsets end at {offsets[-1]} but {schema.JOINTS!r} has "
-                f"{joints.shape[0]} frames"
-            )
-        meta = {k: f[schema.META][k][...] for k in f.get(schema.META, {})}
-        splits = {k: f[schema.SPLITS][k][...].astype(np.int8) for k in f.get(schema.SPLITS, {})}
-        source = str(f.attrs.get("source", ""))
     samples = []
-    for i in range(n):
-        j = joints[offsets[i] : offsets[i + 1], : bodies[i]].transpose(1, 0, 2, 3)
-        m = {k: int(v[i]) for k, v in meta.items() if v[i] >= 0}
-        samples.append(Sample(np.ascontiguousarray(j), int(labels[i]), str(ids[i]), m))
-    return SkeletonSet(samples, names, layout, splits, source)
+    for i in range(len(head.labels)):
+        j = sample_joints(joints[head.offsets[i] : head.offsets[i + 1]], head.bodies[i])
+        m = {k: int(v[i]) for k, v in head.meta.items() if v[i] >= 0}
+        samples.append(Sample(j, int(head.labels[i]), str(head.sample_ids[i]), m))
+    return SkeletonSet(samples, head.class_names, head.layout, head.splits, head.source)

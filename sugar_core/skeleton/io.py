@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -66,6 +67,7 @@ _OPTION_FORMATS = {
     "classes": ("ntu", "pyskl", "npz"),
 }
 _OPTION_FLAGS = {"cleanup": "no-cleanup", "file_list": "no-file-list"}
+AHEAD = 3  # batches per pool worker in flight or waiting (bounds the parent's memory)
 PR_SET_PDEATHSIG = 1  # Linux prctl: the signal a process gets when its parent dies
 
 Progress = Callable[[int, int], None]  # (files just done, total files)
@@ -73,7 +75,7 @@ Progress = Callable[[int, int], None]  # (files just done, total files)
 
 @dataclass
 class Imported:
-    data: SkeletonSet
+    data: SkeletonSet  # from streaming.import_to_file: shape-only samples (values in the file)
     skipped: list[Skipped] = field(default_factory=list)
     notes: dict = field(default_factory=dict)  # reader facts, stored in the output config
     files: int = 0  # raw files read (or 1 for single-file formats)
@@ -121,13 +123,14 @@ def load(
     paths = reader.list_inputs(Path(src), opts, notes)
     samples: list[Sample] = []
     skipped: list[Skipped] = []
-    for result in _parse_all(fmt, paths, opts, on_progress):
-        if isinstance(result, Sample):
-            samples.append(result)
-        elif opts.skip_bad:
-            skipped.append(result)
-        else:
-            raise InputFormatError(result.path, result.reason, result.line)
+    with contextlib.closing(parse_all(fmt, paths, opts, on_progress)) as results:
+        for result in results:
+            if isinstance(result, Sample):
+                samples.append(result)
+            elif opts.skip_bad:
+                skipped.append(result)
+            else:
+                raise InputFormatError(result.path, result.reason, result.line)
     if not samples:
         raise InputFormatError(src, f"none of the {len(paths)} files could be read")
     data, dropped = screen(reader.assemble(samples, opts, notes), src, opts.skip_bad)
@@ -178,19 +181,24 @@ def _parse_batch(job: tuple[str, list[Path], ReadOptions]) -> list[Sample | Skip
     return out
 
 
-def _parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Progress | None):
-    """Yield a Sample or a Skipped per path, in path order."""
+def parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Progress | None):
+    """Yield a Sample or a Skipped per path, in path order.
+
+    With a pool, at most ``AHEAD`` batches per worker are in flight or parsed and waiting, so a
+    consumer slower than the workers (the HDF5 writer) holds a bounded number of samples.
+    Close the generator (``contextlib.closing``) to end the pool at once on an error.
+    """
     total = len(paths)
     workers = min(opts.workers, max(1, total // 16))  # a pool does not pay for a handful
     size = max(4, min(128, total // (workers * 8) or 1))
-    batches = [(fmt, paths[i : i + size], opts) for i in range(0, total, size)]
+    batches = ((fmt, paths[i : i + size], opts) for i in range(0, total, size))
     if workers == 1:
         tune_allocator()
         results = map(_parse_batch, batches)
         pool = None
     else:
         pool = mp.get_context().Pool(workers, initializer=_worker_init, initargs=(os.getpid(),))
-        results = pool.imap(_parse_batch, batches)
+        results = _in_order(pool, batches, AHEAD * workers)
     try:
         for batch in results:
             if on_progress:
@@ -200,6 +208,17 @@ def _parse_all(fmt: str, paths: list[Path], opts: ReadOptions, on_progress: Prog
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+def _in_order(pool, jobs, window: int):
+    """``pool.imap(_parse_batch, jobs)`` with at most ``window`` jobs submitted and not taken."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(_parse_batch, (job,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
 
 
 def _worker_init(parent: int | None = None) -> None:
@@ -253,14 +272,19 @@ def save_imported(
     imported: Imported, src, fmt: str, opts: ReadOptions, output: str | os.PathLike
 ) -> dict:
     """Write what ``load`` read to ``output`` (kind skeletons), with the import's own record
-    (format, source, options, files, what was skipped, reader notes) as the file's config.
-    Returns that config."""
-    from dataclasses import asdict
-
-    from sugar_core.schema import input_record
+    (``import_config``) as the file's config. Returns that config."""
     from sugar_core.skeleton.dataset import write_skeletons
 
-    config = {
+    config = import_config(imported, src, fmt, opts)
+    write_skeletons(imported.data, output, config=config, inputs=import_inputs(src, opts))
+    return config
+
+
+def import_config(imported: Imported, src, fmt: str, opts: ReadOptions) -> dict:
+    """An import's record (format, source, options, files, what was skipped, reader notes)."""
+    from dataclasses import asdict
+
+    return {
         "stage": "data import",
         "format": fmt,
         "source": str(src),
@@ -269,6 +293,10 @@ def save_imported(
         "skipped": [s.as_dict() for s in imported.skipped],
         "notes": imported.notes,
     }
-    inputs = [src] + ([opts.drop_list] if opts.drop_list else [])
-    write_skeletons(imported.data, output, config=config, inputs=input_record(inputs))
-    return config
+
+
+def import_inputs(src, opts: ReadOptions) -> list[dict]:
+    """The ``inputs`` record of an import: the source and the drop list, hashed."""
+    from sugar_core.schema import input_record
+
+    return input_record([src] + ([opts.drop_list] if opts.drop_list else []))

@@ -7,9 +7,16 @@ Per sample, on (M, T, V, C) arrays:
      hips-to-shoulders direction is y (the body faces the camera);
   4. ``body_scale`` (optional): divide by the first frame's torso length;
   5. ``temporal_resample``: random crop of the valid frames resized to T (training) or the
-     whole sequence resized to T (evaluation), by linear interpolation;
+     whole sequence resized to T (evaluation), by linear interpolation; with
+     ``random_sampling`` the crop is cut in T equal segments and one random point of each is
+     read (uniform-segment sampling) instead of T evenly spaced points;
   6. ``rotate_scale``: random rotation about each axis and scaling (training only);
-  7. ``to_stream``: joint coordinates, bone vectors (joint minus parent) or both as channels.
+  7. ``to_stream``: joint coordinates, bone vectors (joint minus parent), their motion (frame
+     differences, taken here, after step 5, so motion is per encoder frame) or joints and bones
+     side by side as channels.
+
+Test-time augmentation (``prep.tta``, encoding only) reads a sample through ``tta_params``: up to
+eight fixed views (whole clip, mirrored, shorter crops) whose encodings are averaged.
 
 ``PrepConfig`` holds the choices; ``prepare`` runs them for one sample, ``prepare_batch`` for a
 list of samples with per-sample random parameters drawn from a ``torch.Generator`` (so a run is
@@ -111,12 +118,20 @@ def body_scale(joints: np.ndarray, layout_name: str) -> np.ndarray:
     return joints / torso if torso > 1e-6 else joints
 
 
-def resample(joints: np.ndarray, start: float, stop: float, frames: int) -> np.ndarray:
-    """Linear interpolation of (M, T, V, C) at ``frames`` points spread over [start, stop]."""
+def resample(
+    joints: np.ndarray, start: float, stop: float, frames: int, offsets: np.ndarray | None = None
+) -> np.ndarray:
+    """Linear interpolation of (M, T, V, C) at ``frames`` points spread over [start, stop]:
+    evenly (both ends included), or with ``offsets`` (frames,) in [0, 1) one point inside each
+    of ``frames`` equal segments of [start, stop] (uniform-segment sampling)."""
     t = joints.shape[1]
     if t == 1:
         return np.repeat(joints, frames, axis=1)
-    pos = np.clip(np.linspace(start, stop, frames), 0, t - 1)
+    if offsets is None:
+        pos = np.linspace(start, stop, frames)
+    else:
+        pos = start + (stop - start) * (np.arange(frames) + offsets) / frames
+    pos = np.clip(pos, 0, t - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, t - 1)
     w = (pos - lo).astype(np.float32)[None, :, None, None]
@@ -151,7 +166,9 @@ def static_prep(joints: np.ndarray, cfg: PrepConfig, layout_name: str) -> np.nda
 class AugParams:
     """Random draws for a batch of B samples (all float32 numpy)."""
 
-    crop: np.ndarray  # (B, 2) start, stop as fractions of the valid length
+    # (B, 2) start, stop as fractions of the valid length; with prep.random_sampling (B, 2 + T):
+    # then the T offsets in [0, 1) that place each frame inside its segment of the crop
+    crop: np.ndarray
     rotation: np.ndarray  # (B, 3, 3)
     mirror: np.ndarray  # (B,) bool
 
@@ -180,8 +197,43 @@ def draw_params(b: int, cfg: PrepConfig, gen: torch.Generator) -> AugParams:
     jitter = 1 + cfg.per_axis_scale * (2 * torch.rand(b, 3, generator=gen, dtype=torch.float64) - 1)
     rot = _rotation(angles) * (iso * jitter)[:, :, None]  # scale applied after rotating
     mirror = u[:, 6] < cfg.mirror
+    if cfg.random_sampling:  # drawn last: runs without it keep their random stream
+        offsets = torch.rand(b, cfg.frames, generator=gen, dtype=torch.float64)
+        crop = torch.cat([crop, offsets], 1)  # (B, 2 + T)
     return AugParams(
         crop.numpy().astype(np.float32), rot.numpy().astype(np.float32), mirror.numpy()
+    )
+
+
+# test-time views: (crop start, crop stop, mirrored); the first k are used (prep.tta = k)
+TTA_TABLE = (
+    (0.0, 1.0, False),
+    (0.0, 1.0, True),
+    (0.0, 0.9, False),
+    (0.1, 1.0, False),
+    (0.0, 0.9, True),
+    (0.1, 1.0, True),
+    (0.05, 0.95, False),
+    (0.05, 0.95, True),
+)
+
+
+def tta_params(k: int) -> list[AugParams]:
+    """The first ``k`` fixed test-time views (``TTA_TABLE``), each as AugParams of one row
+    (no rotation, no scaling); ``repeat_params`` widens a view to a batch."""
+    assert 1 <= k <= len(TTA_TABLE), f"tta {k} views, expected 1..{len(TTA_TABLE)}"
+    return [
+        AugParams(
+            np.array([[start, stop]], np.float32), np.eye(3, dtype=np.float32)[None], np.array([m])
+        )
+        for start, stop, m in TTA_TABLE[:k]
+    ]
+
+
+def repeat_params(params: AugParams, b: int) -> AugParams:
+    """A one-row AugParams repeated for a batch of ``b`` samples."""
+    return AugParams(
+        *(np.repeat(a, b, axis=0) for a in (params.crop, params.rotation, params.mirror))
     )
 
 
@@ -208,8 +260,9 @@ def augment_and_resample(
     t = joints.shape[1]
     if params is None:
         return resample(joints, 0.0, t - 1, cfg.frames)
-    start, stop = params.crop[i] * (t - 1)
-    out = resample(joints, float(start), float(stop), cfg.frames)
+    start, stop = params.crop[i, :2] * (t - 1)
+    offsets = params.crop[i, 2:] if params.crop.shape[1] > 2 else None  # random_sampling
+    out = resample(joints, float(start), float(stop), cfg.frames, offsets)
     d = min(get_layout(layout_name).dims, out.shape[-1])  # coordinates; scores stay as they are
     if d == 3:
         out[..., :3] = out[..., :3] @ params.rotation[i].T
@@ -234,13 +287,31 @@ def prepare_batch(
 
 
 def to_stream(joints: np.ndarray, stream: str, layout_name: str) -> np.ndarray:
-    """(..., V, C) joints -> the stream's features: bone = joint minus its parent joint (the
-    centre's bone is zero), joint+bone = both concatenated along channels (..., V, 2C)."""
+    """(..., T, V, C) resampled joints -> the stream's features (``prep.STREAMS``):
+
+    bone          joint minus its parent joint (the centre's bone is zero)
+    joint-motion  x[t + 1] - x[t] of the joints along T, the last frame zero
+    bone-motion   the same differences of the bone vectors
+    joint+bone    joints and bones concatenated along channels (..., T, V, 2C)
+
+    Motion is taken on the T frames the encoder reads (after temporal resampling), so it is
+    the change per encoder frame whatever the clip's own frame rate and length."""
     if stream == "joint":
         return joints
+    if stream == "joint-motion":
+        return motion(joints)
     bone = joints - joints[..., _parents(layout_name), :]
+    if stream == "bone-motion":
+        return motion(bone)
     out = bone if stream == "bone" else np.concatenate([joints, bone], axis=-1)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def motion(x: np.ndarray) -> np.ndarray:
+    """(..., T, V, C) -> frame differences x[t + 1] - x[t] along T, the last frame zero."""
+    out = np.zeros_like(x, dtype=np.float32)
+    out[..., :-1, :, :] = x[..., 1:, :, :] - x[..., :-1, :, :]
+    return out
 
 
 @cache

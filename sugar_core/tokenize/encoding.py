@@ -3,6 +3,7 @@
     tokens = encode(data, encoder, heads, prep=cfg.prep, history=history)
 
 The encoder comes from ``train_encoder`` or from an earlier tokens file (``load_encoder``).
+With ``prep.tta`` = k > 1 every sample is encoded through k fixed views (``encode_views``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import torch
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.skeleton.prep import PrepConfig
+from sugar_core.skeleton.transforms import AugParams, repeat_params, tta_params
 from sugar_core.tokenize.bank import PreparedBank, encode_bank
 from sugar_core.tokenize.config import prep_for
 from sugar_core.tokenize.encoder import SkeletonEncoder
 from sugar_core.tokenize.network import Heads
+from sugar_core.tokenize.run_data import make_bank
 from sugar_core.tokenize.store import TokenSet
 
 
@@ -42,8 +45,8 @@ def encode(
     prep = prep_for(ecfg, prep or PrepConfig())
     if c < prep.channels:
         raise ConfigError(f"data has {c} channels per joint, the encoder needs {prep.channels}")
-    bank = PreparedBank(data, np.arange(len(data)), prep)
-    tokens, pooled = encode_bank(encoder, bank, batch_size, accelerator)  # (N, Ls, D), (N, D)
+    bank = make_bank(data, np.arange(len(data)), prep)  # prepared on read for a lazy set
+    tokens, pooled = encode_views(encoder, bank, batch_size, accelerator)  # (N, Ls, D), (N, D)
     with torch.no_grad():
         w = heads.text.weight.detach().float().cpu().numpy()  # (E, D)
         b = heads.text.bias.detach().float().cpu().numpy()  # (E,)
@@ -63,3 +66,32 @@ def encode(
         layout=data.layout,
         **meta,
     )
+
+
+class _View:
+    """A bank read through one fixed test-time view, shaped like a bank for ``encode_bank``."""
+
+    def __init__(self, bank: PreparedBank, params: AugParams):
+        self.bank, self.params, self.prep = bank, params, bank.prep
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def batch(self, positions) -> torch.Tensor:
+        return self.bank.batch(positions, repeat_params(self.params, len(positions)))
+
+
+def encode_views(
+    encoder: SkeletonEncoder, bank: PreparedBank, batch_size: int, accelerator=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``encode_bank`` averaged over the first ``bank.prep.tta`` views of
+    ``transforms.TTA_TABLE`` (whole clip, mirrored, shorter crops): tokens (N, Ls, D) and pooled
+    features (N, D). The mean is taken on the encoder's outputs, so every linear read-out of
+    them (ce head, text head, probe) scores the mean of the views. tta 1: the plain encoding."""
+    if bank.prep.tta == 1:
+        return encode_bank(encoder, bank, batch_size, accelerator)
+    views = [
+        encode_bank(encoder, _View(bank, p), batch_size, accelerator)
+        for p in tta_params(bank.prep.tta)
+    ]
+    return np.mean([t for t, _ in views], axis=0), np.mean([f for _, f in views], axis=0)

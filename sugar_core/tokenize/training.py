@@ -38,13 +38,13 @@ from sugar_core.tokenize.bank import (
     epoch_plan,
     split_parts,
     subset_params,
-    text_table,
 )
 from sugar_core.tokenize.checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from sugar_core.tokenize.config import TokenizeConfig, prep_for
 from sugar_core.tokenize.encoder import SkeletonEncoder
 from sugar_core.tokenize.network import Heads, Stage1Net
 from sugar_core.tokenize.optim import lr_factor, make_optimizer, weight_average
+from sugar_core.tokenize.run_data import make_bank, run_classes
 from sugar_core.tokenize.small_data import fit_to_data, with_plan
 from sugar_core.tokenize.validation import evaluate, fit_text_head, health_warnings, track_best
 
@@ -87,24 +87,10 @@ class _Run:
         events.emit(self.callback, event, "tokenize", **fields)
 
 
-def _classes(data: SkeletonSet, priors: Priors, cfg: TokenizeConfig, train_classes):
-    """(class ids, texts (K, P', E), mask (K, P'), class id -> row or -1) of the run."""
-    k_all = len(data.class_names)
-    classes = list(range(k_all)) if train_classes is None else sorted(set(train_classes))
-    bad = [c for c in classes if not 0 <= c < k_all]
-    if bad or not classes:
-        raise ConfigError(f"train classes {bad or classes} outside 0..{k_all - 1}")
-    pri = priors.select([data.class_names[c] for c in classes])
-    texts, mask = text_table(pri, cfg.text_kinds)  # (K, P', E), (K, P')
-    remap = np.full(k_all, -1, dtype=np.int64)
-    remap[classes] = np.arange(len(classes))
-    return classes, texts, mask, remap
-
-
 def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _Run:
     """Classes, parts, network, optimizer and schedule of a fresh run (seeded by cfg.seed)."""
     # 1. classes, samples, texts
-    classes, texts, mask, remap = _classes(data, priors, cfg, train_classes)
+    classes, texts, mask, remap = run_classes(data, priors, cfg, train_classes)
     train_idx, val_idx, test_idx, rule = split_parts(data, split, classes, cfg)
     cfg, adapted = fit_to_data(cfg, remap[data.labels[train_idx]])  # sampler, small sets
 
@@ -120,7 +106,7 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
     if not (cfg.uses_text and cfg.learn_temperature):
         heads.logit_scale.requires_grad_(False)
     net = Stage1Net(SkeletonEncoder(enc_cfg), heads)
-    train_bank = PreparedBank(data, train_idx, cfg.prep)
+    train_bank = make_bank(data, train_idx, cfg.prep)
     n, world = len(train_bank), acc.num_processes
     steps_per_epoch = len(epoch_plan(n, cfg, torch.Generator().manual_seed(0), world)[0])
     if steps_per_epoch == 0:
@@ -136,8 +122,8 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
         sched=torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch)),
         gen=torch.Generator().manual_seed(cfg.seed),
         train_bank=train_bank,
-        val_bank=PreparedBank(data, val_idx, cfg.prep),
-        test_bank=PreparedBank(data, test_idx, cfg.prep),
+        val_bank=make_bank(data, val_idx, cfg.prep),
+        test_bank=make_bank(data, test_idx, cfg.prep),
         y_train=remap[data.labels[train_idx]],
         y_val=remap[data.labels[val_idx]],
         y_test=remap[data.labels[test_idx]],

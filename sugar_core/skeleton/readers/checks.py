@@ -33,9 +33,12 @@ def sample_problem(s: Sample) -> str | None:
         what = "value is" if count == 1 else "values are"
         place = ", ".join(f"{n} {i + 1}" for n, i in zip(("body", "frame", "joint", "channel"), at))
         return f"{count} joint {what} not finite (NaN or inf), the first {s.joints[at]} at {place}"
-    if not storable(s.sample_id):
-        return f"sample id {s.sample_id!r} is not valid UTF-8 text"
-    return None
+    return id_problem(s)
+
+
+def id_problem(s: Sample) -> str | None:
+    """What is wrong with one sample's id, or None."""
+    return None if storable(s.sample_id) else f"sample id {s.sample_id!r} is not valid UTF-8 text"
 
 
 def check_sample(s: Sample, path: str | os.PathLike) -> Sample:
@@ -47,13 +50,15 @@ def check_sample(s: Sample, path: str | os.PathLike) -> Sample:
 
 
 def screen(
-    data: SkeletonSet, path: str | os.PathLike, skip_bad: bool
+    data: SkeletonSet, path: str | os.PathLike, skip_bad: bool, values_checked: bool = False
 ) -> tuple[SkeletonSet, list[Skipped]]:
     """(the set without failing samples, what was left out) of a reader's whole set.
 
     A sample fails on ``sample_problem`` or when an earlier sample has its id. Without
     ``skip_bad`` the first failure is an InputFormatError naming ``path``, the sample's index
-    and id; class names that UTF-8 cannot store always are.
+    and id; class names that UTF-8 cannot store always are. ``values_checked``: the joints
+    already passed ``check_sample`` (a streaming import checks them as they are parsed and
+    hands over shape-only samples), so only the ids are checked here.
     """
     bad_names = [n for n in data.class_names if not storable(n)]
     if bad_names:
@@ -62,7 +67,7 @@ def screen(
     skipped: list[Skipped] = []
     first_with: dict[str, int] = {}
     for i, s in enumerate(data.samples):
-        problem = sample_problem(s)
+        problem = id_problem(s) if values_checked else sample_problem(s)
         if problem is None and s.sample_id in first_with:
             problem = f"the same sample id as sample {first_with[s.sample_id]}; ids must be unique"
         if problem is None:
