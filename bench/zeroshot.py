@@ -4,6 +4,10 @@
         [--generate] [--splits nw-ucla-ru2 nw-ucla-ru5 msr-r5-s0] [--seeds 0,1,2]
         [--workdir /tmp/sugar-zs]
     .venv/bin/python bench/zeroshot.py --report --workdir /tmp/sugar-zs   # table of stored runs
+    # issue 15's options, chosen on 3 pseudo-unseen classes held out of both stages:
+    .venv/bin/python bench/zeroshot.py --splits msr-r5-s0 --pseudo-unseen 3 --fuse z \
+        --calibration auto --list-sampling --knowledge description --prompt list-first \
+        --rank-text auto --conse --tag knowledge
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
@@ -94,6 +98,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
     split = SPLITS[name]
     data_path, priors_path = prepare(split.dataset, workdir)
     data, priors = read_skeletons(data_path), read_priors(priors_path)
+    enc_split, held = _encoder_split(split, data, args)
     cfg = ZeroShotConfig(
         split=SOURCES[split.dataset][2],
         decodes=("rank", "generate") if args.generate else ("rank",),
@@ -103,21 +108,26 @@ def run_split(name: str, args, workdir: Path) -> dict:
         ),
         align=AlignConfig(
             epochs=args.align_epochs, seed=args.seed, precision=args.precision,
-            llm=LLMConfig(max_description_tokens=args.max_description_tokens),
+            llm=LLMConfig(max_description_tokens=args.max_description_tokens,
+                          knowledge=args.knowledge, prompt=args.prompt),
+            list_sampling=args.list_sampling,
         ),
+        pseudo_unseen=args.pseudo_unseen, calibration=args.calibration, fuse=args.fuse,
+        rank_text=args.rank_text, conse=args.conse,
     )  # fmt: skip
     t0 = time.perf_counter()
     # stage 1 is kept on disk, so a rerun (other LLM settings) does not retrain the encoder
-    tok_path = workdir / f"tokens-{name}-e{args.epochs}-s{args.seed}.h5"
+    # (held out of the encoder too with --pseudo-unseen: the split's unseen + the held classes)
+    tok_path = workdir / f"tokens-{name}-e{args.epochs}-s{args.seed}-p{len(held)}.h5"
     if tok_path.exists():
         tokens = read_tokens(tok_path)
     else:
-        tokens = train_seen_tokens(data, priors, split, cfg, callback=_progress(name),
+        tokens = train_seen_tokens(data, priors, enc_split, cfg, callback=_progress(name),
                                    priors_sha256=sha256(priors_path))  # fmt: skip
         write_tokens(tokens, tok_path, config=cfg.tokenize.to_dict(), seed=args.seed)
     result = run_zeroshot(data, priors, split, cfg, tokens=tokens, callback=_progress(name),
                           reused_from={"tokens": str(tok_path)})  # fmt: skip
-    tag = f"{name}-s{args.seed}"
+    tag = f"{name}-s{args.seed}" + (f"-{args.tag}" if args.tag else "")
     write_zeroshot(result, workdir / f"zs-{tag}.h5", config=cfg.to_dict(), seed=args.seed)
     m = result.metrics
     enc_s = sum(h.get("seconds", 0.0) for h in result.tokens.history)
@@ -126,15 +136,36 @@ def run_split(name: str, args, workdir: Path) -> dict:
         "split": name, "protocol": m["protocol"], "data_split": m["data_split"],
         "eval_part": m["eval_part"], "unseen": m["unseen"], "n": m["n"], "llm": m["llm"],
         "baseline": m["baseline"], "chance": m["chance"], "encoder_seconds": enc_s,
+        "fused": m.get("fused"), "conse": m.get("conse"), "pseudo_unseen": m.get("pseudo_unseen"),
+        "scored": m["scored"], "tag": args.tag,
         "align_seconds": align_s, "total_seconds": time.perf_counter() - t0,
         "encoder_history": result.tokens.history[-1:], "load": os.getloadavg(),
         "config": {"encoder_epochs": args.epochs, "align_epochs": args.align_epochs,
                    "seed": args.seed, "threads": args.threads, "precision": args.precision,
                    "max_description_tokens": args.max_description_tokens,
-                   "align_per_class": args.align_per_class},
+                   "align_per_class": args.align_per_class,
+                   "options": {k: getattr(args, k) for k in OPTIONS}},
     }  # fmt: skip
     (workdir / f"zeroshot-{tag}.json").write_text(json.dumps(out, indent=2, default=float))
     return out
+
+
+OPTIONS = ("pseudo_unseen", "fuse", "calibration", "rank_text", "list_sampling", "knowledge",
+           "prompt", "conse")  # fmt: skip
+
+
+def _encoder_split(split, data, args):
+    """(the split the encoder trains against, the pseudo-unseen class ids held out): with
+    --pseudo-unseen the held classes join the unseen ones, as run_zeroshot holds them out."""
+    from dataclasses import replace
+
+    from sugar_core.zeroshot.plan import plan_classes
+    from sugar_core.zeroshot.pseudo import pick
+
+    held = pick(plan_classes(split, data.class_names).seen, args.pseudo_unseen, args.pseudo_seed)
+    if not held:
+        return split, held
+    return replace(split, unseen=tuple(sorted(split.unseen + tuple(held)))), held
 
 
 def _stat(values: list[float]) -> str:
@@ -147,12 +178,14 @@ def _stat(values: list[float]) -> str:
 def table(rows: list[dict]) -> str:
     """One line per split: mean +- std over the seeds present in ``rows``."""
     lines = [
-        "| split | unseen (U) | n | seeds | LLM rank top-1 / top-5 | baseline top-1 / top-5 | "
-        "chance top-1 / top-5 | train enc + align (s, mean) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| split | run | unseen (U) | n | seeds | LLM rank top-1 / top-5 | baseline top-1 / top-5 "
+        "| fused top-1 (w) | ConSE top-1 | pseudo-unseen val top-1 LLM / base / fused | chance "
+        "top-1 / top-5 | train enc + align (s, mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in dict.fromkeys(r["split"] for r in rows):
-        mine = [r for r in rows if r["split"] == name]
+    for key in dict.fromkeys((r["split"], r.get("tag") or "") for r in rows):
+        name = key[0]
+        mine = [r for r in rows if (r["split"], r.get("tag") or "") == key]
         r0, seeds = mine[0], ",".join(str(r["config"]["seed"]) for r in mine)
         llm = [r["llm"]["rank"] for r in mine]
         gens = [r["llm"]["generate"]["top1"] for r in mine if r["llm"].get("generate")]
@@ -161,12 +194,28 @@ def table(rows: list[dict]) -> str:
         enc = np.mean([r["encoder_seconds"] for r in mine])
         ali = np.mean([r["align_seconds"] for r in mine])
         lines.append(
-            f"| {name} | {len(r0['unseen'])} | {r0['n']} | {seeds} | "
+            f"| {name} | {key[1] or 'default'} | {len(r0['unseen'])} | {r0['n']} | {seeds} | "
             f"{_stat([x['top1'] for x in llm])} / {_stat([x['top5'] for x in llm])}{gen_txt} | "
             f"{_stat([x['top1'] for x in base])} / {_stat([x['top5'] for x in base])} | "
+            f"{_extras(mine)} | "
             f"{100 * c['top1']:.1f} / {100 * c['top5']:.1f} | {enc:.0f} + {ali:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _extras(mine: list[dict]) -> str:
+    """Fused (weight), ConSE and the pseudo-unseen validation cells of a table row."""
+    f = [r["fused"] for r in mine if r.get("fused")]
+    fused = f"{_stat([x['top1'] for x in f])} ({f[0]['weight']:.1f})" if f else "-"
+    c = [r["conse"]["top1"] for r in mine if r.get("conse")]
+    v = [r["pseudo_unseen"] for r in mine if r.get("pseudo_unseen")]
+    val = "-"
+    if v:
+        cells = [[x.get(k) for x in v] for k in ("val_llm_top1", "val_baseline_top1")]
+        fv = [x["val_fused_top1"] for x in v if "val_fused_top1" in x]
+        val = " / ".join([_stat(c_) for c_ in cells] + [_stat(fv) if fv else "-"])
+        val += f" ({v[0]['calibration']}, {v[0]['rank_text']})"
+    return f"{fused} | {_stat(c) if c else '-'} | {val}"
 
 
 def main(argv: list[str]) -> None:
@@ -185,11 +234,23 @@ def main(argv: list[str]) -> None:
         "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "sugar-zs"
     )
     p.add_argument("--report", action="store_true", help="only print the table of stored runs")
+    p.add_argument("--tag", default="", help="name of this run's options in files and table")
+    p.add_argument("--pseudo-unseen", type=int, default=0, help="seen classes held out to choose")
+    p.add_argument("--pseudo-seed", type=int, default=0)
+    p.add_argument("--fuse", default="off", choices=["off", "z", "softmax"])
+    p.add_argument("--calibration", default="", help="'' (the alignment's), auto or a kind")
+    p.add_argument("--rank-text", default="", help="'' (the alignment's), auto, name, answer")
+    p.add_argument("--list-sampling", action="store_true")
+    p.add_argument("--knowledge", default="none")
+    p.add_argument("--prompt", default="paper")
+    p.add_argument("--conse", action="store_true")
     args = p.parse_args(argv)
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     if args.report:
-        rows = [json.loads((args.workdir / f"zeroshot-{n}-s{seed}.json").read_text())
-                for n in args.splits for seed in seeds]  # fmt: skip
+        tags = [t for t in args.tag.split(",")] if args.tag else [""]
+        files = [f"zeroshot-{n}-s{seed}" + (f"-{t}" if t else "") + ".json"
+                 for n in args.splits for t in tags for seed in seeds]  # fmt: skip
+        rows = [json.loads((args.workdir / f).read_text()) for f in files]
         print(table(rows))
         for r in rows:
             print(f"{r['split']}: {r['config']}, load at its end {r['load'][0]:.1f}")

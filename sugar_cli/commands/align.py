@@ -246,6 +246,8 @@ def cli(
       sugar align tokens.h5 --priors priors.h5 --set warmup=0.1 --set bridge.dropout=0.1 \\
           --config mine.json -o aligned.h5
       sugar align tokens.h5 --priors priors.h5 --run-dir runs/a --resume -o aligned.h5
+      sugar align tokens.h5 --priors priors.h5 --prompt list-first --set list_sampling=true \\
+          --set llm.knowledge=description -o aligned.h5
       accelerate launch --multi_gpu -m sugar_cli.main align tokens.h5 --priors priors.h5 \\
           --llm meta-llama/Llama-2-7b-hf --llm-dtype bfloat16 --precision bf16 \\
           --gradient-checkpointing --grad-accum 8 -o aligned.h5

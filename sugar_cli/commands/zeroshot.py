@@ -13,10 +13,11 @@ from sugar_cli.console import Reporter, console, echo_json, handle_errors
 from sugar_cli.models import embedder, quiet_transformers
 from sugar_cli.options import common, settings_options, show_field_defaults, usage_errors
 from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
-from sugar_core.zeroshot.config import EVAL_PARTS, ZeroShotConfig
+from sugar_core.zeroshot.config import EVAL_PARTS, FUSE, ZeroShotConfig
 
-JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "decode", "llm", "baseline", "chance", "gzsl",
-             "unseen", "seconds", "warnings")  # fmt: skip
+JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "scored", "decode", "llm", "baseline",
+             "fused", "conse", "pseudo_unseen", "chance", "gzsl", "unseen", "seconds",
+             "warnings")  # fmt: skip
 DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
 FILE = click.Path(dir_okay=False)
 
@@ -61,6 +62,7 @@ TITLES = {
     "predict:rank": "predict unseen (rank)",
     "predict:generate": "predict unseen (generate)",
     "predict:gzsl": "predict seen + unseen",
+    "predict:pseudo": "choose on pseudo-unseen classes",
 }
 
 
@@ -77,6 +79,8 @@ def _config(o: dict) -> ZeroShotConfig:
         "baseline": False if o["no_baseline"] else None,
         "describe": o["describe"] or None,
         "align_per_class": o["align_per_class"],
+        "fuse": o["fuse"],
+        "pseudo_unseen": o["pseudo_unseen"],
         "tokenize.preset": o["preset"],
         "tokenize.epochs": o["epochs"],
         "tokenize.seed": seed,
@@ -127,19 +131,28 @@ def _report(m: dict, output: str) -> None:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     console.print(
         f"[bold]{output}[/bold]  protocol [cyan]{m['protocol']}[/cyan]  split "
-        f"[cyan]{m['split']}[/cyan]  unseen {len(m['unseen'])}  n {m['n']}  ({m['eval_part']} "
-        f"samples of unseen classes)"
+        f"[cyan]{m['split']}[/cyan]  unseen {len(m['unseen'])}  scored: {m['scored']}"
     )
     t = Table(title_justify="left")
     for col in ("predictor", "top-1", "top-5", "mean class acc"):
         t.add_column(col, justify="left" if col == "predictor" else "right")
     for decode, s in m["llm"].items():
         t.add_row(f"LLM ({decode})", pct(s["top1"]), pct(s["top5"]), pct(s["mean_class_acc"]))
-    if "baseline" in m:
-        b = m["baseline"]
-        t.add_row("embedding baseline", pct(b["top1"]), pct(b["top5"]), pct(b["mean_class_acc"]))
+    rows = {"baseline": "embedding baseline", "conse": "ConSE (LLM seen-class transfer)"}
+    if "fused" in m:
+        rows["fused"] = f"fused ({m['fused']['norm']}, LLM weight {m['fused']['weight']:.1f})"
+    for key, label in rows.items():
+        if key in m:
+            b = m[key]
+            t.add_row(label, pct(b["top1"]), pct(b["top5"]), pct(b["mean_class_acc"]))
     t.add_row("chance", pct(m["chance"]["top1"]), pct(m["chance"]["top5"]), "")
     console.print(t)
+    v = m.get("pseudo_unseen")
+    if v:
+        console.print(
+            f"chosen on {v['n']} samples of pseudo-unseen {v['classes']}: calibration "
+            f"{v['calibration']}, rank text {v['rank_text']}, fuse weight {v['fuse_weight']}"
+        )
     for who, g in (m.get("gzsl") or {}).items():
         if isinstance(g, dict):
             console.print(
@@ -191,6 +204,18 @@ HELP = {
     "Train the alignment on at most this many samples per seen class, 0 = all",
     type=int,
 )
+@_field_option(
+    "--fuse",
+    "fuse",
+    "Also score LLM + baseline, normalised per sample",
+    type=click.Choice(FUSE),
+)
+@_field_option(
+    "--pseudo-unseen",
+    "pseudo_unseen",
+    "Hold out this many seen classes to choose fuse weight / auto options on",
+    type=int,
+)
 @settings_options
 @click.option("--match-encoder", default="auto", show_default=True, help=HELP["match"])
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Encoder checkpoints folder.")
@@ -217,6 +242,8 @@ def cli(**o):
       sugar zeroshot --list-splits
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split nw-ucla-ru5 -o zs.h5
       sugar zeroshot msr.h5 --priors priors.h5 --unseen-split msr-r5-s0 --gzsl --json -o zs.h5
+      sugar zeroshot msr.h5 --priors priors.h5 --unseen-split msr-r5-s0 --pseudo-unseen 3 \\
+          --fuse z --set calibration=auto --set align.list_sampling=true -o zs.h5
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split nw-ucla-ru5 \\
           --set tokenize.epochs=20 --set align.bridge.kind=pool -o zs.h5
       sugar zeroshot ucla.h5 --priors priors.h5 --unseen-split mine.txt --save-tokens tok.h5 \\

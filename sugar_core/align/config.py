@@ -21,6 +21,8 @@ PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
 VALIDATIONS = ("auto", "share", "none")
 DECODES = ("rank", "generate")  # how `predict` reads the class: score every name, or generate
+KNOWLEDGE = ("none", "motion", "description", "motion+description")  # align/listing.py
+RANK_TEXTS = ("name", "answer")  # what rank decoding scores per candidate (align/listing.py)
 
 ACTION = "<action>"  # the placeholder the bridge's action tokens replace
 PROMPTS = {
@@ -73,6 +75,12 @@ class LLMConfig:
     max_description_tokens: int = 32  # the target's description is cut here (CPU budget)
     share_prefix: bool = True  # run the prompt's common prefix once per batch (same result)
     prompt: str = "paper"  # paper | list-first (the action list before the action tokens)
+    # knowledge in the prompt (align/listing.py): each listed name followed by its prior text
+    # in parentheses, in training and at test (zero-shot: the unseen classes' priors). none |
+    # motion (the six-part motion sentence) | description (the one-line description) | both.
+    # Long lists make long prompts: list-first keeps them in the prefix that runs once a batch
+    knowledge: str = "none"
+    knowledge_tokens: int = 16  # each candidate's prior text is cut to this many LLM tokens
 
     def __post_init__(self):
         # a tuple whatever came in (stored configs hold JSON lists), so configs compare equal
@@ -81,6 +89,10 @@ class LLMConfig:
     def check(self) -> None:
         if self.prompt not in PROMPTS:
             raise ConfigError(f"unknown prompt {self.prompt!r}; choose one of {list(PROMPTS)}")
+        if self.knowledge not in KNOWLEDGE:
+            raise ConfigError(f"knowledge {self.knowledge!r}; choose one of {list(KNOWLEDGE)}")
+        if self.knowledge_tokens < 1:
+            raise ConfigError(f"knowledge_tokens must be >= 1, got {self.knowledge_tokens}")
         if self.dtype not in LLM_DTYPES:
             raise ConfigError(f"unknown LLM dtype {self.dtype!r}; choose one of {list(LLM_DTYPES)}")
         if self.lora and (self.lora_r < 1 or not self.lora_targets):
@@ -123,6 +135,17 @@ class AlignConfig(settings.Configurable):
     # read-out): auto (held out when calibration is auto or below 400 training samples) |
     # share (always) | none (never; the test predictions are still checked)
     validation: str = "auto"
+    # list-reading training (align/listing.py): each batch's prompt lists a seeded random
+    # subset of the trained names, in random order, of a size drawn in [list_min, list_max]
+    # (0 = every name) and always holding the batch's true classes, so the answer has to come
+    # from the action tokens and the list, not from one fixed list learned by heart
+    list_sampling: bool = False
+    list_min: int = 2  # smallest list drawn (raised to the batch's distinct classes)
+    list_max: int = 0  # largest list drawn; 0 = all trained names
+    # what rank decoding scores per candidate: name ("{name}") | answer ("{name}. description",
+    # the description from the priors cut to llm.max_description_tokens: the full trained
+    # answer, so the class's knowledge is scored too; calibrate it with null or length+null)
+    rank_text: str = "name"
     SETTINGS_CHECKS = {"epochs": check_epochs}  # settings.build: the dotted key in errors
 
     def check(self) -> None:
@@ -148,8 +171,19 @@ class AlignConfig(settings.Configurable):
             raise ConfigError(
                 f"calibration {self.calibration!r}; expected auto or one of {CALIBRATIONS}"
             )
+        self._check_lists()
         if not 0.0 < self.validation_share < 1.0:
             raise ConfigError(f"validation_share must lie in (0, 1), got {self.validation_share}")
         for name in ("seed", "checkpoint_every"):  # a negative seed is "none" in files
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def _check_lists(self) -> None:
+        """List sampling sizes and the rank text (align/listing.py)."""
+        if self.rank_text not in RANK_TEXTS:
+            raise ConfigError(f"rank_text {self.rank_text!r}; choose one of {list(RANK_TEXTS)}")
+        if self.list_min < 1 or self.list_max < 0:
+            raise ConfigError(f"list_min must be >= 1 and list_max >= 0, got "
+                              f"{self.list_min}, {self.list_max}")  # fmt: skip
+        if self.list_max and self.list_max < self.list_min:
+            raise ConfigError(f"list_max {self.list_max} is below list_min {self.list_min}")

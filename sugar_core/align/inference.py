@@ -19,7 +19,7 @@ import torch
 
 from sugar_core import events
 from sugar_core.align import calibration as calibration_mod
-from sugar_core.align import readout
+from sugar_core.align import listing, readout
 from sugar_core.align.answers import AnswerMatcher, EmbedFn, description_of
 from sugar_core.align.config import DECODES
 from sugar_core.align.decoding import continue_greedy, rank_scores, run_prompt
@@ -27,6 +27,7 @@ from sugar_core.align.llm import Prompt
 from sugar_core.align.model import AlignedModel
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import Predictions
+from sugar_core.priors.store import Priors
 from sugar_core.tokenize.store import TokenSet
 
 Callback = Callable[[dict], None]
@@ -46,6 +47,8 @@ class Decoded:
     seconds: float = 0.0  # wall time of the whole call
     prior_share: np.ndarray | None = None  # (K,) softmax of the null input's rank scores
     raw_scores: np.ndarray | None = None  # (N, K) uncalibrated rank scores (keep_scores)
+    null: np.ndarray | None = None  # (K,) the null input's raw rank scores (rank)
+    lengths: np.ndarray | None = None  # (K,) tokens scored per candidate (rank)
 
     @classmethod
     def empty(cls, n: int) -> Decoded:
@@ -73,6 +76,8 @@ def predict(
     callback: Callback | None = None,
     calibration: str | None = None,
     keep_scores: bool = False,
+    priors: Priors | None = None,
+    rank_text: str | None = None,
 ) -> Decoded:
     """Name (and describe) each token sequence (Ls_i, D), choosing from ``candidate_names``.
 
@@ -82,11 +87,14 @@ def predict(
     list (``answers.AnswerMatcher``, with ``embed_fn`` for the closest-by-embedding rule);
     top-5 holds that one class (then -1). ``calibration`` (default: the model's own) corrects
     rank scores (``calibration.py``); with ``keep_scores`` every raw (N, K) score is kept.
+    ``priors`` gives another list's prior notes and descriptions when the model lists names
+    with knowledge or scores whole answers (``rank_text``, default the model's own;
+    ``build_prompt``); its own list needs none.
     """
     _check_request(model, token_list, candidate_names, decode)
     cal = calibration_mod.check(model.calibration if calibration is None else calibration)
     llm, t0 = model.llm, time.perf_counter()
-    prompt = llm.prompt(list(candidate_names))
+    prompt = build_prompt(model, list(candidate_names), priors, rank_text)
     matcher = AnswerMatcher(candidate_names, embed_fn, min_similarity)
     n = len(token_list)
     out = Decoded.empty(n)
@@ -97,6 +105,8 @@ def predict(
         with torch.no_grad(), model.autocast():
             prefix = llm.prefix_cache(prompt)
     rank = _Ranking(prompt, cal, null_scores(model, prompt, prefix) if decode == "rank" else None)
+    if decode == "rank":
+        out.null, out.lengths = rank.null, rank.lengths
     if rank.null is not None:
         out.prior_share = calibration_mod.prior_share(rank.null)
     elif "null" in cal and decode == "rank":
@@ -127,6 +137,25 @@ def predict(
         events.progress(callback, "align", "predict", done=stop, total=n)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def build_prompt(
+    model: AlignedModel, names: list[str], priors: Priors | None = None, rank_text=None
+) -> Prompt:
+    """The prompt for the action list ``names``: with the model's knowledge setting, each name
+    with its prior note (the model's own notes for its own list, else cut from ``priors``);
+    with ``rank_text`` (default the model's) ``answer``, whole answers as candidates."""
+    llm, own = model.llm, list(names) == list(model.class_names)
+    notes = None
+    if llm.cfg.knowledge != "none":
+        stored = own and priors is None and model.class_notes is not None
+        notes = model.class_notes if stored else listing.notes_for(llm, priors, names)
+    prompt = llm.prompt(names, notes)
+    if (rank_text or model.config.rank_text) == "answer":
+        descs = model.class_descriptions if own and priors is None else None
+        descs = priors.select(names).descriptions if priors is not None else descs
+        prompt = listing.answer_candidates(llm, prompt, descs)
+    return prompt
 
 
 def _check_request(model: AlignedModel, token_list, candidate_names, decode: str) -> None:
@@ -224,13 +253,19 @@ def predict_split(
     max_new_tokens: int | None = None,
     embed_fn: EmbedFn | None = None,
     callback: Callback | None = None,
+    priors: Priors | None = None,
+    calibration: str | None = None,
+    rank_text: str | None = None,
+    scores_out: dict | None = None,
 ) -> Predictions:
     """``predict`` on rows ``indices`` of ``tokens``, answers as class ids of the token set.
 
     ``candidates``: class ids (into ``tokens.class_names``) on the action list, in the order
     shown to the LLM; default the model's own list (``candidate_ids``). pred / top5 hold class
     ids, -1 where an answer named no listed class (or top-5 padding). ``metrics`` holds the
-    decode facts only; the caller adds accuracies.
+    decode facts only; the caller adds accuracies. ``priors``, ``calibration`` and
+    ``rank_text`` go to ``predict``; a ``scores_out`` dict receives the rank scores: ``raw``
+    (N, K_c), ``null`` (K_c,) or None, ``lengths`` (K_c,).
     """
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (N,)
     cand = candidate_ids(model, tokens, candidates)  # (K_c,)
@@ -244,7 +279,13 @@ def predict_split(
         max_new_tokens=MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens,
         embed_fn=embed_fn,
         callback=callback,
+        calibration=calibration,
+        keep_scores=scores_out is not None and decode == "rank",
+        priors=priors,
+        rank_text=rank_text,
     )
+    if scores_out is not None:
+        scores_out.update(raw=dec.raw_scores, null=dec.null, lengths=dec.lengths)
     metrics = {
         "decode": decode,
         "predict_seconds": dec.seconds,
@@ -252,7 +293,9 @@ def predict_split(
         "match_rules": {h: dec.how.count(h) for h in sorted(set(dec.how))},
     }
     if decode == "rank":
-        metrics["calibration"] = model.calibration
+        metrics["calibration"] = model.calibration if calibration is None else calibration
+        if (rank_text or model.config.rank_text) != "name":  # whole answers were scored
+            metrics["rank_text"] = rank_text or model.config.rank_text
     names = [tokens.class_names[c] for c in cand]
     if dec.prior_share is not None:  # each listed class's share with no evidence (null input)
         metrics["prior_share"] = {n: float(v) for n, v in zip(names, dec.prior_share)}

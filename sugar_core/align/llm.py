@@ -170,9 +170,11 @@ class FrozenLLM(nn.Module):
         stops.update(extra if isinstance(extra, (list, tuple)) else [extra])
         return {s for s in stops if s is not None}
 
-    def prompt(self, names: list[str]) -> Prompt:
-        """Tokenise the prompt for the action list ``names``."""
-        text = PROMPTS[self.cfg.prompt].format(names=", ".join(names))
+    def prompt(self, names: list[str], notes: list[str] | None = None) -> Prompt:
+        """Tokenise the prompt for the action list ``names``; with ``notes`` (K,) each name is
+        listed as ``name (note)`` (knowledge in the prompt, ``listing.py``)."""
+        entries = list(names) if notes is None else [f"{n} ({t})" for n, t in zip(names, notes)]
+        text = PROMPTS[self.cfg.prompt].format(names=", ".join(entries))
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             full = tok.apply_chat_template(

@@ -31,6 +31,8 @@ class AlignedModel:
     null_token: np.ndarray | None = None  # (D,) the training tokens' mean: the "null" input
     readout: str = "llm"  # llm, or the text-prior fallback chosen on validation (readout.py)
     prototypes: np.ndarray | None = None  # (K, E) class prototypes of the fallback read-out
+    class_notes: list[str] | None = None  # (K,) prior texts listed beside the names (cut)
+    class_descriptions: list[str] | None = None  # (K,) descriptions (answer scoring)
 
     def autocast(self):
         """bf16 autocast on the LLM's device when trained that way, else a no-op context."""

@@ -9,7 +9,8 @@ Layout added to the ``Predictions`` datasets of ``predictions.py``::
     align_history           JSON, one dict per epoch
     weights/null_token      (D,) the training tokens' mean, the null input of calibration
     weights/text_prototypes (K, E) class prototypes, when the text-prior read-out answers
-    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration, readout
+    attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration, readout,
+          class_texts (JSON: the own list's cut prior notes and descriptions, or nulls)
 
 The LLM itself is not copied: ``llm_spec`` names it and ``llm_fingerprint`` (sha256 of its
 config and weight bytes, ``llm.fingerprint``) proves on load that the same weights came back.
@@ -17,6 +18,7 @@ config and weight bytes, ``llm.fingerprint``) proves on load that the same weigh
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 
@@ -49,6 +51,9 @@ def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
         if model.null_token is not None:
             w.create_dataset(schema.NULL_TOKEN, data=np.asarray(model.null_token, np.float32))
         f.attrs["readout"] = model.readout
+        f.attrs["class_texts"] = json.dumps(  # knowledge and answer scoring, own list
+            {"notes": model.class_notes, "descriptions": model.class_descriptions}
+        )
         if model.prototypes is not None:
             w.create_dataset(schema.TEXT_PROTOTYPES, data=np.asarray(model.prototypes, np.float32))
 
@@ -106,6 +111,7 @@ def load_aligned(
         null = weights[schema.NULL_TOKEN][...] if schema.NULL_TOKEN in weights else None
         readout = str(f.attrs.get("readout", "llm"))  # files before it: the LLM
         protos = weights[schema.TEXT_PROTOTYPES][...] if schema.TEXT_PROTOTYPES in weights else None
+        texts = json.loads(str(f.attrs.get("class_texts", "{}")))  # files before it: none
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
     bridge, llm = build_parts(cfg, token_dim)
@@ -130,4 +136,4 @@ def load_aligned(
     bridge.to(device).eval()
     llm.to(device).eval()
     return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null, readout,
-                        protos)  # fmt: skip
+                        protos, texts.get("notes"), texts.get("descriptions"))  # fmt: skip

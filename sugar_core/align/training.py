@@ -28,6 +28,7 @@ from torch import nn
 
 from sugar_core import events, guards
 from sugar_core.accel import autocast, make_accelerator
+from sugar_core.align import listing
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
@@ -57,8 +58,9 @@ class AlignNet(nn.Module):
         self.llm = llm
         self.prompt = prompt
 
-    def forward(self, x, mask, target, target_mask) -> torch.Tensor:
-        return self.llm(self.bridge(x, mask), self.prompt, target, target_mask)
+    def forward(self, x, mask, target, target_mask, prompt: Prompt | None = None) -> torch.Tensor:
+        """Answer loss; ``prompt`` overrides the run's own (a batch's sampled list)."""
+        return self.llm(self.bridge(x, mask), prompt or self.prompt, target, target_mask)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class _Data:
     idx: np.ndarray  # (N,) rows of the token set
     target_of: dict[int, int]  # class id -> position in ``names``
     key: str  # hash of split, names and rows: a resumed run must see the same
+    notes: list[str] | None = None  # (K,) prior texts listed beside the names (uncut)
 
 
 @dataclass
@@ -84,6 +87,7 @@ class _Parts:
     answers: list[list[int]]  # (K,) target ids of each listed class
     std: torch.Tensor | None  # (D,) train tokens' channel std, for token noise
     plan: Plan  # epochs and optimiser steps (sugar_core/schedule.py)
+    notes: list[str] | None = None  # (K,) the names' prior texts, cut to the token budget
 
 
 @dataclass
@@ -115,7 +119,7 @@ def train_alignment(
     epoch. Descriptions for the targets come from ``priors``.
     """
     cfg.check()
-    data = _select(tokens, priors, split, train_classes)
+    data = _select(tokens, priors, split, train_classes, cfg)
     data, val = _hold_out(tokens, data, split, cfg)  # a validation share (plan.py)
     cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx])  # sampler, small sets
     parts = _prepare(tokens, data, cfg)
@@ -138,7 +142,8 @@ def train_alignment(
         state.history[-1]["train_seconds_this_run"] = time.perf_counter() - t0
     null = _channel_stats(tokens, data.idx, "cpu")[0].numpy()  # (D,) the null input
     model = AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history,
-                         cfg.calibration, null)  # fmt: skip
+                         cfg.calibration, null, class_notes=parts.notes,
+                         class_descriptions=list(data.descriptions))  # fmt: skip
     if state.history:
         state.history[-1].update(schedule=parts.plan.record(), sampler=cfg.sampler,
                                  small_data=adapted, warnings=[])  # fmt: skip
@@ -169,7 +174,9 @@ def _hold_out(tokens: TokenSet, data: _Data, split: str, cfg: AlignConfig):
     return dataclasses.replace(data, idx=idx, key=key), val
 
 
-def _select(tokens: TokenSet, priors: Priors, split: str, train_classes: list[int] | None) -> _Data:
+def _select(
+    tokens: TokenSet, priors: Priors, split: str, train_classes: list[int] | None, cfg: AlignConfig
+) -> _Data:
     classes = sorted(set(train_classes)) if train_classes is not None else None
     classes = classes if classes is not None else list(range(len(tokens.class_names)))
     names = [tokens.class_names[c] for c in classes]
@@ -179,7 +186,9 @@ def _select(tokens: TokenSet, priors: Priors, split: str, train_classes: list[in
     if len(idx) == 0:
         raise ConfigError(f"split {split!r} has no training samples of the chosen classes")
     target_of = {c: i for i, c in enumerate(classes)}
-    return _Data(names, descriptions, idx, target_of, _data_key(split, names, idx, tokens))
+    key = _data_key(split, names, idx, tokens)
+    notes = listing.class_notes(priors, names, cfg.llm.knowledge)
+    return _Data(names, descriptions, idx, target_of, key, notes)
 
 
 def _prepare(tokens: TokenSet, data: _Data, cfg: AlignConfig) -> _Parts:
@@ -189,7 +198,8 @@ def _prepare(tokens: TokenSet, data: _Data, cfg: AlignConfig) -> _Parts:
     bridge, llm = build_parts(cfg, tokens.dim)
     if cfg.bridge.standardize:
         bridge.fit(*_channel_stats(tokens, data.idx, "cpu"))
-    prompt = llm.prompt(data.names)
+    notes = listing.cut(llm, data.notes, cfg.llm.knowledge_tokens)
+    prompt = llm.prompt(data.names, notes)
     answers = [llm.answer_ids(prompt, i, d) for i, d in enumerate(data.descriptions)]
     net = AlignNet(bridge, llm, prompt)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -202,7 +212,7 @@ def _prepare(tokens: TokenSet, data: _Data, cfg: AlignConfig) -> _Parts:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total, warm))
     net, opt = acc.prepare(net, opt)
     std = _channel_stats(tokens, data.idx, acc.device)[1] if cfg.token_noise > 0 else None
-    return _Parts(acc, net, opt, sched, params, answers, std, plan)
+    return _Parts(acc, net, opt, sched, params, answers, std, plan, notes)
 
 
 def _train_epoch(
@@ -262,10 +272,16 @@ def _loss(
     x, mask = pad_tokens([tokens.tokens[r] for r in rows], device=device)  # (B, Ls, D)
     if parts.std is not None:
         x = _add_noise(x, mask, parts.std * cfg.token_noise, seed)
-    answers = [parts.answers[data.target_of[int(tokens.labels[r])]] for r in rows]
-    tgt, tmask = pad_answers(answers)  # (B, Lt), (B, Lt)
+    true = [data.target_of[int(tokens.labels[r])] for r in rows]
+    tgt, tmask = pad_answers([parts.answers[t] for t in true])  # (B, Lt), (B, Lt)
+    prompt = None
+    if cfg.list_sampling:  # this batch's list: a seeded subset holding its true classes
+        rng = np.random.default_rng([*seed, 1])
+        shown = listing.sample_list(rng, len(data.names), true, cfg.list_min, cfg.list_max)
+        net = parts.acc.unwrap_model(parts.net)
+        prompt = listing.batch_prompt(net.llm, data.names, parts.notes, shown)
     with autocast(parts.acc):
-        return parts.net(x, mask, tgt.to(device), tmask.to(device))
+        return parts.net(x, mask, tgt.to(device), tmask.to(device), prompt)
 
 
 def _save(parts: _Parts, cfg: AlignConfig, key: str, run_dir: Path | None, state: _State) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from sugar_core import health
 from sugar_core.align import calibration, readout
-from sugar_core.align.inference import null_scores, predict
+from sugar_core.align.inference import build_prompt, null_scores, predict
 from sugar_core.align.model import AlignedModel
 from sugar_core.priors.store import Priors
 from sugar_core.tokenize.store import TokenSet
@@ -41,7 +41,7 @@ def judge(
     names = model.class_names
     seqs = [tokens.tokens[i] for i in val]
     dec = predict(model, seqs, names, describe=False, calibration="none", keep_scores=True)
-    prompt = model.llm.prompt(names)
+    prompt = build_prompt(model, names)
     lengths = np.array([len(c) for c in prompt.candidates])
     null = null_scores(model, prompt)
     out: dict = {"val_n": int(len(val))}

@@ -189,15 +189,35 @@ class Answer:
     class_name: str  # the top-ranked class
     top5: list[tuple[str, float]]  # (class, log-likelihood), best first
     description: str  # generated description ("" with describe=False)
+    # with classes named at prediction time (``candidates``), else None / empty:
+    new_classes: list[str] | None = None  # the candidates given at prediction time
+    baseline: list[tuple[str, float]] | None = None  # embedding baseline (class, cosine)
+    class_description: str = ""  # the winning class's own description text
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "file": self.file,
             "sample_id": self.sample_id,
             "class": self.class_name,
             "top5": [{"class": c, "score": s} for c, s in self.top5],
             "description": self.description,
         }
+        if self.new_classes is None:
+            return out
+        new = set(self.new_classes)
+        for t in out["top5"]:
+            t["new"] = t["class"] in new
+        base = None
+        if self.baseline:
+            top = [{"class": c, "score": s, "new": c in new} for c, s in self.baseline]
+            base = {"class": top[0]["class"], "new": top[0]["new"], "top5": top}
+        out["new"] = self.class_name in new
+        out["class_description"] = self.class_description
+        out["new_classes"] = list(self.new_classes)
+        out["baseline"] = base
+        out["notes"] = list(self.notes)
+        return out
 
 
 def to_layout(raw: RawFile, layout: str) -> list[Sample]:
@@ -223,8 +243,14 @@ def predict_samples(
     max_new_tokens: int = 48,
     batch_size: int = 16,
     callback=None,
+    candidates=None,
 ) -> list[Answer]:
-    """Rank every class the model knows for each sample; describe the winner (``describe``)."""
+    """Rank every candidate class for each sample; describe the winner (``describe``).
+
+    ``candidates`` (``new_classes.Candidates``): the action list to rank instead of the
+    model's own, with classes named at prediction time; the embedding baseline (cosine of the
+    encoder's text-space feature to each candidate's prior prototype) is then reported too.
+    """
     from sugar_core.align.inference import predict
     from sugar_core.tokenize.encoding import encode
 
@@ -233,16 +259,44 @@ def predict_samples(
         for s in to_layout(raw, predictor.layout):
             owners.append(raw.path)
             samples.append(s)
-    names = list(predictor.model.class_names)
+    names = list(predictor.model.class_names if candidates is None else candidates.names)
     data = SkeletonSet(samples, names, predictor.layout, {}, "predict")
     ts = encode(data, predictor.encoder, predictor.heads, prep=predictor.prep)
+    priors = candidates.priors if candidates is not None else None  # notes, answer texts
     dec = predict(
         predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
-        describe=describe, max_new_tokens=max_new_tokens, callback=callback,
+        describe=describe, max_new_tokens=max_new_tokens, callback=callback, priors=priors,
     )  # fmt: skip
+    base = _baseline(ts.projected, candidates) if candidates is not None else None
     out = []
     for i, s in enumerate(samples):
         top = [(names[int(k)], float(v)) for k, v in zip(dec.top5[i], dec.scores[i]) if k >= 0]
-        out.append(Answer(owners[i], s.sample_id, names[int(dec.pred[i])], top,
-                          dec.description[i] if describe else ""))  # fmt: skip
+        a = Answer(owners[i], s.sample_id, names[int(dec.pred[i])], top,
+                   dec.description[i] if describe else "")  # fmt: skip
+        if candidates is not None:
+            a.new_classes = candidates.new_names
+            a.class_description = candidates.descriptions[int(dec.pred[i])]
+            a.notes = list(candidates.notes)
+            if base is not None:
+                a.baseline = [(names[int(k)], float(v)) for k, v in zip(*base[i]) if k >= 0]
+        out.append(a)
     return out
+
+
+def _baseline(projected: np.ndarray, candidates) -> list | None:
+    """Per sample (top-5 positions, cosines) of the embedding baseline, or None when the
+    candidates have no prototypes or they live in another text space than the encoder's
+    (a note says so)."""
+    from sugar_core.priors.prototypes import cosine_rank
+
+    protos = candidates.prototypes  # (K, E)
+    if protos is None:
+        return None
+    if protos.shape[1] != projected.shape[1]:
+        candidates.notes.append(
+            f"no embedding baseline: the priors are {protos.shape[1]}-d, the encoder projects "
+            f"into {projected.shape[1]}-d text space"
+        )
+        return None
+    _, top, cos = cosine_rank(projected, protos, np.arange(len(protos)))  # (N, 5), (N, 5)
+    return list(zip(top, cos))

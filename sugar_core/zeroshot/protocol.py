@@ -17,7 +17,9 @@ Steps (tokenize and align are the ordinary stages, handed seen classes only: ``s
    same data, every sample on ``test_data``): the LLM with the action list swapped for the
    unseen names (``rank`` and / or ``generate``), the embedding baseline (cosine between the
    encoder's text-space projection and the unseen priors' prototypes), and with ``gzsl`` the
-   generalised setting (seen + unseen candidates on seen-class test samples plus unseen ones).
+   generalised setting (seen + unseen candidates on seen-class test samples plus unseen ones);
+   with ``pseudo_unseen``, seen classes held out of steps 2-3 first choose the scoring options
+   (``pseudo.py``); ``fuse`` / ``conse`` add scorers beside the LLM alone (``scorers.py``).
 Accuracies are fractions in [0, 1]; every metrics dict names its ``protocol`` and ``split``.
 """
 
@@ -37,6 +39,7 @@ from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.tokenize.encoding import encode
 from sugar_core.tokenize.store import TokenSet, load_encoder
+from sugar_core.zeroshot import pseudo, scorers
 from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
 from sugar_core.zeroshot.config import ZeroShotConfig
 from sugar_core.zeroshot.plan import (
@@ -47,7 +50,9 @@ from sugar_core.zeroshot.plan import (
     plan_classes,
     shared_layout,
     to_layout,
+    training_indices,
 )
+from sugar_core.zeroshot.pseudo import Choices
 from sugar_core.zeroshot.seen import Callback, encode_seen, train_seen_alignment
 from sugar_core.zeroshot.splits import UnseenSplit
 from sugar_core.zeroshot.store import storable
@@ -167,8 +172,13 @@ def _llm(
     cfg: ZeroShotConfig,
     callback: Callback | None,
     embed_fn=None,
+    priors: Priors | None = None,
+    choices: Choices | None = None,
+    scores_out: dict | None = None,
 ) -> Predictions:
-    """The LLM's answers on rows ``idx`` with ``candidates`` (class ids) as the action list."""
+    """The LLM's answers on rows ``idx`` with ``candidates`` (class ids) as the action list,
+    scored as ``choices`` say (``pseudo.py``; None: the model's own settings)."""
+    choices = choices or Choices()
     return predict_split(
         model,
         tokens,
@@ -180,6 +190,10 @@ def _llm(
         max_new_tokens=cfg.max_new_tokens,
         embed_fn=embed_fn,
         callback=callback,
+        priors=priors,
+        calibration=choices.calibration,
+        rank_text=choices.rank_text,
+        scores_out=scores_out,
     )
 
 
@@ -187,19 +201,21 @@ def _summary(m: dict) -> dict:
     return {k: m[k] for k in SUMMARY_KEYS if k in m}
 
 
-def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn):
-    """(the first decode's predictions and metrics, {decode: summary}, per-decode arrays)."""
+def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn, ch):
+    """(the first decode's predictions and metrics, {decode: summary}, per-decode arrays,
+    rank's full scores (``predict_split``'s ``scores_out``))."""
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    by_decode, primary = {}, None
+    by_decode, primary, raw = {}, None, {}
     for decode in cfg.decodes:
         tagged = events.relay(callback, "zeroshot", f"predict:{decode}")
-        p = _llm(model, t.tokens, t.idx, plan.unseen, decode, cfg, tagged, embed_fn)
+        p = _llm(model, t.tokens, t.idx, plan.unseen, decode, cfg, tagged, embed_fn, t.priors,
+                 ch, raw if decode == "rank" else None)  # fmt: skip
         m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
         by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
         arrays[f"llm_{decode}"] = {"pred": p.pred, "top5": p.top5, "scores": p.scores}
         if primary is None:
             primary = (p, m)
-    return primary, by_decode, arrays
+    return primary, by_decode, arrays, raw
 
 
 def _score_baseline(t: _Test, plan: ClassPlan) -> tuple[dict, dict[str, np.ndarray]]:
@@ -211,7 +227,7 @@ def _score_baseline(t: _Test, plan: ClassPlan) -> tuple[dict, dict[str, np.ndarr
     return _summary(m), {"pred": pred, "top5": top5, "scores": scores}
 
 
-def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn) -> dict:
+def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn, ch) -> dict:
     """Seen + unseen candidates on seen-class test samples and the unseen samples."""
     if not plan.seen_in_test:
         raise ConfigError("--gzsl: the test data has no class that was seen in training")
@@ -232,6 +248,8 @@ def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed
         cfg,
         events.relay(callback, "zeroshot", "predict:gzsl"),
         embed_fn,
+        t.priors,
+        ch,
     )
     out["llm"] = gzsl_metrics(labels, p.pred, plan.seen_in_test, plan.unseen)
     if cfg.baseline:
@@ -242,16 +260,30 @@ def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed
 
 
 def _evaluate(
-    model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, common: dict, callback, embed_fn
+    model,
+    t: _Test,
+    plan: ClassPlan,
+    cfg: ZeroShotConfig,
+    common: dict,
+    callback,
+    embed_fn,
+    ch: Choices,
+    priors: Priors,
 ) -> tuple[Predictions, dict]:
     """Step 4: the unseen-class predictions (first decode) with every figure in their metrics,
-    and the other predictors' arrays."""
-    (p, m), by_decode, arrays = _score_llm(model, t, plan, cfg, callback, embed_fn)
+    and the other predictors' arrays (LLM alone, baseline alone, fused and ConSE beside)."""
+    (p, m), by_decode, arrays, raw = _score_llm(model, t, plan, cfg, callback, embed_fn, ch)
     metrics = {**m, **common, "decode": cfg.decodes[0], "llm": by_decode}
     if cfg.baseline:
         metrics["baseline"], arrays["baseline"] = _score_baseline(t, plan)
+    if cfg.fuse != "off":
+        if not raw:
+            raise ConfigError("fuse combines rank scores: include rank in decodes")
+        metrics["fused"], arrays["fused"] = scorers.fused(model, t, plan, cfg, ch, raw)
+    if cfg.conse:
+        metrics["conse"], arrays["conse"] = scorers.conse(model, t, plan, cfg, ch, priors)
     if cfg.gzsl:
-        metrics["gzsl"] = _gzsl(model, t, plan, cfg, callback, embed_fn)
+        metrics["gzsl"] = _gzsl(model, t, plan, cfg, callback, embed_fn, ch)
     p = replace(p, class_names=list(t.data.class_names), metrics=metrics)
     return p, arrays
 
@@ -279,6 +311,13 @@ def run_zeroshot(
     data_split = default_split(data, cfg.split, "training data")
     plan = plan_classes(split, data.class_names, test_data.class_names if cross else None)
     _check_reuse(tokens, aligned, plan, reused_from or {})
+    # pseudo-unseen validation: seen classes held out of both stages (pseudo.py)
+    held = pseudo.pick(plan.seen, cfg.pseudo_unseen, cfg.pseudo_seed)
+    plan = pseudo.without(plan, held)
+    if held and aligned is not None:  # a reused alignment must not have trained on them
+        names = [plan.train_names[k] for k in held]
+        where = (reused_from or {}).get("aligned", "aligned")
+        check_trained_without(where, aligned.class_names, names, "alignment (pseudo-unseen)")
 
     # 1. one joint layout for both sides
     data, test = _joint_layout(data, test_data, tokens)
@@ -294,7 +333,14 @@ def run_zeroshot(
             train_tokens, priors, cfg.align, data_split, plan, cfg.align_per_class, callback
         )
 
-    # 4. unseen-class samples, scored with the unseen names only
+    # 4. the options left to validation chosen on the pseudo-unseen classes; then unseen-class
+    # samples, scored with the unseen names only
+    choices = pseudo.fixed(cfg)
+    if held:
+        val = training_indices(data, data_split, held)
+        tagged = events.relay(callback, "zeroshot", "predict:pseudo")
+        choices = pseudo.choose(aligned, train_tokens, priors, val, held, cfg, tagged)
+        choices.record["encoder_saw_them"] = bool(set(held) & set(tokens.train_classes or []))
     part, test_split, idx = _unseen_samples(test, cfg, cross, data_split, plan)
     t = _Test(test, test_tokens, test_priors or priors, test_split, part, idx, cross)
     protocol = f"zeroshot/{split.protocol}" + ("/cross-dataset" if cross else "")
@@ -306,10 +352,20 @@ def run_zeroshot(
         unseen=plan.unseen_names,
         seen=plan.seen_names,
         chance=chance(len(plan.unseen)),
+        scored=_scored(part, test_split, len(idx), len(plan.unseen)),
     )
-    p, arrays = _evaluate(aligned, t, plan, cfg, common, callback, embed_fn)
+    if held:
+        common["pseudo_unseen"] = choices.record
+    p, arrays = _evaluate(aligned, t, plan, cfg, common, callback, embed_fn, choices, priors)
     p.metrics["warnings"] = _warnings(train_tokens, aligned, p)
     return ZeroShotResult(p, train_tokens, aligned, plan, arrays)
+
+
+def _scored(part: str, split: str, n: int, u: int) -> str:
+    """Which samples were scored, in words (the metrics' ``scored``)."""
+    if part == "all":
+        return f"all {n} samples of the {u} unseen classes (every view, subject and split part)"
+    return f"the {n} test-part samples of split {split!r} of the {u} unseen classes"
 
 
 def _warnings(tokens: TokenSet, model: AlignedModel, p: Predictions) -> list[str]:

@@ -52,3 +52,30 @@ def test_unseen_samples_and_priors_change_nothing_before_scoring(tiny_llm_dir):
     # the final scoring did read them: the unseen samples' tokens differ
     idx = [i for i, y in enumerate(a.tokens.labels) if y in UNSEEN]
     assert any(not np.array_equal(a.tokens.tokens[i], b.tokens.tokens[i]) for i in idx)
+
+
+def test_new_options_choose_from_seen_classes_only(tiny_llm_dir):
+    """List sampling, knowledge in the prompt, pseudo-unseen choices, fusion and ConSE: the
+    unseen classes' samples and priors still change nothing before the final scoring, the
+    choices made on the pseudo-unseen classes included."""
+    from tests.zeroshot.test_options import options
+
+    cfg = options(tiny_llm_dir)
+    priors_b = tiny_priors()
+    rng = np.random.default_rng(4)
+    priors_b.embeddings[list(UNSEEN)] = rng.normal(size=priors_b.embeddings[list(UNSEEN)].shape)
+    priors_b.descriptions[1] = "a person does something else entirely."
+    priors_b.texts[4, 0] = "a different motion sentence."
+    a = run_zeroshot(tiny_data(), tiny_priors(), SPLIT, cfg)
+    b = run_zeroshot(_other_unseen(tiny_data()), priors_b, SPLIT, cfg)
+    pa = dict(a.model.bridge.named_parameters())
+    for name, w in b.model.bridge.named_parameters():
+        assert torch.equal(pa[name], w), name
+    assert a.model.llm.trainable_state().keys() == b.model.llm.trainable_state().keys()
+    for name, w in a.model.llm.trainable_state().items():
+        assert torch.equal(w, b.model.llm.trainable_state()[name]), name
+    assert _history(a.model.history) == _history(b.model.history)
+    assert a.model.class_notes == b.model.class_notes
+    assert a.metrics["pseudo_unseen"] == b.metrics["pseudo_unseen"]  # same choices, same figures
+    # the final scoring did read the unseen priors: the baseline's cosines differ
+    assert not np.allclose(a.arrays["baseline"]["scores"], b.arrays["baseline"]["scores"])
