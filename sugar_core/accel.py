@@ -44,3 +44,15 @@ def autocast(accelerator=None) -> contextlib.AbstractContextManager:
     handler = accelerator.autocast_handler
     bf16 = handler.enabled if handler is not None else accelerator.mixed_precision == "bf16"
     return torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype matrix products on ``x`` run in: autocast's (bf16) when it is on, else x's.
+
+    Code that feeds products itself casts its weights to this once, before broadcasting them,
+    so autocast never copies an expanded tensor. On the project's CPU (AMX) the encoder under
+    autocast runs as fast as a copy cast wholly to bf16 (bench/encoder_speed.py), so bf16 means
+    autocast over fp32 weights: the optimizer, BN statistics and losses stay fp32.
+    """
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype

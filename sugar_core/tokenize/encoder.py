@@ -11,6 +11,12 @@ are averaged per time step.
                                -> Ls = 13 for T=52, D = 128
     EncoderConfig.paper(...)   CTR-GCN-sized: T=64, widths 64 x4, 128 x3, 256 x3, stride 2 at
                                blocks 5 and 8 -> Ls = 16 for T=64, D = 256
+
+Written for the CPU's fast kernels (issue 18, bench/encoder_speed.py): every 1x1 layer runs as
+a batched matrix product on the NCHW activations (``pointwise``), the lift is folded with alpha
+and the topology and built in the order the aggregation reads it, inference pools without
+indices, and under bf16 autocast weights are cast once per call, before any broadcast. The
+parameters are those of the plain formulation (``encoder_reference.py``, the tests' yardstick).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sugar_core.accel import compute_dtype
 from sugar_core.skeleton.graph import spatial_partitions
 from sugar_core.skeleton.layouts import get_layout
 from sugar_core.tokenize.config import EncoderConfig
@@ -30,6 +37,34 @@ def _bn(c: int, zero: bool = False) -> nn.BatchNorm2d:
     if zero:
         nn.init.zeros_(bn.weight)
     return bn
+
+
+def pointwise(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv`` (1x1, stride 1, one group) as one batched product on (N, C_in, T*V).
+
+    Same weights and result as ``conv(x)``, without the convolution's layout reorders (NCHW
+    1x1 convolutions miss the fast bf16 kernels on CPU); parameters are cast once to the
+    compute dtype, before they are broadcast over the batch.
+    """
+    n, c, t, v = x.shape  # (N, C_in, T, V)
+    dt = compute_dtype(x)
+    o = conv.out_channels
+    w = conv.weight.view(o, c).to(dt).expand(n, o, c)
+    b = conv.bias.to(dt).view(1, o, 1).expand(n, o, t * v)
+    return torch.baddbmm(b, w, x.reshape(n, c, t * v).to(dt)).view(n, o, t, v)
+
+
+def temporal_max3(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """max_pool2d(x, (3, 1), (stride, 1), (1, 0)): the maximum of three shifted views when no
+    gradient is needed (several times faster on CPU), the pooling kernel when one is (its
+    index-based backward is faster than the maximum's)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return F.max_pool2d(x, (3, 1), (stride, 1), (1, 0))
+    t = x.shape[2]  # (N, C, T, V)
+    xp = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
+    end = (t - 1) // stride * stride + 1  # one past the last window start
+    a, b, c = (xp[:, :, i : i + end : stride] for i in range(3))
+    return torch.maximum(torch.maximum(a, b), c)  # (N, C, ceil(T / stride), V)
 
 
 class RefinedGraphConv(nn.Module):
@@ -66,18 +101,27 @@ class RefinedGraphConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, t, v = x.shape  # (N, C_in, T, V)
         k, c, r = self.k, self.c_out, self.rel
-        q, kk = self.qk(x.mean(2, keepdim=True)).view(n, 2, k * r, v).unbind(1)  # (N, K*R, V)
-        rel = torch.tanh(q.unsqueeze(-1) - kk.unsqueeze(-2))  # (N, K*R, V, V)
-        adj = self.lift(rel).view(n, k, c, v, v) * self.alpha + self.topology  # (N, K, C, U, V)
-        val = self.value(x).view(n, k, c, t, v)  # (N, K, C, T, V)
-        # out[n, c, t, u] = sum_k sum_v adj[n, k, c, u, v] * val[n, k, c, t, v]
+        x = x.to(compute_dtype(x))
+        q, kk = pointwise(self.qk, x.mean(2, keepdim=True)).view(n, 2, k * r, v).unbind(1)
+        # relations and adjacency built transposed (V before U): the products below take
+        # them as they come, and the K partitions move next to each other in the one add
+        rel_t = torch.tanh(q.unsqueeze(-2) - kk.unsqueeze(-1))  # (N, K*R, V, U)
+        # lift (1x1, K groups) folded with alpha and the topology: one product, one add
+        alpha = self.alpha.to(x.dtype)
+        w = self.lift.weight.view(k, c, r).to(x.dtype) * alpha  # (K, C, R)
+        fixed = self.topology.to(x.dtype) + self.lift.bias.to(x.dtype).view(k, c, 1, 1) * alpha
+        fixed_t = fixed.transpose(-1, -2).expand(k, c, v, v).transpose(0, 1).contiguous()
+        dyn_t = torch.matmul(w, rel_t.view(n, k, r, v * v)).view(n, k, c, v, v)  # (N, K, C, V, U)
+        adj_t = fixed_t + dyn_t.transpose(1, 2)  # (N, C, K, V, U), contiguous: fixed_t's order
+        val = pointwise(self.value, x).view(n, k, c, t, v)  # (N, K, C, T, V)
+        # out[n, c, t, u] = sum_k sum_v val[n, k, c, t, v] * adj_t[n, c, k, v, u]
         if k == 1:
-            out = torch.matmul(val[:, 0], adj[:, 0].transpose(-1, -2))  # (N, C, T, U)
+            out = torch.matmul(val[:, 0], adj_t[:, :, 0])  # (N, C, T, U)
         else:
-            adj = adj.permute(0, 2, 1, 4, 3).reshape(n, c, k * v, v)  # (N, C, K*V, U)
             val = val.permute(0, 2, 3, 1, 4).reshape(n, c, t, k * v)  # (N, C, T, K*V)
-            out = torch.matmul(val, adj)  # (N, C, T, U)
-        return F.relu(self.bn(out) + self.skip(x))
+            out = torch.matmul(val, adj_t.reshape(n, c, k * v, v))  # (N, C, T, U)
+        skip = x if isinstance(self.skip, nn.Identity) else self.skip[1](pointwise(self.skip[0], x))
+        return F.relu(self.bn(out) + skip)
 
 
 class MultiScaleTemporalConv(nn.Module):
@@ -107,10 +151,10 @@ class MultiScaleTemporalConv(nn.Module):
         self.bn = _bn(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.entry(x)  # (N, C_out, T, V)
+        h = self.entry[1](pointwise(self.entry[0], x))  # (N, C_out, T, V)
         parts = h.split(self.width, dim=1)
         outs = [conv(F.relu(p)) for conv, p in zip(self.dilated, parts)]
-        pooled = F.max_pool2d(F.relu(parts[-2]), (3, 1), (self.stride, 1), (1, 0))
+        pooled = temporal_max3(F.relu(parts[-2]), self.stride)
         outs += [pooled, parts[-1][:, :, :: self.stride]]
         return self.bn(torch.cat(outs, dim=1))  # (N, C_out, ceil(T / stride), V)
 
@@ -129,7 +173,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.tcn(self.gcn(x))
-        return F.relu(y if self.skip is None else y + self.skip(x))
+        if self.skip is None:
+            return F.relu(y)
+        if isinstance(self.skip, nn.Identity):
+            return F.relu(y + x)
+        conv, bn = self.skip
+        return F.relu(y + bn(pointwise(conv, x[:, :, :: conv.stride[0]])))
 
 
 class SkeletonEncoder(nn.Module):
