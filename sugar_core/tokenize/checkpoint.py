@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import torch
@@ -43,7 +44,10 @@ def read_torch(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict:
         raise InputFormatError(
             path, f"refused: it holds more than tensors and plain data ({_why(exc)}); {hint}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
+    except (RuntimeError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            OverflowError, MemoryError, struct.error) as exc:  # fmt: skip
+        # random bytes reach the unpickler's stack and memo in many ways (IndexError: a pop
+        # from an empty stack), none of them code: each is a damaged file
         what = " ".join(str(exc).split())[:120]
         raise InputFormatError(
             path, f"damaged or truncated checkpoint ({exc.__class__.__name__}: {what}); {hint}"
