@@ -173,6 +173,13 @@ def load_predictor(
             f"{tokens_path}: its encoder makes {encoder.cfg.dim}-wide tokens, the bridge in "
             f"{aligned} reads {model.token_dim}; pass the tokens file it was trained with"
         )
+    if model.readout != "llm":
+        warnings.append(
+            f"{aligned}: its LLM collapsed or sat near chance on the validation part when it "
+            "was aligned; answers on its own action list come from the text-prior classifier "
+            "(`readout` in --json), with no description; align with more steps "
+            "(`sugar align --epochs N` or `--set min_steps=N`) to let the LLM answer"
+        )
     return Predictor(model, encoder, heads, prep, layout, tokens_path, warnings)
 
 
@@ -194,6 +201,7 @@ class Answer:
     baseline: list[tuple[str, float]] | None = None  # embedding baseline (class, cosine)
     class_description: str = ""  # the winning class's own description text
     notes: list[str] = field(default_factory=list)
+    readout: str = "llm"  # or the text-prior fallback the model chose at align time
 
     def to_dict(self) -> dict:
         out = {
@@ -203,6 +211,8 @@ class Answer:
             "top5": [{"class": c, "score": s} for c, s in self.top5],
             "description": self.description,
         }
+        if self.readout != "llm":  # the key exists only when the LLM did not answer
+            out["readout"] = self.readout
         if self.new_classes is None:
             return out
         new = set(self.new_classes)
@@ -251,6 +261,7 @@ def predict_samples(
     model's own, with classes named at prediction time; the embedding baseline (cosine of the
     encoder's text-space feature to each candidate's prior prototype) is then reported too.
     """
+    from sugar_core.align import readout
     from sugar_core.align.inference import predict
     from sugar_core.tokenize.encoding import encode
 
@@ -263,16 +274,22 @@ def predict_samples(
     data = SkeletonSet(samples, names, predictor.layout, {}, "predict")
     ts = encode(data, predictor.encoder, predictor.heads, prep=predictor.prep)
     priors = candidates.priors if candidates is not None else None  # notes, answer texts
+    # the model's own list, and align chose the text-prior read-out: it answers, not the LLM
+    fallback = readout.applies(predictor.model, names) if candidates is None else False
+    describe = describe and not fallback  # a collapsed LLM's description is of its own answer
     dec = predict(
         predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
         describe=describe, max_new_tokens=max_new_tokens, callback=callback, priors=priors,
     )  # fmt: skip
+    if fallback:
+        dec.pred, dec.top5, dec.scores = readout.rank(ts.projected, predictor.model.prototypes)
     base = _baseline(ts.projected, candidates) if candidates is not None else None
     out = []
     for i, s in enumerate(samples):
         top = [(names[int(k)], float(v)) for k, v in zip(dec.top5[i], dec.scores[i]) if k >= 0]
         a = Answer(owners[i], s.sample_id, names[int(dec.pred[i])], top,
-                   dec.description[i] if describe else "")  # fmt: skip
+                   dec.description[i] if describe else "",
+                   readout=predictor.model.readout if fallback else "llm")  # fmt: skip
         if candidates is not None:
             a.new_classes = candidates.new_names
             a.class_description = candidates.descriptions[int(dec.pred[i])]

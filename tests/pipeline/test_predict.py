@@ -220,3 +220,36 @@ def test_guess_format_from_names():
     assert guess_format("ann.pkl") == "pyskl"
     with pytest.raises(ConfigError, match="--format"):
         guess_format("clip.mp4")
+
+
+def test_a_model_whose_llm_collapsed_answers_with_its_text_prior_readout(trained, tmp_path):
+    """Align chose the text-prior read-out on validation (align/readout.py): raw files are
+    then named by that classifier too, said in a warning and in --json, never silently."""
+    from sugar_core.align import readout
+    from sugar_core.align.store import load_aligned, save_aligned
+    from sugar_core.predictions import read_predictions
+    from sugar_core.priors.prototypes import class_prototypes, cosine_rank
+    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.store import load_encoder
+
+    d, data, rows, _ = trained
+    model = load_aligned(d / "aligned.h5")
+    model.readout = readout.FALLBACK
+    model.prototypes = class_prototypes(_priors(), list(SYNTHETIC_CLASSES))
+    p, _ = read_predictions(d / "aligned.h5")
+    save_aligned(tmp_path / "fallback.h5", model, p,
+                 inputs=[{"path": str(d / "tokens.h5"), "sha256": None}])  # fmt: skip
+    write_numpy(data.subset(rows), tmp_path / "two.npz")
+    res = _run("--model", tmp_path / "fallback.h5", "--tokens", d / "tokens.h5",
+               tmp_path / "two.npz", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "text-prior classifier" in " ".join(res.stderr.split())
+    answers = json.loads(res.stdout)
+    # what the text-prior classifier says on the encoder's own features of these samples
+    encoder, heads, prep, _ = load_encoder(d / "tokens.h5")
+    ts = encode(data.subset(rows), encoder, heads, prep=prep)
+    _, top, _ = cosine_rank(ts.projected, model.prototypes, np.arange(len(SYNTHETIC_CLASSES)))
+    for a, want in zip(answers, top):
+        assert set(a) == JSON_KEYS | {"readout"} and a["readout"] == readout.FALLBACK
+        assert [t["class"] for t in a["top5"]] == [SYNTHETIC_CLASSES[k] for k in want if k >= 0]
+        assert a["description"] == ""  # the collapsed LLM does not describe
