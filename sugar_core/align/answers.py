@@ -56,10 +56,19 @@ def first_sentence(text: str) -> str:
     return _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
 
 
-def description_of(text: str) -> str:
-    """The description part: what follows the first ``}``; without braces, the second sentence on.
+# words a sentence cut by the token budget must not end on
+_DANGLING = frozenset(
+    "and or but with of the a an to in on at by for from then while as its their".split()
+)
 
-    >>> description_of("{sit down}. a person lowers the hips onto a chair.")
+
+def description_of(text: str) -> str:
+    """The description: the first sentence after the first ``}`` (without braces, the second
+    sentence). The target is one sentence, so what follows its end, or a second answer begun
+    with ``{``, is dropped; a sentence cut by the token budget loses its dangling last words
+    (``... in both hands and`` -> ``... in both hands``).
+
+    >>> description_of("{sit down}. a person lowers the hips onto a chair. {stand")
     'a person lowers the hips onto a chair.'
     """
     text = text.strip()
@@ -68,7 +77,14 @@ def description_of(text: str) -> str:
     else:
         parts = _SENTENCE_END.split(text, maxsplit=1)
         rest = parts[1] if len(parts) > 1 else ""
-    return rest.lstrip(" .:;,-\n\t").strip()
+    rest = rest.lstrip(" .:;,-\n\t").split("{", 1)[0]
+    end = _SENTENCE_END.search(rest)
+    if end is not None:
+        return rest[: end.end() if end.group() in ".!?" else end.start()].strip()
+    words = rest.split()
+    while words and words[-1].strip(",;:").lower() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(",;:")
 
 
 class AnswerMatcher:

@@ -61,3 +61,14 @@ def test_helpers():
     assert description_of("sit down. a person sits.") == "a person sits."
     assert description_of("{sit down}") == ""
     assert description_of("") == ""
+
+
+def test_description_is_one_clean_sentence():
+    # what the demo printed before: the sentence ran into a second answer
+    raw = "{waving} a person holds one end of a long object in both hands and {"
+    assert description_of(raw) == "a person holds one end of a long object in both hands"
+    assert description_of("{sit down}. a person sits. {stand up}. a person") == "a person sits."
+    assert description_of("{sit down}. a person sits!\nmore") == "a person sits!"
+    assert description_of("{sit down}. a person sits\nand then") == "a person sits"
+    assert description_of("{throw}. a person lifts the arm, and the") == "a person lifts the arm"
+    assert description_of("{throw}. the") == ""
