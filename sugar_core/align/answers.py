@@ -58,7 +58,8 @@ def first_sentence(text: str) -> str:
 
 # words a sentence cut by the token budget must not end on
 _DANGLING = frozenset(
-    "and or but with of the a an to in on at by for from then while as its their".split()
+    "and or but with of the a an to in on onto into toward towards at by for from then while as "
+    "its their than that which".split()
 )
 
 

@@ -72,3 +72,6 @@ def test_description_is_one_clean_sentence():
     assert description_of("{sit down}. a person sits\nand then") == "a person sits"
     assert description_of("{throw}. a person lifts the arm, and the") == "a person lifts the arm"
     assert description_of("{throw}. the") == ""
+    # the demo's squatting answer at 16 new tokens
+    cut = "{squatting}. a person bends both knees to lower the body into"
+    assert description_of(cut) == "a person bends both knees to lower the body"
