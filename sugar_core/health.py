@@ -93,6 +93,10 @@ FIXES = {
         "Likely cause: an undertrained seen-class encoder or alignment; train longer "
         "(--epochs / --align-epochs N, or --set tokenize.min_steps=N / align.min_steps=N)."
     ),
+    "ensemble": (
+        "Likely cause: the fused sources themselves (run sugar eval on each), or weights that "
+        "favour a weak one; check the fitted weights in the file, or give --weights."
+    ),
 }
 
 

@@ -67,3 +67,13 @@ def test_check_predictions_counts_the_candidates_and_names_off_list_answers():
     out = health.check_predictions(p, "aligned")
     assert "no listed class" in out[0] and "0.250 for 4 classes" in out[1]
     assert "sugar align --epochs N" in out[0]
+
+
+def test_each_file_kind_gets_its_own_advice():
+    y = _labels(k=5, per=8)
+    ids = [str(i) for i in range(len(y))]
+    p = Predictions(labels=y, pred=np.zeros_like(y), top5=np.zeros((len(y), 5), np.int64),
+                    class_names=list("abcde"), sample_ids=ids)  # fmt: skip
+    fused = " ".join(health.check_predictions(p, "ensemble"))
+    assert "fused sources" in fused and "--weights" in fused and "sugar align" not in fused
+    assert "--align-epochs" in " ".join(health.check_predictions(p, "zeroshot"))
