@@ -14,6 +14,7 @@ from sugar_core.errors import InputFormatError
 from sugar_core.tokenize.checkpoint import read_torch
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch on random headers
 @pytest.mark.parametrize("size", [1, 7, 64, 2000])
 def test_random_bytes_are_a_damaged_file(tmp_path, size):
     path = tmp_path / "checkpoint.pt"
