@@ -253,16 +253,10 @@ def _prototypes(ts, config: dict, priors, path) -> np.ndarray:
 
 
 def _probe(feats: np.ndarray, labels: np.ndarray, fit: np.ndarray, k: int) -> np.ndarray:
-    """(N, K) log-probabilities of a logistic regression fit on the ``fit`` rows only."""
-    from sklearn.linear_model import LogisticRegression
+    """(N, K) log-probabilities of the training's logistic probe fit on the ``fit`` rows only."""
+    from sugar_core.tokenize.probe import logistic_log_proba
 
-    mu, sd = feats[fit].mean(0), feats[fit].std(0) + 1e-6
-    x = (feats - mu) / sd
+    classes, logp = logistic_log_proba(feats[fit], labels[fit], feats)
     out = np.full((len(feats), k), LOG_FLOOR)
-    classes = np.unique(labels[fit])
-    if len(classes) == 1:
-        out[:, classes[0]] = 0.0
-        return out
-    clf = LogisticRegression(C=1.0, max_iter=500).fit(x[fit], labels[fit])
-    out[:, clf.classes_] = np.maximum(clf.predict_log_proba(x), LOG_FLOOR)
+    out[:, classes] = np.maximum(logp, LOG_FLOOR)
     return out

@@ -58,6 +58,22 @@ def linear_probe(
     raise ValueError(f"probe kind {kind!r}; expected logistic or ridge")
 
 
+def logistic_log_proba(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, strength: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(classes (C,), log-probabilities (N_test, C)) of the logistic probe of ``linear_probe``
+    (same standardisation and regularisation), for read-outs that need scores, not classes.
+    A single training class gets log-probability 0."""
+    xtr, xte = _standardise(np.asarray(train_x, np.float64), np.asarray(test_x, np.float64))
+    classes = np.unique(train_y)
+    if len(classes) == 1:
+        return classes, np.zeros((len(xte), 1))
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=1.0 / strength, max_iter=500).fit(xtr, train_y)
+    return clf.classes_, clf.predict_log_proba(xte)
+
+
 def fit_linear_map(
     x: np.ndarray, y: np.ndarray, ridge: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
