@@ -89,12 +89,11 @@ def find_priors(path: str | os.PathLike) -> str | None:
 def file_faithfulness(p, priors_path: str | os.PathLike, encoder=None) -> dict:
     """``faithfulness`` of a Predictions ``p`` against a priors file; the text encoder is the
     one the priors record unless ``encoder`` is given."""
-    from sugar_core.priors.encoders import load_text_encoder
+    from sugar_core.priors.encoders import DEFAULT_TEXT_ENCODER, encoder_spec, load_text_encoder
 
     priors = read_priors(priors_path)
     if encoder is None:
-        spec = priors.encoder_id.rsplit("@", 1)[0] if priors.encoder_id else "minilm"
-        encoder = load_text_encoder(spec)
+        encoder = load_text_encoder(encoder_spec(priors.encoder_id) or DEFAULT_TEXT_ENCODER)
     out = faithfulness(p.description, p.pred, p.labels, p.class_names, priors, encoder)
     out["priors"] = str(priors_path)
     return out

@@ -35,7 +35,12 @@ from sugar_core.errors import BackendError, SugarError
 from sugar_core.priors.backends import Backend, BackendConfig, make_backend
 from sugar_core.priors.build import build_priors, default_cache_dir
 from sugar_core.priors.config import PriorsConfig
-from sugar_core.priors.encoders import DEFAULT_TEXT_ENCODER, TextEncoder, load_text_encoder
+from sugar_core.priors.encoders import (
+    DEFAULT_TEXT_ENCODER,
+    TextEncoder,
+    encoder_spec,
+    load_text_encoder,
+)
 from sugar_core.priors.store import Priors, read_priors, write_priors
 from sugar_core.version import __version__
 
@@ -59,11 +64,6 @@ class MadePriors:
     source: dict[str, str] = field(default_factory=dict)  # backend id, or NAME_ONLY
     cached: set[str] = field(default_factory=set)  # names read from the class cache
     notes: list[str] = field(default_factory=list)
-
-
-def encoder_spec(encoder_id: str) -> str:
-    """The spec that loads a text encoder back from its id (``spec@weights-hash``)."""
-    return encoder_id.rsplit("@", 1)[0] if "@" in encoder_id else encoder_id
 
 
 def priors_settings(

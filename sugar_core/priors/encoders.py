@@ -28,6 +28,11 @@ from sugar_core.models import minilm_path
 DEFAULT_TEXT_ENCODER = "minilm"
 
 
+def encoder_spec(encoder_id: str) -> str:
+    """The spec that loads a text encoder back from its id (``spec@weights-hash``)."""
+    return encoder_id.rsplit("@", 1)[0] if "@" in encoder_id else encoder_id
+
+
 def weights_hash(model) -> str:
     """sha256 over a module's state dict (names, shapes and values), first 16 hex digits."""
     h = hashlib.sha256()
