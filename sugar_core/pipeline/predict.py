@@ -274,25 +274,28 @@ def predict_samples(
     data = SkeletonSet(samples, names, predictor.layout, {}, "predict")
     ts = encode(data, predictor.encoder, predictor.heads, prep=predictor.prep)
     priors = candidates.priors if candidates is not None else None  # notes, answer texts
-    # the model's own list, and align chose the text-prior read-out: it answers, not the LLM
+    # the model's own list, and align chose the text-prior read-out: it answers and the LLM
+    # is not run (its answers would be discarded, its descriptions are of its own answers)
     fallback = readout.applies(predictor.model, names) if candidates is None else False
-    describe = describe and not fallback  # a collapsed LLM's description is of its own answer
-    dec = predict(
-        predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
-        describe=describe, max_new_tokens=max_new_tokens, callback=callback, priors=priors,
-    )  # fmt: skip
     if fallback:
-        dec.pred, dec.top5, dec.scores = readout.rank(ts.projected, predictor.model.prototypes)
+        pred, top5, scores = readout.rank(ts.projected, predictor.model.prototypes)
+        texts = [""] * len(samples)
+    else:
+        dec = predict(
+            predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
+            describe=describe, max_new_tokens=max_new_tokens, callback=callback, priors=priors,
+        )  # fmt: skip
+        pred, top5, scores = dec.pred, dec.top5, dec.scores
+        texts = dec.description if describe else [""] * len(samples)
     base = _baseline(ts.projected, candidates) if candidates is not None else None
     out = []
     for i, s in enumerate(samples):
-        top = [(names[int(k)], float(v)) for k, v in zip(dec.top5[i], dec.scores[i]) if k >= 0]
-        a = Answer(owners[i], s.sample_id, names[int(dec.pred[i])], top,
-                   dec.description[i] if describe else "",
+        top = [(names[int(k)], float(v)) for k, v in zip(top5[i], scores[i]) if k >= 0]
+        a = Answer(owners[i], s.sample_id, names[int(pred[i])], top, texts[i],
                    readout=predictor.model.readout if fallback else "llm")  # fmt: skip
         if candidates is not None:
             a.new_classes = candidates.new_names
-            a.class_description = candidates.descriptions[int(dec.pred[i])]
+            a.class_description = candidates.descriptions[int(pred[i])]
             a.notes = list(candidates.notes)
             if base is not None:
                 a.baseline = [(names[int(k)], float(v)) for k, v in zip(*base[i]) if k >= 0]

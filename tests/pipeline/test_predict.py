@@ -222,7 +222,9 @@ def test_guess_format_from_names():
         guess_format("clip.mp4")
 
 
-def test_a_model_whose_llm_collapsed_answers_with_its_text_prior_readout(trained, tmp_path):
+def test_a_model_whose_llm_collapsed_answers_with_its_text_prior_readout(
+    trained, tmp_path, monkeypatch
+):
     """Align chose the text-prior read-out on validation (align/readout.py): raw files are
     then named by that classifier too, said in a warning and in --json, never silently."""
     from sugar_core.align import readout
@@ -240,6 +242,11 @@ def test_a_model_whose_llm_collapsed_answers_with_its_text_prior_readout(trained
     save_aligned(tmp_path / "fallback.h5", model, p,
                  inputs=[{"path": str(d / "tokens.h5"), "sha256": None}])  # fmt: skip
     write_numpy(data.subset(rows), tmp_path / "two.npz")
+
+    def no_llm(*args, **kwargs):
+        raise AssertionError("the collapsed LLM was run")
+
+    monkeypatch.setattr("sugar_core.align.inference.predict", no_llm)
     res = _run("--model", tmp_path / "fallback.h5", "--tokens", d / "tokens.h5",
                tmp_path / "two.npz", "--json")  # fmt: skip
     assert res.exit_code == 0, res.output
