@@ -307,11 +307,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     removed first (``remove_stale_temps``).
     """
     path = Path(path)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]  # deepest first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix, dir=path.parent)
     except OSError as exc:
+        _remove_empty(made)
         raise write_failure(path, exc) from None
     os.close(fd)
     tmp = Path(tmp)
@@ -327,9 +329,19 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        _remove_empty(made)  # a failed write leaves no new folder either
         if isinstance(exc, OSError):
             raise write_failure(path, exc) from None
         raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are still empty; others are left alone."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone else wrote there), or already gone
+            return
 
 
 def temp_prefix(path: str | os.PathLike) -> str:

@@ -184,3 +184,20 @@ def test_reader_workers_leave_ctrl_c_to_the_parent_and_die_with_it():
     ignored, death_signal = queue.get(timeout=20)
     proc.join()
     assert ignored and death_signal == signal.SIGKILL
+
+
+def test_a_failed_write_leaves_no_new_folder(tmp_path):
+    keep = tmp_path / "kept"
+    keep.mkdir()
+    with pytest.raises(RuntimeError), outputs.atomic_path(keep / "new" / "deeper" / "out.h5") as t:
+        t.write_text("half")
+        raise RuntimeError("the reader failed")
+    assert keep.is_dir() and list(keep.iterdir()) == []  # the folders it made are gone
+    (keep / "new").mkdir()
+    (keep / "new" / "theirs.txt").write_text("x")  # someone else's file: that folder stays
+    with pytest.raises(RuntimeError), outputs.atomic_path(keep / "new" / "sub" / "out.h5"):
+        raise RuntimeError("again")
+    assert sorted(p.name for p in (keep / "new").iterdir()) == ["theirs.txt"]
+    with outputs.atomic_path(keep / "ok" / "out.h5") as t:  # success keeps them
+        t.write_text("whole")
+    assert (keep / "ok" / "out.h5").read_text() == "whole"
