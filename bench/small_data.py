@@ -14,6 +14,12 @@ warnings count and the wall times; then mean +- std per subset. --json-out keeps
     .venv/bin/python bench/small_data.py --seeds 0,1,2
     .venv/bin/python bench/small_data.py --subsets ucla-10 --seeds 0 --budget tiny   # smoke
 
+The alignment schedule sweep (choices made on the validation part, val_* columns): keep each
+subset-seed's tokens once, then align again with other settings on the same tokens:
+
+    .venv/bin/python bench/small_data.py --subsets msr-xsub --seeds 0 --tokens-dir runs/tok \
+        --align-set min_steps=250
+
 --budget tiny caps both stages (min_steps 20 / 4, min_epochs 1) and the test part (60 clips):
 a smoke test of the script, saying nothing about accuracy. A full-budget run on two shared CPU
 cores takes hours (the encoder's floor is 1,200 steps, the alignment's 100).
@@ -55,7 +61,27 @@ def subset(data, split: str, per_class: int, seed: int, test_limit: int):
     return data
 
 
-def configs(seed: int, budget: str):
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def overrides(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs (top-level AlignConfig fields) as a dict, numbers parsed."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--align-set {pair!r}: expected KEY=VALUE")
+        out[key] = _value(value)
+    return out
+
+
+def configs(seed: int, budget: str, align_set: dict | None = None):
     from sugar_core.align.config import AlignConfig
     from sugar_core.tokenize.config import TokenizeConfig
 
@@ -63,23 +89,34 @@ def configs(seed: int, budget: str):
     if budget == "tiny":
         tok = replace(tok, min_steps=20, min_epochs=1, warmup_epochs=0)
         align = replace(align, min_steps=4, llm=replace(align.llm, max_description_tokens=8))
-    return tok, align
+    return tok, replace(align, **(align_set or {}))
 
 
 def one(name: str, seed: int, args) -> dict:
     from sugar_core.align.inference import predict_split
     from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.store import read_tokens, write_tokens
     from sugar_core.tokenize.training import train_encoder
 
     kind, split, per_class = SUBSETS[name]
     data, _ = load_ucla() if kind == "nw-ucla" else load_msr()
     priors, _ = load_priors(kind, data.class_names, workdir())
     data = subset(data, split, per_class, seed, 60 if args.budget == "tiny" else 0)
-    tok_cfg, align_cfg = configs(seed, args.budget)
+    tok_cfg, align_cfg = configs(seed, args.budget, overrides(args.align_set))
+    kept = args.tokens_dir / f"{name}-s{seed}-{args.budget}.h5" if args.tokens_dir else None
     t0 = time.perf_counter()
-    enc, heads, history = train_encoder(data, priors, tok_cfg, "small")
-    ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split="small")
+    reused = kept is not None and kept.exists()
+    if reused:
+        ts = read_tokens(kept)
+        print(f"[bench] tokens reused from {kept}", file=sys.stderr)
+    else:
+        enc, heads, history = train_encoder(data, priors, tok_cfg, "small")
+        ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split="small")
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_tokens(ts, kept, seed=seed)
+    history = ts.history
     t1 = time.perf_counter()
     from sugar_core.align.training import train_alignment
 
@@ -95,6 +132,8 @@ def one(name: str, seed: int, args) -> dict:
         "llm": p.metrics.get("llm_top1", m["top1"]), "answer_top1": m["top1"],
         "readout": p.metrics.get("readout", "llm"),
         "encoder_plan": last.get("schedule"), "align_plan": al.get("schedule"),
+        "val_llm": al.get("val_llm_top1"), "val_text_prior": al.get("val_text_prior_top1"),
+        "align_set": overrides(args.align_set), "tokens_reused": reused,
         "warnings": last.get("warnings", []) + al.get("warnings", []),
         "tokenize_s": t1 - t0, "align_s": t2 - t1, "predict_s": time.perf_counter() - t2,
     }  # fmt: skip
@@ -110,7 +149,7 @@ def _stat(values) -> str:
 
 
 def table(rows: list[dict]) -> None:
-    cols = ("probe", "text_prior", "llm", "answer_top1", "chance")
+    cols = ("probe", "text_prior", "llm", "answer_top1", "val_llm", "val_text_prior", "chance")
     print(f"{'subset':10} {'seed':>4} " + " ".join(f"{c:>11}" for c in cols) + "   steps  warn  s")
     for r in rows:
         figs = " ".join(f"{r[c]:11.3f}" if r[c] is not None else f"{'-':>11}" for c in cols)
@@ -129,6 +168,19 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--budget", choices=("default", "tiny"), default="default")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--tokens-dir",
+        type=Path,
+        default=None,
+        help="Keep each subset-seed's tokens file here and reuse it when present.",
+    )
+    ap.add_argument(
+        "--align-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="An AlignConfig field for every run (repeatable), e.g. min_steps=250.",
+    )
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
