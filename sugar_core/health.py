@@ -9,6 +9,9 @@ training, ``sugar eval`` on a predictions file. An empty list means nothing was 
     collapse      one answer takes more than max(0.5, 2 x its true share) of the predictions
                   (with >= 4 classes), or more than max(0.9, true share + 0.3) (2-3 classes)
     near chance   top-1 <= 1/K + max(0.05, 2 standard errors of a uniform guess on n samples)
+    lagging       top-1 at least 0.15 under a simpler read-out's on the same samples, and more
+                  than 2 standard errors of the difference under it (``lags``: an LLM that
+                  learned something, but far less than the encoder's text-prior classifier)
 
 Both need at least ``MIN_N`` predictions; -1 (an answer naming no listed class) counts as an
 answer of its own.
@@ -24,6 +27,7 @@ MIN_N = 8  # fewer predictions than this say nothing either way
 MAJORITY = 0.5  # with >= MANY classes: one answer above this share (and 2x its true share)
 MANY = 4
 MARGIN = 0.05  # near chance: at least this far above 1/K to count as learned
+LAG = 0.15  # lagging: at least this far under the simpler read-out (and 2 standard errors)
 
 
 def facts(pred, labels, num_classes: int) -> dict:
@@ -80,6 +84,22 @@ def check(pred, labels, num_classes: int, what: str, fix: str, names=None) -> li
             f"({f['chance']:.3f} for {f['classes']} classes). {fix}"
         )
     return out
+
+
+def lags(top1: float, other_top1: float, n: int, what: str, other: str, fix: str) -> list[str]:
+    """A warning when a read-out's ``top1`` on ``n`` samples sits at least ``LAG`` and more
+    than 2 standard errors of the difference under ``other_top1`` (the ``other`` read-out's,
+    same samples); else none."""
+    if n < MIN_N:
+        return []
+    gap = other_top1 - top1
+    se = math.sqrt((top1 * (1 - top1) + other_top1 * (1 - other_top1)) / n)
+    if gap < LAG or gap <= 2 * se:
+        return []
+    return [
+        f"{what}: top-1 {top1:.3f} on {n} samples is {100 * gap:.0f} points under the "
+        f"{other}'s {other_top1:.3f}: it learned far less than it could. {fix}"
+    ]
 
 
 # the likely cause and the flag to change, by the kind of file the predictions come from

@@ -2,9 +2,10 @@
 
 The text-prior classifier needs no LLM: a sample's class is the one whose prior prototype
 (``priors/prototypes.py``) is most cosine-similar to the encoder's text-space feature
-(``TokenSet.projected``). When the LLM collapsed or sat near chance on the validation part
-and this classifier did better there, ``align/validation.py`` makes it the model's read-out
-(``AlignedModel.readout = FALLBACK``), and every prediction on the model's own action list
+(``TokenSet.projected``). When the LLM collapsed, sat near chance or lagged far behind this
+classifier on the validation part (``sugar_core.health``) and this classifier did better there,
+``align/validation.py`` makes it the model's read-out (``AlignedModel.readout = FALLBACK`` or
+``FALLBACK_LAG``), and every prediction on the model's own action list
 says so (``metrics["readout"]``), with the LLM's own answers kept in ``raw_text`` and its
 accuracy as ``llm_top1``. Never swapped silently, and never for another action list
 (zero-shot names: the prototypes are of the trained classes).
@@ -19,6 +20,7 @@ from sugar_core.priors.store import Priors
 
 LLM = "llm"
 FALLBACK = "text-prior (fallback: LLM collapsed on validation)"
+FALLBACK_LAG = "text-prior (fallback: LLM far under the text prior on validation)"
 
 
 def prototypes_for(priors: Priors, names: list[str], dim: int) -> np.ndarray | None:

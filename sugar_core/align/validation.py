@@ -17,10 +17,11 @@ from sugar_core.priors.store import Priors
 from sugar_core.tokenize.store import TokenSet
 
 
-def _fix(n_train: int) -> str:
+def _fix(n_train: int, classes: int | None = None) -> str:
+    among = f" and {classes} classes" if classes else ""
     return (
-        f"Likely cause: too few alignment steps for {n_train} training samples, or an encoder "
-        "that did not learn (see sugar tokenize's warnings); train longer (--epochs N, or "
+        f"Likely cause: too few alignment steps for {n_train} training samples{among}, or an "
+        "encoder that did not learn (see sugar tokenize's warnings); train longer (--epochs N, or "
         "--set min_steps=N with epochs auto)."
     )
 
@@ -58,8 +59,13 @@ def judge(
         prior = readout.rank(tokens.projected[val], protos)[0]
         out["val_text_prior_top1"] = float((prior == target).mean())
         better = out["val_text_prior_top1"] > out["val_llm_top1"]
-        if warnings and better and not health.check(prior, target, len(names), "", ""):
-            model.readout, model.prototypes = readout.FALLBACK, protos
+        lag = health.lags(out["val_llm_top1"], out["val_text_prior_top1"], len(val), what,
+                          "text-prior classifier", _fix(n_train, len(names)))  # fmt: skip
+        failed = bool(warnings)
+        warnings += lag
+        if (failed or lag) and better and not health.check(prior, target, len(names), "", ""):
+            kind = readout.FALLBACK if failed else readout.FALLBACK_LAG
+            model.readout, model.prototypes = kind, protos
             warnings.append(
                 f"align: the answers come from the text-prior classifier (validation top-1 "
                 f"{out['val_text_prior_top1']:.3f} against the LLM's {out['val_llm_top1']:.3f});"

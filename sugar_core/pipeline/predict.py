@@ -175,9 +175,10 @@ def load_predictor(
         )
     if model.readout != "llm":
         warnings.append(
-            f"{aligned}: its LLM collapsed or sat near chance on the validation part when it "
-            "was aligned; answers on its own action list come from the text-prior classifier "
-            "(`readout` in --json), with no description; align with more steps "
+            f"{aligned}: its LLM collapsed, sat near chance or lagged far behind the text-prior "
+            "classifier on the validation part when it was aligned; answers on its own action "
+            "list come from the text-prior classifier (`readout` in --json), with no "
+            "description; align with more steps "
             "(`sugar align --epochs N` or `--set min_steps=N`) to let the LLM answer"
         )
     return Predictor(model, encoder, heads, prep, layout, tokens_path, warnings)

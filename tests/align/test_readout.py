@@ -88,6 +88,29 @@ def test_a_healthy_llm_keeps_the_answers(trained, monkeypatch):
     assert rec["warnings"] == [] and rec["readout"] == readout.LLM == model.readout
 
 
+def test_an_llm_far_under_the_text_prior_hands_over_too(trained, monkeypatch):
+    tokens, model = trained
+    val = np.flatnonzero(tokens.splits["xview"] == 0)  # 16 rows, 4 per class
+    truth = tokens.labels[val]
+
+    def half_right(m, seqs, *a, **k):  # right on the first half, one class off on the rest
+        dec = Decoded.empty(len(seqs))
+        pred = np.where(np.arange(len(seqs)) % 4 < 2, truth, (truth + 1) % 4)
+        dec.raw_scores = np.eye(4, dtype=np.float32)[pred]
+        return dec
+
+    monkeypatch.setattr(validation, "predict", half_right)
+    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
+    rec = validation.judge(model, tokens, truth, val, _aligned_priors(tokens),
+                           choose_calibration=False, n_train=32)  # fmt: skip
+    assert rec["val_llm_top1"] == 0.5 and rec["val_text_prior_top1"] > 0.9
+    assert not any("collapsed" in w or "near chance" in w for w in rec["warnings"])
+    assert "points under the text-prior classifier's" in rec["warnings"][0]
+    assert model.readout == readout.FALLBACK_LAG == rec["readout"]
+    assert readout.applies(model, model.class_names)
+    model.readout, model.prototypes = readout.LLM, None
+
+
 def test_small_sets_hold_out_validation_and_get_stronger_defaults():
     y = np.repeat(np.arange(4), 20)
     cfg, changed = fit_to_data(AlignConfig(), y)

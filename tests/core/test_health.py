@@ -77,3 +77,13 @@ def test_each_file_kind_gets_its_own_advice():
     fused = " ".join(health.check_predictions(p, "ensemble"))
     assert "fused sources" in fused and "--weights" in fused and "sugar align" not in fused
     assert "--align-epochs" in " ".join(health.check_predictions(p, "zeroshot"))
+
+
+def test_a_read_out_far_under_a_simpler_one_lags():
+    warn = health.lags(0.38, 0.85, 39, "align: LLM", "text-prior classifier", "Train longer.")
+    assert len(warn) == 1 and "47 points under the text-prior classifier's 0.850" in warn[0]
+    assert warn[0].endswith("Train longer.")
+    assert health.lags(0.60, 0.66, 464, "x", "y", "") == []  # 6 points: within the margin
+    assert health.lags(0.50, 0.70, 10, "x", "y", "") == []  # 20 points, not 2 s.e. on 10
+    assert health.lags(0.50, 0.70, 200, "x", "y", "") != []  # the same gap on 200 samples
+    assert health.lags(0.10, 0.90, 5, "x", "y", "") == []  # too few samples to say anything
