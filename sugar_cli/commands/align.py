@@ -92,7 +92,8 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     "--bridge",
     type=click.Choice(BRIDGES),
     default=None,
-    help="tqp, one qformer over the whole sequence, linear (resampled), pool [tqp].",
+    help="tqp, one qformer over the whole sequence, linear (resampled), pool, xattn "
+    "(cross-attention only) [tqp].",
 )
 @click.option("--queries", type=int, default=None, help="Action tokens given to the LLM [16].")
 @click.option("--chunk", type=int, default=None, help="Tokens per TQP step [4].")

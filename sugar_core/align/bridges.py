@@ -10,10 +10,16 @@ into the LLM's embedding width. Baselines for the ablation:
 - ``linear``: every token through one linear layer into the LLM width. Sequences differ in
   length, so each valid part is first resampled (linear interpolation along time) to a fixed
   ``linear_len`` tokens; the LLM then sees as many action tokens for every sample,
-- ``pool``: mean over the valid tokens, one linear layer, one action token.
+- ``pool``: mean over the valid tokens, one linear layer, one action token,
+- ``xattn``: cross-attention only: the learned queries read the whole sequence once, with no
+  self-attention among them and no chunked recurrence (the paper's "cross-attention" row).
 
-With ``standardize`` any bridge first scales each token channel by the train tokens' mean and
-standard deviation (kept as buffers, so they travel with the weights).
+Positions (``time_embedding``): ``chunk`` adds to each token a sine code of its place inside
+the chunk being read; ``absolute`` codes its place in the whole sequence and its chunk index.
+With ``output_scale = "llm"`` every action token is rescaled to one learned norm, initialised
+to the LLM's mean word-embedding norm (``LLMScaled``). With ``standardize`` any bridge first
+scales each token channel by the train tokens' mean and standard deviation (kept as buffers,
+so they travel with the weights).
 
 Every bridge maps ``x`` (B, Ls, D) with ``mask`` (B, Ls) (True = a real token, False = padding)
 to (B, Q_out, D_llm), where Q_out is ``bridge.num_tokens``.
@@ -26,7 +32,8 @@ import math
 import torch
 from torch import nn
 
-from sugar_core.align.config import BridgeConfig
+from sugar_core.align.config import QUERY_BRIDGES, BridgeConfig
+from sugar_core.errors import ConfigError
 
 
 def sinusoid(n: int, width: int, device=None) -> torch.Tensor:
@@ -39,6 +46,19 @@ def sinusoid(n: int, width: int, device=None) -> torch.Tensor:
     out[:, 0::2] = torch.sin(pos * freq)
     out[:, 1::2] = torch.cos(pos * freq)[:, : width // 2]
     return out
+
+
+def absolute_codes(n: int, width: int, chunk: int, device=None) -> torch.Tensor:
+    """Codes of ``time_embedding = "absolute"``, (n, width): token t gets a sine code of t on
+    the first ceil(width / 2) channels and one of its chunk index t // chunk on the rest.
+
+    Sine codes, not learned tables: they are fixed functions of t, defined for every length, so
+    a sequence longer than any seen in training still gets a distinct code for each token
+    (no table to outgrow, no clamp that would give its tail one shared position).
+    """
+    half = width - width // 2
+    index = sinusoid(-(-n // chunk), width // 2, device=device)  # (ceil(n / chunk), width // 2)
+    return torch.cat([sinusoid(n, half, device), index.repeat_interleave(chunk, 0)[:n]], 1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -64,12 +84,19 @@ def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class QFormerLayer(nn.Module):
-    """Pre-norm Q-Former layer: self-attention over queries, cross-attention, feed-forward."""
+    """Pre-norm Q-Former layer: self-attention over queries, cross-attention, feed-forward.
 
-    def __init__(self, width: int, heads: int, ffn_mult: int, dropout: float):
+    ``self_attention=False`` leaves the first out: each query reads the context on its own.
+    """
+
+    def __init__(
+        self, width: int, heads: int, ffn_mult: int, dropout: float, self_attention: bool = True
+    ):
         super().__init__()
-        self.norm_self = nn.LayerNorm(width)
-        self.self_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.self_attention = self_attention
+        if self_attention:
+            self.norm_self = nn.LayerNorm(width)
+            self.self_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
         self.norm_cross = nn.LayerNorm(width)
         self.norm_kv = nn.LayerNorm(width)
         self.cross_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
@@ -83,8 +110,9 @@ class QFormerLayer(nn.Module):
 
     def forward(self, q: torch.Tensor, kv: torch.Tensor, kv_pad: torch.Tensor) -> torch.Tensor:
         """q (B, Q, H), kv (B, S, H), kv_pad (B, S) True = ignore; every row keeps one key."""
-        h = self.norm_self(q)
-        q = q + self.self_attn(h, h, h, need_weights=False)[0]
+        if self.self_attention:
+            h = self.norm_self(q)
+            q = q + self.self_attn(h, h, h, need_weights=False)[0]
         kv = self.norm_kv(kv)
         q = q + self.cross_attn(self.norm_cross(q), kv, kv, key_padding_mask=kv_pad)[0]
         return q + self.ff(self.norm_ff(q))
@@ -93,10 +121,11 @@ class QFormerLayer(nn.Module):
 class QFormer(nn.Module):
     """``depth`` Q-Former layers and a final norm: queries (B, Q, H) read a context (B, S, H)."""
 
-    def __init__(self, cfg: BridgeConfig):
+    def __init__(self, cfg: BridgeConfig, self_attention: bool = True):
         super().__init__()
         self.layers = nn.ModuleList(
-            QFormerLayer(cfg.width, cfg.heads, cfg.ffn_mult, cfg.dropout) for _ in range(cfg.depth)
+            QFormerLayer(cfg.width, cfg.heads, cfg.ffn_mult, cfg.dropout, self_attention)
+            for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.width)
 
@@ -117,30 +146,48 @@ class QFormer(nn.Module):
 
 
 class TemporalQueryProjection(nn.Module):
-    """TQP (``chunked=True``) or one Q-Former over the whole sequence (``chunked=False``)."""
+    """Learned queries reading the token sequence: TQP (``chunked=True``: chunk by chunk, each
+    output the next chunk's queries), one Q-Former over the whole sequence (``chunked=False``),
+    or, with ``self_attention=False`` as well, the cross-attention-only bridge ``xattn``."""
 
-    def __init__(self, cfg: BridgeConfig, in_dim: int, out_dim: int, chunked: bool = True):
+    def __init__(
+        self,
+        cfg: BridgeConfig,
+        in_dim: int,
+        out_dim: int,
+        chunked: bool = True,
+        self_attention: bool = True,
+    ):
         super().__init__()
         self.chunk = cfg.chunk if chunked else None
+        self.absolute = cfg.time_embedding == "absolute"
+        self.index_chunk = cfg.chunk  # absolute codes: the chunk index t // chunk, any bridge
         self.num_tokens = cfg.queries
         self.inp = nn.Sequential(nn.Linear(in_dim, cfg.width), nn.LayerNorm(cfg.width))
         self.queries = nn.Parameter(torch.randn(1, cfg.queries, cfg.width) * 0.02)  # (1, Q, H)
-        self.qformer = QFormer(cfg)  # one set of weights, shared by every chunk
+        self.qformer = QFormer(cfg, self_attention)  # one set of weights, shared by every chunk
         self.out = nn.Linear(cfg.width, out_dim)
+
+    def positions(self, Ls: int, width: int, device) -> torch.Tensor:
+        """(Ls, H) codes added to the tokens, indexed by the token's place in the sequence."""
+        if self.absolute:
+            return absolute_codes(Ls, width, self.index_chunk, device)
+        S = self.chunk or Ls
+        return sinusoid(S, width, device=device).repeat(-(-Ls // S), 1)[:Ls]  # place in chunk
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, Ls, D = x.shape
         assert mask.shape == (B, Ls), f"mask {tuple(mask.shape)} for tokens {tuple(x.shape)}"
         h = self.inp(x)  # (B, Ls, H)
+        h = h + self.positions(Ls, h.shape[-1], x.device).to(h.dtype)  # (B, Ls, H)
         S = self.chunk or Ls
-        pos = sinusoid(S, h.shape[-1], device=x.device).to(h.dtype)  # (S, H), position in chunk
         q = self.queries.expand(B, -1, -1)  # (B, Q, H)
         # 1. chunk 1 is read by the learnable queries; 2. each next chunk by the previous output
         for start in range(0, Ls, S):
             part, valid = h[:, start : start + S], mask[:, start : start + S]
             if not valid.any():
                 break
-            q = self.qformer(q, part + pos[: part.shape[1]], valid)
+            q = self.qformer(q, part, valid)
         # 3. the last output goes into the LLM's embedding width
         return self.out(q)  # (B, Q, D_llm)
 
@@ -190,17 +237,48 @@ class Standardized(nn.Module):
         return self.inner((x - self.mean) / self.std, mask)
 
 
-def build_bridge(cfg: BridgeConfig, in_dim: int, out_dim: int) -> nn.Module:
-    """The bridge ``cfg.kind`` from token width D to LLM width D_llm."""
+class LLMScaled(nn.Module):
+    """``inner``'s action tokens, each rescaled to the norm ``gain`` (a learned scalar).
+
+    ``gain`` starts at the mean norm of the LLM's word-embedding rows, so the action tokens
+    enter the LLM at the scale of its own inputs (a fresh linear layer's outputs are several
+    times larger) and keep one common norm however the weights before them move.
+    """
+
+    def __init__(self, inner: nn.Module, embed_norm: float):
+        super().__init__()
+        self.inner = inner
+        self.num_tokens = inner.num_tokens
+        self.gain = nn.Parameter(torch.tensor(float(embed_norm)))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        y = self.inner(x, mask)  # (B, Q_out, D_llm)
+        norm = y.float().norm(dim=-1, keepdim=True).clamp(min=1e-6)  # (B, Q_out, 1)
+        return (y.float() * (self.gain / norm)).to(y.dtype)
+
+
+def build_bridge(
+    cfg: BridgeConfig, in_dim: int, out_dim: int, embed_norm: float | None = None
+) -> nn.Module:
+    """The bridge ``cfg.kind`` from token width D to LLM width D_llm.
+
+    ``embed_norm``: the LLM's mean word-embedding norm (``FrozenLLM.embedding_norm``), needed
+    by ``output_scale = "llm"`` only.
+    """
     cfg.check()
-    if cfg.kind == "tqp":
-        bridge = TemporalQueryProjection(cfg, in_dim, out_dim, chunked=True)
-    elif cfg.kind == "qformer":
-        bridge = TemporalQueryProjection(cfg, in_dim, out_dim, chunked=False)
+    if cfg.output_scale == "llm" and not (embed_norm is not None and embed_norm > 0):
+        raise ConfigError(f"bridge output_scale llm needs the LLM's mean word-embedding norm "
+                          f"(> 0), got {embed_norm}")  # fmt: skip
+    if cfg.kind in QUERY_BRIDGES:
+        bridge = TemporalQueryProjection(
+            cfg, in_dim, out_dim, chunked=cfg.kind == "tqp", self_attention=cfg.kind != "xattn"
+        )
     elif cfg.kind == "linear":
         bridge = LinearBridge(in_dim, out_dim, cfg.linear_len or cfg.queries)
     else:
         bridge = PoolBridge(in_dim, out_dim)
+    if cfg.output_scale == "llm":
+        bridge = LLMScaled(bridge, embed_norm)
     return Standardized(bridge, in_dim) if cfg.standardize else bridge
 
 

@@ -15,7 +15,10 @@ from sugar_core.errors import ConfigError
 from sugar_core.sampling import check_sampler
 from sugar_core.schedule import check_epochs
 
-BRIDGES = ("tqp", "qformer", "linear", "pool")
+BRIDGES = ("tqp", "qformer", "linear", "pool", "xattn")
+QUERY_BRIDGES = ("tqp", "qformer", "xattn")  # learned queries reading positioned tokens
+TIME_EMBEDDINGS = ("chunk", "absolute")  # BridgeConfig.time_embedding
+OUTPUT_SCALES = ("none", "llm")  # BridgeConfig.output_scale
 CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
@@ -41,7 +44,7 @@ PROMPT = PROMPTS["paper"]
 
 @dataclass
 class BridgeConfig:
-    kind: str = "tqp"  # tqp | qformer | linear | pool (the ablation in method.md)
+    kind: str = "tqp"  # tqp | qformer | linear | pool | xattn (the ablation in method.md)
     queries: int = 16  # Q action tokens handed to the LLM (paper: 128; few keep CPU prompts short)
     chunk: int = 4  # S tokens per TQP step (paper: unreported; 4 = 4 steps over 13 NW-UCLA tokens)
     width: int = 256  # H of the Q-Former (paper: unreported)
@@ -51,10 +54,28 @@ class BridgeConfig:
     dropout: float = 0.0  # inside the Q-Former; 0 keeps runs deterministic
     linear_len: int = 0  # tokens the `linear` bridge resamples to; 0 = same as `queries`
     standardize: bool = False  # (x - mean) / std per channel, statistics of the train tokens
+    # what the query bridges (tqp, qformer, xattn) add to each token: chunk = a sine code of
+    # its position inside the chunk TQP reads (qformer, xattn: inside the whole sequence), so
+    # TQP's shared step cannot tell chunk 1 from chunk 4 | absolute = sine codes of its
+    # position in the whole sequence and of its chunk index, position // chunk (bridges.py)
+    time_embedding: str = "chunk"
+    # none | llm: every action token rescaled to one learned norm, initialised to the mean
+    # norm of the LLM's word-embedding rows (SmolLM2: 3.2; TQP's tokens at init: about 14)
+    output_scale: str = "none"
 
     def check(self) -> None:
         if self.kind not in BRIDGES:
             raise ConfigError(f"unknown bridge {self.kind!r}; choose one of {', '.join(BRIDGES)}")
+        if self.time_embedding not in TIME_EMBEDDINGS:
+            raise ConfigError(f"bridge time_embedding {self.time_embedding!r}; choose one of "
+                              f"{', '.join(TIME_EMBEDDINGS)}")  # fmt: skip
+        if self.time_embedding != "chunk" and self.kind not in QUERY_BRIDGES:
+            raise ConfigError(f"bridge time_embedding {self.time_embedding!r} needs a bridge "
+                              f"with positions ({', '.join(QUERY_BRIDGES)}); {self.kind} has "
+                              "none")  # fmt: skip
+        if self.output_scale not in OUTPUT_SCALES:
+            raise ConfigError(f"bridge output_scale {self.output_scale!r}; choose one of "
+                              f"{', '.join(OUTPUT_SCALES)}")  # fmt: skip
         for name in ("queries", "chunk", "width", "depth", "heads", "ffn_mult"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"bridge {name} must be >= 1, got {getattr(self, name)}")

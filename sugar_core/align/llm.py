@@ -153,6 +153,11 @@ class FrozenLLM(nn.Module):
     def device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device
 
+    def embedding_norm(self) -> float:
+        """Mean L2 norm of the input word-embedding rows: the scale of the LLM's own inputs
+        (``BridgeConfig.output_scale``; SmolLM2-135M: 3.20)."""
+        return mean_row_norm(self.model.get_input_embeddings().weight)
+
     def trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().cpu() for n, p in self.named_parameters() if p.requires_grad}
 
@@ -273,6 +278,14 @@ class FrozenLLM(nn.Module):
         logits = out.logits[:, :-1].float()  # (B, Lt, V): position j predicts target j
         labels = target.masked_fill(~target_mask.bool(), -100)
         return nn.functional.cross_entropy(logits.reshape(B * Lt, -1), labels.reshape(-1))
+
+
+@torch.no_grad()
+def mean_row_norm(weight: torch.Tensor, block: int = 8192) -> float:
+    """Mean L2 norm of the rows of ``weight`` (V, D), read ``block`` rows at a time in float32,
+    so a 7B model's bf16 vocabulary is never copied whole."""
+    rows = range(0, len(weight), block)
+    return sum(float(weight[i : i + block].float().norm(dim=1).sum()) for i in rows) / len(weight)
 
 
 def pad_answers(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

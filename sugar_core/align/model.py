@@ -58,7 +58,10 @@ def build_parts(cfg: AlignConfig, token_dim: int) -> tuple[nn.Module, FrozenLLM]
     """(bridge, LLM) for tokens of width ``token_dim``, freshly initialised.
 
     The LLM comes first: its LoRA initialisation draws from torch's global generator before
-    the bridge's, so a seeded run starts from the same weights it always did.
+    the bridge's, so a seeded run starts from the same weights it always did. With
+    ``bridge.output_scale = "llm"`` the bridge is handed the LLM's mean word-embedding norm
+    here, measured once; a stored model then loads its learned gain over it.
     """
     llm = load_llm(cfg.llm)
-    return build_bridge(cfg.bridge, token_dim, llm.width), llm
+    norm = llm.embedding_norm() if cfg.bridge.output_scale == "llm" else None
+    return build_bridge(cfg.bridge, token_dim, llm.width, norm), llm

@@ -23,17 +23,17 @@ def _seq(ls, seed=0):
 
 
 @pytest.mark.parametrize("ls", [1, 3, 4, 5, 8, 11])  # shorter than, equal to, longer than S=4
-@pytest.mark.parametrize("kind", ["tqp", "qformer", "linear", "pool"])
+@pytest.mark.parametrize("kind", ["tqp", "qformer", "linear", "pool", "xattn"])
 def test_output_shape(kind, ls):
     bridge = _bridge(kind)
     x, mask = pad_tokens([_seq(ls), _seq(2, 1)])
     out = bridge(x, mask)
     assert out.shape == (2, bridge.num_tokens, D_LLM)
     assert torch.isfinite(out).all()
-    assert bridge.num_tokens == {"tqp": 3, "qformer": 3, "linear": 3, "pool": 1}[kind]
+    assert bridge.num_tokens == {"tqp": 3, "qformer": 3, "linear": 3, "pool": 1, "xattn": 3}[kind]
 
 
-@pytest.mark.parametrize("kind", ["tqp", "qformer"])
+@pytest.mark.parametrize("kind", ["tqp", "qformer", "xattn"])
 def test_first_chunk_reaches_the_output(kind):
     """Changing only chunk 1 of a 3-chunk sequence changes the final output (recurrence)."""
     bridge = _bridge(kind)
@@ -66,7 +66,7 @@ def test_tqp_steps_share_weights_and_follow_chunks():
     torch.testing.assert_close(got, expected)
 
 
-@pytest.mark.parametrize("kind", ["tqp", "qformer", "linear", "pool"])
+@pytest.mark.parametrize("kind", ["tqp", "qformer", "linear", "pool", "xattn"])
 def test_padding_in_a_batch_changes_nothing(kind):
     """A short sequence padded beside a long one gives what it gives alone, whatever the pad."""
     bridge = _bridge(kind)
