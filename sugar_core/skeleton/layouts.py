@@ -354,3 +354,36 @@ def convert(joints: np.ndarray, src: str, dst: str) -> np.ndarray:
     if w is None or np.all(w.max(axis=1) == 1.0):
         return joints[..., joint_map(src, dst), :]
     return np.einsum("uv,...vc->...uc", w, joints).astype(joints.dtype)  # (..., V_dst, C)
+
+
+# ---------------------------------------------------------------------------------------------
+# body parts: the six the motion priors describe (priors/store.py MOTION_PARTS, same order)
+
+BODY_PARTS = ("head", "hand", "arm", "hip", "leg", "foot")
+# joint name with its side ("left " / "right ") removed -> part; the trunk counts as hip (spine
+# base and mid) and head (neck, shoulder centre), so every joint of every layout has one part
+_PART_JOINTS = {
+    "head": "head|neck|spine shoulder|shoulder centre|nose|eye|eye inner|eye outer|ear|mouth",
+    "hand": "wrist|hand|hand tip|thumb|pinky|index",
+    "arm": "shoulder|elbow",
+    "hip": "hip|mid hip|hip centre|spine|spine base|spine mid",
+    "leg": "knee",
+    "foot": "ankle|foot|foot index|big toe|small toe|heel",
+}
+_PART_OF = {j: part for part, js in _PART_JOINTS.items() for j in js.split("|")}
+
+
+def joint_parts(name: str) -> np.ndarray:
+    """(V,) index into BODY_PARTS of each joint of layout ``name``; ConfigError naming the
+    joints no part claims, or a part no joint belongs to."""
+    layout = get_layout(name)
+    bare = [j.removeprefix("left ").removeprefix("right ") for j in layout.joints]
+    unknown = [j for j, b in zip(layout.joints, bare) if b not in _PART_OF]
+    if unknown:
+        raise ConfigError(f"layout {name!r} has no body-part map for joints {unknown}; "
+                          f"known joint names: {sorted(_PART_OF)}")  # fmt: skip
+    idx = np.array([BODY_PARTS.index(_PART_OF[b]) for b in bare], dtype=np.int64)
+    empty = [p for i, p in enumerate(BODY_PARTS) if not (idx == i).any()]
+    if empty:
+        raise ConfigError(f"layout {name!r} has no joint for body part(s) {empty}")
+    return idx

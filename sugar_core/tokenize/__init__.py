@@ -10,7 +10,8 @@ Modules, bottom first (each imports only those above it):
 
     config      EncoderConfig, TokenizeConfig, OBJECTIVES, prep_for (torch-free)
     encoder     SkeletonEncoder (CTR-GCN-style, keeps the time axis)
-    losses      multi-positive contrastive loss, cross-entropy, text mixing
+    losses      multi-positive contrastive loss, cross-entropy, text mixing, the part loss
+    parts       each body part's motion-text embeddings from the priors (the part loss)
     probe       linear probes and nearest-text classification on features
     network     Heads, Stage1Net, rebuilding both from stored weights
     store       the tokens file: TokenSet, write_tokens, read_tokens, load_encoder

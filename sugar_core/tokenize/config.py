@@ -19,11 +19,13 @@ from sugar_core.errors import ConfigError
 from sugar_core.sampling import check_sampler
 from sugar_core.schedule import check_epochs
 from sugar_core.skeleton.dataset import SkeletonSet
-from sugar_core.skeleton.layouts import get_layout
+from sugar_core.skeleton.layouts import BODY_PARTS, get_layout, joint_parts
 from sugar_core.skeleton.prep import PrepConfig, stream_factor
 from sugar_core.skeleton.validation import check_rule
 
 OBJECTIVES = ("mil-nce", "ce", "both")
+TOKEN_LAYOUTS = ("time", "time-parts", "time-joints")  # EncoderConfig.token_layout
+PART_MATCHES = ("mean", "best-step")  # TokenizeConfig.part_match
 # prep fields the encoder decides (its T, M and input channels); a user setting them under
 # prep would be silently overridden by prep_for, so they are refused with the right key to use
 FOLLOW_ENCODER = {
@@ -48,6 +50,13 @@ class EncoderConfig(settings.Configurable):
     # "sum": each partition has its own value projection, summed (CTR-GCN, 3x the cost);
     # "split": one projection whose channels are dealt out among the partitions (CPU preset)
     partition_mode: str = "sum"
+    # what one token stands for; T_s = ceil(T / prod(strides)) time steps, tokens time-major
+    # (step 1's tokens, then step 2's, ...), the pooled feature always the mean over time and
+    # joints: time = a time step, joints and bodies averaged, Ls = T_s (the method's) |
+    # time-parts = a time step x body part (head, hand, arm, hip, leg, foot: skeleton/layouts.py
+    # joint_parts, mean over the part's joints), Ls = T_s x 6 | time-joints = a time step x
+    # joint, Ls = T_s x V. The structured two need the layout's body-part map (part loss)
+    token_layout: str = "time"
     preset: str = field(default="custom")  # name of the preset this came from (bookkeeping)
 
     def __post_init__(self):
@@ -67,7 +76,13 @@ class EncoderConfig(settings.Configurable):
             )
         if self.partition_mode not in ("sum", "split"):
             raise ConfigError(f"partition_mode {self.partition_mode!r}; expected sum or split")
+        if self.token_layout not in TOKEN_LAYOUTS:
+            raise ConfigError(
+                f"token_layout {self.token_layout!r}; expected one of {', '.join(TOKEN_LAYOUTS)}"
+            )
         get_layout(self.layout)
+        if self.token_layout != "time":
+            joint_parts(self.layout)  # ConfigError for a layout without a body-part map
 
     @property
     def num_joints(self) -> int:
@@ -82,12 +97,22 @@ class EncoderConfig(settings.Configurable):
     def total_stride(self) -> int:
         return int(np.prod(self.strides))
 
-    def token_length(self, frames: int | None = None) -> int:
-        """Ls for an input of ``frames`` frames (default: the training length)."""
+    @property
+    def token_groups(self) -> int:
+        """Tokens per time step: 1 (time), 6 body parts (time-parts) or V joints (time-joints)."""
+        groups = {"time": 1, "time-parts": len(BODY_PARTS), "time-joints": self.num_joints}
+        return groups[self.token_layout]
+
+    def time_steps(self, frames: int | None = None) -> int:
+        """T_s, the time steps left of ``frames`` frames (default: the training length)."""
         t = self.frames if frames is None else int(frames)
         for s in self.strides:
             t = math.ceil(t / s)
         return t
+
+    def token_length(self, frames: int | None = None) -> int:
+        """Ls for an input of ``frames`` frames (default: the training length): T_s x groups."""
+        return self.time_steps(frames) * self.token_groups
 
     @classmethod
     def small(cls, layout: str, in_channels: int = 3, max_bodies: int = 1, frames: int = 52):
@@ -121,12 +146,22 @@ class TokenizeConfig(settings.Configurable):
     frames: int | None = None  # T: override the preset's input length
     channels: tuple[int, ...] | None = None  # override the preset's block widths
     strides: tuple[int, ...] | None = None  # override the temporal strides (sets Ls)
+    # time | time-parts | time-joints: a token per time step, per time step x body part (Ls =
+    # T_s x 6) or per time step x joint (Ls = T_s x V); EncoderConfig.token_layout
+    token_layout: str = "time"
     max_bodies: int | None = None  # M; None: the most bodies any sample has, capped at 2
     dropout: float = 0.0  # on the pooled feature during training
     prep: PrepConfig = field(default_factory=PrepConfig)  # centring, view, augmentation
     objective: str = "mil-nce"  # mil-nce | ce | both
     ce_weight: float = 1.0  # weight of the ce term under "both"
     label_smoothing: float = 0.1  # ce only; softens over-confident logits on small data
+    # weight of the part loss: each body part's token stream against that part's motion text
+    # (priors kinds motion:<part>), beside the whole-action loss; 0 = off. Needs token_layout
+    # time-parts or time-joints and a text objective (mil-nce, both)
+    part_weight: float = 0.0
+    # how a part's stream meets its text: mean = its time-pooled token | best-step = MIL over
+    # time steps, the best-matching step scores (tokenize/losses.py part_nce)
+    part_match: str = "mean"
     text_kinds: tuple[str, ...] = ("motion", "visual")  # priors columns used as positives
     text_mix: str = "random"  # random (Dirichlet mix of a class's texts) | pick | mean
     symmetric: bool = False  # add the text-to-skeleton direction of the contrastive loss
@@ -177,6 +212,7 @@ class TokenizeConfig(settings.Configurable):
         if not (self.lr >= 0 and self.weight_decay >= 0 and self.temperature > 0):  # NaN too
             raise ConfigError(f"lr {self.lr} and weight_decay {self.weight_decay} must be >= 0 "
                               f"and temperature {self.temperature} > 0")  # fmt: skip
+        self._check_parts()
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema {self.ema} must lie in [0, 1) (0 = off, 0.999 = slow)")
         check_epochs(self.epochs)
@@ -192,6 +228,22 @@ class TokenizeConfig(settings.Configurable):
         for name in ("seed", "workers", "eval_every", "patience", "warmup_epochs", "grad_clip"):
             if not getattr(self, name) >= 0:  # a negative seed is "none" in files; NaN fails too
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def _check_parts(self) -> None:
+        """The structured-token fields: a known layout and match, a part loss it can feed."""
+        if self.token_layout not in TOKEN_LAYOUTS:
+            raise ConfigError(
+                f"token_layout {self.token_layout!r}; expected one of {', '.join(TOKEN_LAYOUTS)}"
+            )
+        if self.part_match not in PART_MATCHES:
+            raise ConfigError(f"part_match {self.part_match!r}; expected mean or best-step")
+        if not self.part_weight >= 0:  # NaN too
+            raise ConfigError(f"part_weight must be >= 0 (0 = off), got {self.part_weight}")
+        if self.part_weight and (self.token_layout == "time" or not self.uses_text):
+            raise ConfigError(
+                f"part_weight {self.part_weight} needs token_layout time-parts or time-joints "
+                f"(got {self.token_layout}) and objective mil-nce or both (got {self.objective})"
+            )
 
     @classmethod
     def from_settings(cls, d: dict, where: str = "settings") -> TokenizeConfig:
@@ -214,6 +266,8 @@ class TokenizeConfig(settings.Configurable):
             kw["frames"] = self.frames
         enc = EncoderConfig.preset_named(self.preset, data.layout, **kw)
         over = {k: getattr(self, k) for k in ("channels", "strides") if getattr(self, k)}
+        if self.token_layout != "time":
+            over["token_layout"] = self.token_layout
         return replace(enc, dropout=self.dropout, **over) if over or self.dropout else enc
 
     @property

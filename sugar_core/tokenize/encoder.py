@@ -4,8 +4,10 @@ Each block is a channel-wise topology-refined graph convolution (the shared, lea
 spatial partition plus a per-sample, per-channel correction computed from pairwise joint
 relations) followed by a multi-scale temporal convolution (dilated branches, a max-pool branch
 and a point branch). Unlike the classifier it is modelled on, nothing pools over time: the
-output is a feature sequence (N, Ls, D) with Ls = ceil(T / prod(strides)); joints and bodies
-are averaged per time step.
+output is a feature sequence (N, Ls, D). By default (``token_layout`` time) joints and bodies
+are averaged per time step, Ls = T_s = ceil(T / prod(strides)); ``time-parts`` keeps a token per
+time step and body part (Ls = T_s x 6), ``time-joints`` one per time step and joint (Ls = T_s x
+V), both time-major. The pooled feature (N, D) is the mean over time and joints in every layout.
 
     EncoderConfig.small(...)   CPU preset: T=52, widths (64, 64, 128, 128), strides (2, 1, 2, 1)
                                -> Ls = 13 for T=52, D = 128
@@ -27,8 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sugar_core.accel import compute_dtype
+from sugar_core.errors import ConfigError
 from sugar_core.skeleton.graph import spatial_partitions
-from sugar_core.skeleton.layouts import get_layout
+from sugar_core.skeleton.layouts import BODY_PARTS, get_layout, joint_parts
 from sugar_core.tokenize.config import EncoderConfig
 
 
@@ -181,6 +184,13 @@ class Block(nn.Module):
         return F.relu(y + bn(pointwise(conv, x[:, :, :: conv.stride[0]])))
 
 
+def part_means(name: str) -> torch.Tensor:
+    """(V, P) weights: column p averages the joints of body part p (skeleton/layouts.py)."""
+    idx = torch.from_numpy(joint_parts(name))  # (V,)
+    onehot = F.one_hot(idx, len(BODY_PARTS)).float()  # (V, P)
+    return onehot / onehot.sum(0, keepdim=True)
+
+
 class SkeletonEncoder(nn.Module):
     """(N, M, T, V, C) joints -> tokens (N, Ls, D) and pooled features (N, D)."""
 
@@ -197,6 +207,8 @@ class SkeletonEncoder(nn.Module):
             c_in = width
         self.blocks = nn.ModuleList(blocks)
         self.dropout = nn.Dropout(cfg.dropout)
+        if cfg.token_layout != "time":  # not a weight: kept out of the state dict
+            self.register_buffer("part_weights", part_means(cfg.layout), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, m, t, v, c = x.shape  # (N, M, T, V, C)
@@ -210,9 +222,25 @@ class SkeletonEncoder(nn.Module):
         for block in self.blocks:
             h = block(h)  # (N*M, C_b, T_b, V)
         _, d, ls, _ = h.shape
-        tokens = h.view(n, m, d, ls, v).mean(dim=(1, 4)).transpose(1, 2)  # (N, Ls, D)
-        pooled = self.dropout(tokens.mean(1))  # (N, D)
-        return tokens, pooled
+        if cfg.token_layout == "time":
+            tokens = h.view(n, m, d, ls, v).mean(dim=(1, 4)).transpose(1, 2)  # (N, Ls, D)
+            return tokens, self.dropout(tokens.mean(1))  # (N, D)
+        h = h.view(n, m, d, ls, v).mean(1)  # (N, D, T_s, V)
+        pooled = self.dropout(h.mean(dim=(2, 3)))  # (N, D): over time and joints, as above
+        if cfg.token_layout == "time-parts":
+            h = torch.matmul(h, self.part_weights.to(h.dtype))  # (N, D, T_s, P)
+        return h.permute(0, 2, 3, 1).reshape(n, -1, d), pooled  # (N, T_s * P | T_s * V, D)
+
+    def part_streams(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens (N, Ls, D) of a structured layout -> one stream per body part (N, T_s, P, D)."""
+        cfg = self.cfg
+        if cfg.token_layout == "time":
+            raise ConfigError("part streams need token_layout time-parts or time-joints, not time")
+        n, _, d = tokens.shape
+        if cfg.token_layout == "time-parts":
+            return tokens.view(n, -1, len(BODY_PARTS), d)
+        joints = tokens.view(n, -1, cfg.num_joints, d)  # (N, T_s, V, D)
+        return torch.einsum("nsvd,vp->nspd", joints, self.part_weights.to(tokens.dtype))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -34,7 +34,8 @@ def encode(
 ) -> TokenSet:
     """Every sample's tokens (Ls, D), pooled feature and text-space projection as a TokenSet.
 
-    Samples are resampled to the encoder's T, so every sample has Ls = cfg.token_length().
+    Samples are resampled to the encoder's T, so every sample has Ls = cfg.token_length():
+    T_s time steps x the token layout's groups (1; 6 body parts; V joints), time-major.
     ``meta`` fills the remaining TokenSet fields (train_split, train_classes, history,
     priors_sha256).
     """

@@ -8,6 +8,9 @@ y_j = y_i, the denominator is every t_j in the batch:
     L_i = -log( sum_{j: y_j = y_i} exp(s_ij / tau) / sum_j exp(s_ij / tau) ),
     s_ij = cos(z_i, t_j)
 
+``part_nce``: the same form per body part, each part's token stream against that part's
+motion text (structured tokens, issue 16); skipped classes and shared texts handled there.
+
 ``cross_entropy``: the plain classifier objective the paper's loss replaces.
 """
 
@@ -86,6 +89,50 @@ def mil_nce(
     if symmetric:
         loss = 0.5 * (loss + one_way(sim.T))
     return {"mil_nce": loss, "tau": (1.0 / scale).detach()}
+
+
+def part_nce(
+    zp: torch.Tensor,
+    texts: torch.Tensor,
+    mask: torch.Tensor,
+    labels: torch.Tensor,
+    logit_scale: torch.Tensor,
+    match: str = "mean",
+) -> dict[str, torch.Tensor]:
+    """Multi-positive NCE of each body part's token stream against that part's motion text.
+
+    zp (B, T_s, P, E) part streams in the text space; texts (K, P, E) unit-norm part texts of
+    the run's classes, mask (K, P) which exist; labels (B,) rows into K; logit_scale as in
+    ``mil_nce``. For part p, sample i meets the part-p texts of the batch, t_j = texts[y_j, p];
+    its positives are the t_j equal to its own (its class, and classes whose part moves the
+    same way: "leg remains stationary"). A sample whose class has no part-p text is skipped for
+    that part, as a row and as a column. ``match`` mean: s_ij = cos(mean over steps of z_i, t_j);
+    best-step: s_ij = max over steps s of cos(z_is, t_j), MIL over time (the best-matching step
+    speaks for the stream). The mean runs over the (sample, part) pairs that have a text.
+    Returns {"part_nce"}.
+    """
+    b, _, p, _ = zp.shape
+    assert texts.shape[1] == p and mask.shape == texts.shape[:2] and labels.shape == (b,), (
+        f"streams {tuple(zp.shape)}, texts {tuple(texts.shape)}, mask {tuple(mask.shape)}, "
+        f"labels {tuple(labels.shape)}"
+    )
+    t, has = texts[labels], mask[labels]  # (B, P, E), (B, P)
+    if match == "mean":
+        sim = torch.einsum("ipe,jpe->pij", F.normalize(zp.mean(1), dim=-1), t)  # (P, B, B)
+    elif match == "best-step":
+        sim = torch.einsum("ispe,jpe->pisj", F.normalize(zp, dim=-1), t).amax(2)  # (P, B, B)
+    else:
+        raise ValueError(f"part match {match!r}; expected mean or best-step")
+    sim = logit_scale.exp() * sim
+    same = torch.einsum("ipe,jpe->pij", t, t) > 1 - 1e-5  # (P, B, B): the same part text
+    same = same | (labels[:, None] == labels[None, :])
+    cols = has.T[:, None, :]  # (P, 1, B) columns with a text
+    neg_inf = torch.finfo(sim.dtype).min
+    den = torch.logsumexp(sim.masked_fill(~cols, neg_inf), dim=-1)  # (P, B)
+    num = torch.logsumexp(sim.masked_fill(~(cols & same), neg_inf), dim=-1)
+    rows = has.T  # (P, B)
+    per = torch.where(rows, den - num, torch.zeros_like(den))
+    return {"part_nce": per.sum() / rows.sum().clamp_min(1)}
 
 
 def cross_entropy(

@@ -37,11 +37,16 @@ class Stage1Net(nn.Module):
         self.encoder = encoder
         self.heads = heads
 
-    def forward(self, x: torch.Tensor):
-        _, pooled = self.encoder(x)  # (B, D)
+    def forward(self, x: torch.Tensor, parts: bool = False):
+        """pooled (B, D), z (B, E) | None, logits (B, K) | None, scale (); with ``parts`` a fifth:
+        each body part's token stream through the text head (B, T_s, P, E) (the part loss)."""
+        tokens, pooled = self.encoder(x)  # (B, Ls, D), (B, D)
         z = self.heads.text(pooled) if self.heads.text.weight.requires_grad else None
         logits = self.heads.cls(pooled) if self.heads.cls is not None else None
-        return pooled, z, logits, self.heads.scale()  # (B, D), (B, E) | None, (B, K) | None, ()
+        out = (pooled, z, logits, self.heads.scale())
+        if not parts:
+            return out
+        return *out, self.heads.text(self.encoder.part_streams(tokens))  # (B, T_s, P, E)
 
 
 def heads_from_state(state: dict) -> Heads:

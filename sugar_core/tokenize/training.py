@@ -44,6 +44,7 @@ from sugar_core.tokenize.config import TokenizeConfig, prep_for
 from sugar_core.tokenize.encoder import SkeletonEncoder
 from sugar_core.tokenize.network import Heads, Stage1Net
 from sugar_core.tokenize.optim import lr_factor, make_optimizer, weight_average
+from sugar_core.tokenize.parts import run_part_texts
 from sugar_core.tokenize.run_data import make_bank, run_classes
 from sugar_core.tokenize.small_data import fit_to_data, with_plan
 from sugar_core.tokenize.validation import evaluate, fit_text_head, health_warnings, track_best
@@ -69,6 +70,7 @@ class _Run:
     texts: torch.Tensor  # (K, P', E) on the CPU, mixed into each batch's positives
     mask: torch.Tensor  # (K, P')
     protos: np.ndarray  # (K, E) unit-norm mean text per class
+    parts: tuple | None  # (texts (K, P, E), mask (K, P)) on the device when part_weight > 0
     steps_per_epoch: int
     plan: Plan  # epochs and steps (sugar_core/schedule.py), timed after the first steps
     adapted: dict  # what the small-set rule changed (tokenize/small_data.py)
@@ -131,6 +133,7 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
         texts=texts,
         mask=mask,
         protos=protos.cpu().numpy(),
+        parts=run_part_texts(priors, data.class_names, classes, cfg.part_weight, acc.device),
         steps_per_epoch=steps_per_epoch,
         plan=plan,
         adapted=adapted,
@@ -143,7 +146,8 @@ def _resume(run: _Run, run_dir: str | os.PathLike) -> dict | None:
     ckpt = load_checkpoint(run_dir)
     if ckpt is None:
         return None
-    check_resumable(ckpt["config"], run.cfg.to_dict(), run_dir)
+    saved = type(run.cfg).from_dict(ckpt["config"]).to_dict()  # newer settings: defaults
+    check_resumable(saved, run.cfg.to_dict(), run_dir)
     run.net.load_state_dict(ckpt["net"])
     run.optimizer.load_state_dict(ckpt["optimizer"])
     run.sched.load_state_dict(ckpt["scheduler"])
@@ -166,8 +170,11 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, t_mine: torch.Tensor):
     """One optimizer step on this process's batch; returns (loss, terms, predictions (B,))."""
     cfg, acc = run.cfg, run.acc
     with autocast(acc):
-        _, z, logits, scale = run.net(x)  # (B, D), (B, E) | None, (B, K) | None, ()
+        out = run.net(x, parts=True) if run.parts is not None else run.net(x)
+        _, z, logits, scale = out[:4]  # (B, D), (B, E) | None, (B, K) | None, ()
         terms = {}
+        if run.parts is not None:  # out[4]: part streams (B, T_s, P, E)
+            terms.update(losses.part_nce(out[4].float(), *run.parts, y, scale, cfg.part_match))
         if cfg.uses_text:
             terms.update(losses.mil_nce(z.float(), t_mine, y, scale, cfg.symmetric))
         if cfg.uses_ce:
@@ -175,6 +182,7 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, t_mine: torch.Tensor):
         weights = {"mil_nce": 1.0} if cfg.objective == "mil-nce" else {"ce": 1.0}
         if cfg.objective == "both":
             weights = {"mil_nce": 1.0, "ce": cfg.ce_weight}
+        weights.update({"part_nce": cfg.part_weight} if run.parts is not None else {})
         loss = losses.combine(terms, weights)
     run.optimizer.zero_grad(set_to_none=True)
     acc.backward(loss)
@@ -193,7 +201,7 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, t_mine: torch.Tensor):
 
 def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
     """One pass over the training part; returns the summed (loss, mil_nce, ce, correct,
-    count) of all processes."""
+    count, part_nce) of all processes."""
     cfg, acc = run.cfg, run.acc
     rank, world = acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + rank)  # dropout
@@ -208,7 +216,7 @@ def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
         batches, batch_size=None, shuffle=False, num_workers=cfg.workers
     )
     run.net.train()
-    sums = torch.zeros(5, dtype=torch.float64)  # loss, mil_nce, ce, correct, count
+    sums = torch.zeros(6, dtype=torch.float64)  # loss, mil_nce, ce, correct, count, part_nce
     for step, (x, pos) in enumerate(loader):
         y = torch.from_numpy(run.y_train[pos.numpy()]).to(acc.device)
         # every process draws every text of the global batch, then keeps its own
@@ -225,6 +233,7 @@ def _train_epoch(run: _Run, epoch: int) -> torch.Tensor:
                 terms.get("ce", zero).item() * b,
                 (pred == y).sum().item(),
                 b,
+                terms.get("part_nce", zero).item() * b,
             ],
             dtype=torch.float64,
         )
@@ -254,6 +263,8 @@ def _epoch_entry(run: _Run, epoch: int, totals: torch.Tensor, t0: float) -> dict
         entry["tau"] = float(1.0 / acc.unwrap_model(run.net).heads.scale().exp().item())
     if cfg.uses_ce:
         entry["ce"] = float(totals[2] / count)
+    if run.parts is not None:
+        entry["part_nce"] = float(totals[5] / count)
     last = epoch + 1 == cfg.epochs
     if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
         parts = (run.train_bank, run.val_bank, run.y_train, run.y_val, run.protos)

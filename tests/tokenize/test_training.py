@@ -144,6 +144,26 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path, e
         )
 
 
+def test_a_checkpoint_from_before_newer_settings_resumes(data, tmp_path):
+    from sugar_core.tokenize.checkpoint import load_checkpoint, save_checkpoint
+
+    pri = tiny_priors(data.class_names)
+    cfg = _cfg(epochs=2, objective="both")
+
+    def kill(e):
+        if e["event"] == "epoch" and e["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_encoder(data, pri, cfg, "xsub", run_dir=tmp_path, callback=kill)
+    ckpt = load_checkpoint(tmp_path)
+    for key in ("token_layout", "part_weight", "part_match"):  # added after this checkpoint
+        del ckpt["config"][key]
+    save_checkpoint(tmp_path, ckpt)
+    _, _, hist = train_encoder(data, pri, cfg, "xsub", run_dir=tmp_path, resume=True)
+    assert len(hist) == 2
+
+
 def test_layout_mismatch_is_refused(data):
     cfg = _cfg(epochs=1)
     enc, heads, _ = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
