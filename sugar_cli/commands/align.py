@@ -266,7 +266,7 @@ def cli(
         cfg = _config(config_file, sets, named)
     check_output(output, inputs=[tokens, priors_path])
     quiet_transformers()
-    ts, pr, split, test = _inputs(tokens, priors_path, split)
+    ts, pr, split, test = _inputs(tokens, priors_path, split, cfg.bridge.anchor != "none")
 
     # 1. train (every process); 2. predict the test split (the main process)
     model, train_s, main = _train(ts, pr, cfg, split, run_dir, resume)
@@ -320,13 +320,14 @@ def _report(output: str, m: dict, as_json: bool) -> None:
         click.echo(output)
 
 
-def _inputs(tokens, priors_path, split):
-    """(tokens, priors, split, test rows): the split defaults to the tokens' own."""
+def _inputs(tokens, priors_path, split, weights=False):
+    """(tokens, priors, split, test rows): the split defaults to the tokens' own; ``weights``
+    reads the stage-1 weights too (an anchor token copies the text head)."""
     from sugar_core.errors import ConfigError
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 
-    ts = read_tokens(tokens, weights=False)
+    ts = read_tokens(tokens, weights=weights)
     pr = read_priors(priors_path)
     split = split or ts.train_split
     if not split:

@@ -4,6 +4,7 @@ Modules, bottom up (each imports only those above it, and never this package its
 
 - ``config``: ``AlignConfig`` (``BridgeConfig``, ``LLMConfig`` inside), choices, prompt texts;
 - ``bridges``: TQP and the baseline bridges, token sequence -> LLM input embeddings;
+- ``anchor``: the anchor token (the stage-1 text head's feature, mapped into the LLM);
 - ``llm``: ``FrozenLLM`` (freeze, LoRA, fingerprint, prompt, splice, loss);
 - ``decoding``: rank every listed class, or generate greedily;
 - ``answers``: reading the class out of a generated answer;

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sugar_core.align.anchor import with_anchor
 from sugar_core.align.bridges import build_bridge, pad_tokens
 from sugar_core.align.config import AlignConfig, LLMConfig
 from sugar_core.align.llm import DTYPES, FrozenLLM
@@ -54,14 +55,21 @@ def load_llm(cfg: LLMConfig) -> FrozenLLM:
     return FrozenLLM(model, tok, cfg)
 
 
-def build_parts(cfg: AlignConfig, token_dim: int) -> tuple[nn.Module, FrozenLLM]:
+def build_parts(
+    cfg: AlignConfig, token_dim: int, text_dim: int | None = None
+) -> tuple[nn.Module, FrozenLLM]:
     """(bridge, LLM) for tokens of width ``token_dim``, freshly initialised.
 
     The LLM comes first: its LoRA initialisation draws from torch's global generator before
     the bridge's, so a seeded run starts from the same weights it always did. With
     ``bridge.output_scale = "llm"`` the bridge is handed the LLM's mean word-embedding norm
-    here, measured once; a stored model then loads its learned gain over it.
+    here, measured once; a stored model then loads its learned gain over it. With
+    ``bridge.anchor`` the bridge ends in an anchor token (``anchor.py``) reading a text space
+    of width ``text_dim`` (E of the stage-1 text head); its head and map are filled by
+    ``anchor.attach`` (training) or the stored weights (loading). The anchor's layer draws
+    after the bridge's, so the bridge starts where it would without one.
     """
     llm = load_llm(cfg.llm)
     norm = llm.embedding_norm() if cfg.bridge.output_scale == "llm" else None
-    return build_bridge(cfg.bridge, token_dim, llm.width, norm), llm
+    bridge = build_bridge(cfg.bridge, token_dim, llm.width, norm)
+    return with_anchor(bridge, cfg.bridge.anchor, token_dim, text_dim, llm.width), llm

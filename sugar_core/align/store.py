@@ -2,7 +2,8 @@
 
 Layout added to the ``Predictions`` datasets of ``predictions.py``::
 
-    weights/bridge/<name>   bridge state dict (TQP or a baseline)
+    weights/bridge/<name>   bridge state dict (TQP or a baseline; with an anchor token the
+                            copied stage-1 text head too: anchor.head_weight, anchor.head_bias)
     weights/lora/<name>     LoRA adapter tensors (empty group when trained with --no-lora)
     align_config            JSON of the AlignConfig (bridge, LLM and training settings)
     prompt_classes          (K,) the action list the model was trained with, in prompt order
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from sugar_core import schema
+from sugar_core.align.anchor import text_width
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.model import AlignedModel, build_parts
 from sugar_core.errors import ConfigError, SchemaError
@@ -114,7 +116,8 @@ def load_aligned(
         texts = json.loads(str(f.attrs.get("class_texts", "{}")))  # files before it: none
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
-    bridge, llm = build_parts(cfg, token_dim)
+    text_dim = None if cfg.bridge.anchor == "none" else text_width(bridge_state, str(path))
+    bridge, llm = build_parts(cfg, token_dim, text_dim)
     if check_fingerprint and llm.fingerprint != stored_fp:
         raise ConfigError(
             f"{path}: trained with LLM fingerprint {stored_fp[:12]}..., but {cfg.llm.spec!r} "

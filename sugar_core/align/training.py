@@ -28,7 +28,7 @@ from torch import nn
 
 from sugar_core import events, guards
 from sugar_core.accel import autocast, make_accelerator
-from sugar_core.align import listing
+from sugar_core.align import anchor, listing
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
@@ -122,7 +122,7 @@ def train_alignment(
     data = _select(tokens, priors, split, train_classes, cfg)
     data, val = _hold_out(tokens, data, split, cfg)  # a validation share (plan.py)
     cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx])  # sampler, small sets
-    parts = _prepare(tokens, data, cfg)
+    parts = _prepare(tokens, priors, data, cfg)
     cfg = dataclasses.replace(cfg, epochs=parts.plan.epochs)  # a number from here on
     callback = timed(callback, "align", parts.plan)
     n_val = 0 if val is None else len(val)
@@ -191,11 +191,14 @@ def _select(
     return _Data(names, descriptions, idx, target_of, key, notes)
 
 
-def _prepare(tokens: TokenSet, data: _Data, cfg: AlignConfig) -> _Parts:
-    """Accelerator, seeded model, optimizer and schedule, in the order that fixes the seeds."""
+def _prepare(tokens: TokenSet, priors: Priors, data: _Data, cfg: AlignConfig) -> _Parts:
+    """Accelerator, seeded model, optimizer and schedule, in the order that fixes the seeds.
+    An anchor token gets the tokens' text head and (fitted) the training classes' priors."""
+    text_dim = anchor.head_width(cfg.bridge, tokens.head_state, tokens.dim)
     acc = make_accelerator(cfg.precision, cpu=cfg.cpu)
     torch.manual_seed(cfg.seed)
-    bridge, llm = build_parts(cfg, tokens.dim)
+    bridge, llm = build_parts(cfg, tokens.dim, text_dim)
+    anchor.attach(bridge, cfg.bridge, tokens.head_state, tokens.dim, priors, data.names, llm)
     if cfg.bridge.standardize:
         bridge.fit(*_channel_stats(tokens, data.idx, "cpu"))
     notes = listing.cut(llm, data.notes, cfg.llm.knowledge_tokens)

@@ -141,6 +141,7 @@ def seen_tokens(
         train_split=ZS_SPLIT,
         train_classes=list(range(len(plan.seen))),
         encoder_config=tokens.encoder_config,
+        head_state=tokens.head_state,  # the seen-only encoder's text head (an anchor token)
         layout=tokens.layout,
     )
 
