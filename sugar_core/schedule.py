@@ -74,7 +74,8 @@ def plan_epochs(epochs, steps_per_epoch: int, min_epochs: int, min_steps: int) -
     return Plan(n, spe, f"auto: {why}; set epochs to choose")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """Seconds for people: "40 s", "23 min", "1.5 h"."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -104,6 +105,6 @@ def timed(callback: events.Callback | None, stage: str, plan: Plan, part: str = 
             left = rate * max(0, int(ev["total"]) - done)
             events.emit(callback, "plan", stage, seconds_per_step=rate, eta_seconds=left,
                         message=f"{ev['total']} steps at {rate:.2f} s/step on this machine: "
-                        f"about {_duration(left)} to go")  # fmt: skip
+                        f"about {duration(left)} to go")  # fmt: skip
 
     return forward

@@ -17,7 +17,7 @@ from sugar_core.zeroshot.config import EVAL_PARTS, FUSE, ZeroShotConfig
 
 JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "scored", "decode", "llm", "baseline",
              "fused", "conse", "pseudo_unseen", "chance", "gzsl", "unseen", "seconds",
-             "warnings")  # fmt: skip
+             "estimate", "warnings")  # fmt: skip
 DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
 FILE = click.Path(dir_okay=False)
 
@@ -171,6 +171,7 @@ HELP = {
     "decode": "LLM decoding(s) scored; the first fills the file "
     f"[default: {_decode_choice(ZeroShotConfig().decodes)}].",
     "match": "generate: text encoder for the closest-name rule (auto, none, a spec).",
+    "estimate": "Skip the up-front cost estimate (a few seconds timing this machine).",
 }
 
 
@@ -193,6 +194,7 @@ HELP = {
 @click.option("--gzsl", is_flag=True, help="Also score seen + unseen candidates (generalised).")
 @click.option("--no-baseline", is_flag=True, help="Skip the embedding baseline.")
 @click.option("--describe", is_flag=True, help="rank: also generate a description per sample.")
+@click.option("--no-estimate", is_flag=True, help=HELP["estimate"])
 @_field_option("--llm", "align.llm.spec", "smollm2, a model folder or a hub id")
 @_field_option("--preset", "tokenize.preset", "Encoder preset: small or paper")
 @_field_option("--epochs", "tokenize.epochs", "Encoder epochs", type=EPOCHS)
@@ -234,8 +236,10 @@ def cli(**o):
     setting (seen + unseen candidates; seen, unseen and harmonic-mean accuracy). Settings:
     --config (a JSON file with tokenize and align sections, or a recipe), then --set items
     (dotted keys: tokenize.epochs=3, align.bridge.kind=pool), then the named options, later
-    winning. Writes kind zeroshot (read by `sugar eval`); stdout gets the output path, or
-    JSON with --json.
+    winning. Before any training, a few seconds' probe of this machine prints what the run
+    will cost (encoder, alignment, scoring) and, over 30 minutes, cheaper flags; the numbers
+    are kept under the metrics key estimate (--no-estimate skips it). Writes kind zeroshot
+    (read by `sugar eval`); stdout gets the output path, or JSON with --json.
 
     \b
     Examples:
@@ -303,13 +307,13 @@ def _reused_alignment(aligned_path, tokens_path):
 
 def _read_inputs(o: dict, cfg: ZeroShotConfig) -> _Inputs:
     from sugar_core.priors.store import read_priors
-    from sugar_core.skeleton.dataset import read_skeletons
+    from sugar_core.skeleton.lazy_set import open_skeletons
     from sugar_core.tokenize.store import read_tokens
     from sugar_core.zeroshot.splits import resolve_split
 
-    data = read_skeletons(o["data"])
+    data = open_skeletons(o["data"])  # joints read per sample when the file is large
     priors = read_priors(o["priors_path"])
-    test = read_skeletons(o["test_data"]) if o["test_data"] else None
+    test = open_skeletons(o["test_data"]) if o["test_data"] else None
     test_priors = read_priors(o["test_priors"]) if o["test_priors"] else None
     split = resolve_split(o["unseen"], (test or data).class_names)
     tokens = read_tokens(o["tokens_path"]) if o["tokens_path"] else None
@@ -339,6 +343,7 @@ def _run(i: _Inputs, cfg: ZeroShotConfig, o: dict, reporter: Reporter):
         run_dir=o["run_dir"],
         priors_sha256=sha256(o["priors_path"]),
         embed_fn=i.embed,
+        estimate=not o["no_estimate"],
     )
 
 

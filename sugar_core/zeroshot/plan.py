@@ -4,19 +4,20 @@
 the test data (the same file, or another one for cross-dataset transfer, matched by class
 name). ``training_indices`` and ``evaluation_indices`` pick samples; ``seen_only`` cuts the
 training data down to seen classes with labels renumbered, so the training stages are handed
-nothing of an unseen class, not even its name. Pure functions of in-memory sets.
+nothing of an unseen class, not even its name. Pure functions of sets (a lazy one stays lazy).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sugar_core.errors import ConfigError
 from sugar_core.skeleton.dataset import TRAIN, Sample, SkeletonSet
 from sugar_core.skeleton.layouts import joint_map
+from sugar_core.skeleton.lazy_set import LazySkeletonSet, SkeletonFile
 from sugar_core.zeroshot.config import EVAL_PARTS
 from sugar_core.zeroshot.splits import UnseenSplit
 
@@ -125,7 +126,11 @@ def evaluation_indices(data: SkeletonSet, split: str, classes: list[int], part: 
 
 
 def seen_only(data: SkeletonSet, idx: np.ndarray, seen: list[int]) -> SkeletonSet:
-    """Samples ``idx`` (all of seen classes) relabelled 0..K_s-1 with only the seen names."""
+    """Samples ``idx`` (all of seen classes) relabelled 0..K_s-1 with only the seen names.
+
+    A lazy set (``skeleton.lazy_set``) gives a lazy view: its joints stay in the file."""
+    if isinstance(data, LazySkeletonSet):
+        return _lazy_seen_only(data, idx, seen)
     remap = {k: i for i, k in enumerate(seen)}
     picked = [data.samples[i] for i in np.asarray(idx, dtype=np.int64)]
     bad = sorted({s.label for s in picked if s.label not in remap})
@@ -139,6 +144,21 @@ def seen_only(data: SkeletonSet, idx: np.ndarray, seen: list[int]) -> SkeletonSe
         splits={},
         source=data.source,
     )
+
+
+def _lazy_seen_only(data: LazySkeletonSet, idx, seen: list[int]) -> LazySkeletonSet:
+    """``seen_only`` of a lazy set: the file's header with the seen names and labels (other
+    classes -1), over the picked rows; the joints come through the set's own cache."""
+    head = data.file.header
+    remap = np.full(len(head.class_names), -1, dtype=np.int64)
+    remap[seen] = np.arange(len(seen))
+    rows = data.rows[np.asarray(idx, dtype=np.int64)]
+    bad = sorted({int(c) for c in head.labels[rows] if remap[c] < 0})
+    assert not bad, f"classes {bad} are not seen but were picked for training"
+    names = [head.class_names[k] for k in seen]
+    file = SkeletonFile(replace(head, labels=remap[head.labels], class_names=names))
+    file.cache = data.file.cache  # the same rows' joints: one cache, one bound
+    return LazySkeletonSet(file, rows, splits={})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.tokenize.encoding import encode
 from sugar_core.tokenize.store import TokenSet, load_encoder
-from sugar_core.zeroshot import pseudo, scorers
+from sugar_core.zeroshot import pseudo, scorers, speed
 from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
 from sugar_core.zeroshot.config import ZeroShotConfig
 from sugar_core.zeroshot.plan import (
@@ -239,18 +239,8 @@ def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed
     cand = list(plan.seen_in_test) + list(plan.unseen)
     labels = t.data.labels[idx]
     out = {"candidates": len(cand), "decode": cfg.decodes[0]}
-    p = _llm(
-        model,
-        t.tokens,
-        idx,
-        cand,
-        cfg.decodes[0],
-        cfg,
-        events.relay(callback, "zeroshot", "predict:gzsl"),
-        embed_fn,
-        t.priors,
-        ch,
-    )
+    tagged = events.relay(callback, "zeroshot", "predict:gzsl")
+    p = _llm(model, t.tokens, idx, cand, cfg.decodes[0], cfg, tagged, embed_fn, t.priors, ch)
     out["llm"] = gzsl_metrics(labels, p.pred, plan.seen_in_test, plan.unseen)
     if cfg.baseline:
         protos = class_prototypes(t.priors, [t.data.class_names[c] for c in cand])
@@ -302,11 +292,13 @@ def run_zeroshot(
     run_dir=None,
     priors_sha256: str = "",
     embed_fn=None,
+    estimate: bool = False,
 ) -> ZeroShotResult:
     """The whole protocol (module docstring). ``tokens`` / ``aligned``: reuse a seen-only
     encoder / alignment (refused if it saw an unseen class); ``reused_from`` names their files
     in errors. ``callback`` receives the stages' progress events with a ``phase`` key.
-    ``embed_fn`` (texts -> unit rows) lets generate match an answer to the closest name."""
+    ``embed_fn`` (texts -> unit rows) lets generate match an answer to the closest name.
+    ``estimate``: price the run first (``speed.forecast``; kept as metrics ``estimate``)."""
     cross = test_data is not None
     data_split = default_split(data, cfg.split, "training data")
     plan = plan_classes(split, data.class_names, test_data.class_names if cross else None)
@@ -319,8 +311,14 @@ def run_zeroshot(
         where = (reused_from or {}).get("aligned", "aligned")
         check_trained_without(where, aligned.class_names, names, "alignment (pseudo-unseen)")
 
-    # 1. one joint layout for both sides
+    # 1. one joint layout for both sides; the unseen samples to score; what it will cost
     data, test = _joint_layout(data, test_data, tokens)
+    part, test_split, idx = _unseen_samples(test, cfg, cross, data_split, plan)
+    cost = None
+    if estimate:  # priced before any training (speed.py, cost.py)
+        seen_side = (data, priors, cfg, data_split, plan, held)
+        test_side = (test, test_priors or priors, test_split, idx, cross)
+        cost = speed.forecast(speed.RunInputs(*seen_side, *test_side, tokens, aligned), callback)
 
     # 2. encoder: trained on seen classes, or reused
     if tokens is None:
@@ -341,7 +339,6 @@ def run_zeroshot(
         tagged = events.relay(callback, "zeroshot", "predict:pseudo")
         choices = pseudo.choose(aligned, train_tokens, priors, val, held, cfg, tagged)
         choices.record["encoder_saw_them"] = bool(set(held) & set(tokens.train_classes or []))
-    part, test_split, idx = _unseen_samples(test, cfg, cross, data_split, plan)
     t = _Test(test, test_tokens, test_priors or priors, test_split, part, idx, cross)
     protocol = f"zeroshot/{split.protocol}" + ("/cross-dataset" if cross else "")
     common = dict(
@@ -356,6 +353,8 @@ def run_zeroshot(
     )
     if held:
         common["pseudo_unseen"] = choices.record
+    if cost is not None:
+        common["estimate"] = cost
     p, arrays = _evaluate(aligned, t, plan, cfg, common, callback, embed_fn, choices, priors)
     p.metrics["warnings"] = _warnings(train_tokens, aligned, p)
     return ZeroShotResult(p, train_tokens, aligned, plan, arrays)

@@ -5,6 +5,14 @@ samples, its metrics holding every figure), the file keeps::
 
     zeroshot_arrays/<predictor>/{pred, top5, scores}   llm_rank, llm_generate, baseline
     zeroshot_plan                                      JSON: seen / unseen ids and names
+
+A run made with the up-front estimate (``sugar zeroshot`` unless ``--no-estimate``) keeps it
+in the metrics under ``estimate`` (``cost.Estimate.record``): ``seconds`` and ``parts``
+(encoder, alignment, scoring) as estimated, ``items`` (seconds per kind of work), ``work``
+(the counts: encoder steps, validations, encodes, alignment steps, rank pairs = samples x
+candidates, generated samples), ``rates`` (seconds per unit measured on the machine, and
+``probe_seconds``), ``budget_seconds``, ``over_budget``, ``advice`` and ``message``; the
+run's own ``seconds`` sit beside it.
 """
 
 from __future__ import annotations

@@ -171,3 +171,26 @@ def test_help_shows_the_config_defaults():
     assert f"Alignment epochs [default: {default.align.epochs}]" in text
     assert f"Encoder epochs [default: {default.tokenize.epochs}]" in text
     assert "[default: both]" in text
+
+
+def test_estimate_is_printed_first_and_kept_unless_no_estimate(files):
+    from sugar_core.predictions import read_predictions
+
+    d = files
+    common = [d / "data.h5", "--priors", d / "priors.h5", "--config", d / "tiny.json",
+              "--unseen-split", d / "unseen.txt", "--decode", "rank", "--json"]  # fmt: skip
+    out = _invoke([*common, "-o", d / "est.h5"])
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.stderr.splitlines() if "on this machine" in x)
+    assert line.strip().startswith("zero-shot: about ") and "encoder " in line
+    assert out.stderr.index("on this machine") < out.stderr.index("training on")
+    m = json.loads(out.stdout)
+    assert m["estimate"]["work"]["test_pairs"] == m["n"] * len(m["unseen"])
+    assert set(m["estimate"]["parts"]) == {"encoder", "alignment", "scoring"}
+    kept, _ = read_predictions(d / "est.h5")  # the file's record keeps it too
+    assert kept.metrics["estimate"]["message"] == m["estimate"]["message"]
+
+    out = _invoke([*common, "--no-estimate", "-o", d / "no-est.h5"])
+    assert out.exit_code == 0, out.output
+    assert "on this machine: encoder" not in out.output
+    assert "estimate" not in json.loads(out.stdout)
