@@ -148,6 +148,10 @@ class AlignConfig(settings.Configurable):
     epochs: int | str = "auto"
     min_epochs: int = 1  # auto: at least this many epochs (NW-UCLA: one of about 110 steps)
     min_steps: int = 100  # auto: at least this many optimiser steps (a 100-clip set: 8 ep.)
+    # auto: at least this many training samples seen per trained class, in optimiser steps
+    # ceil(K x this / (batch_size x grad_accum x processes)) when that exceeds min_steps
+    # (align/plan.py step_floor): 20 classes need more steps than 10
+    min_samples_per_class: int = 80
     # batch order (sugar_core/sampling.py): shuffle | balanced | auto (balanced below 400
     # training samples or when the classes are imbalanced)
     sampler: str = "auto"
@@ -197,7 +201,13 @@ class AlignConfig(settings.Configurable):
             raise ConfigError(f"validation {self.validation!r}; expected one of {VALIDATIONS}")
         if self.validation == "none" and self.calibration == "auto":
             raise ConfigError("calibration auto chooses on a validation part; validation is none")
-        for name in ("min_epochs", "min_steps", "batch_size", "grad_accum"):
+        for name in (
+            "min_epochs",
+            "min_steps",
+            "min_samples_per_class",
+            "batch_size",
+            "grad_accum",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:

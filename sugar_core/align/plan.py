@@ -10,11 +10,14 @@ is held out.
                 (where collapse is likely and the fallback read-out can help); share ->
                 always; none -> never
 
-The number of epochs is ``sugar_core/schedule.py``'s (training counts the steps).
+The number of epochs is ``sugar_core/schedule.py``'s (training counts the steps), with the
+floor of optimiser steps ``step_floor``: the larger of ``min_steps`` and the steps that show
+each trained class ``min_samples_per_class`` samples (K x it / samples per step).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -46,3 +49,10 @@ def wants_validation(cfg: AlignConfig, n_train: int) -> bool:
     if cfg.validation == "auto":
         return cfg.calibration == "auto" or n_train < SMALL_SET
     return cfg.validation == "share"
+
+
+def step_floor(cfg: AlignConfig, classes: int, processes: int = 1) -> int:
+    """The auto schedule's floor of optimiser steps for ``classes`` trained classes:
+    max(min_steps, ceil(classes x min_samples_per_class / samples per optimiser step))."""
+    per_step = cfg.batch_size * cfg.grad_accum * max(1, processes)
+    return max(cfg.min_steps, math.ceil(classes * cfg.min_samples_per_class / per_step))

@@ -33,7 +33,7 @@ from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
 from sugar_core.align.model import AlignedModel, build_parts
-from sugar_core.align.plan import fit_to_data, wants_validation
+from sugar_core.align.plan import fit_to_data, step_floor, wants_validation
 from sugar_core.align.validation import judge
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
@@ -209,7 +209,8 @@ def _prepare(tokens: TokenSet, priors: Priors, data: _Data, cfg: AlignConfig) ->
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = _epoch_batches(data, cfg, 0, acc.process_index, acc.num_processes)
     steps = math.ceil(len(batches) / cfg.grad_accum)
-    plan = plan_epochs(cfg.epochs, steps, cfg.min_epochs, cfg.min_steps)
+    floor = step_floor(cfg, len(data.names), acc.num_processes)
+    plan = plan_epochs(cfg.epochs, steps, cfg.min_epochs, floor)
     total = plan.steps
     warm = int(cfg.warmup * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total, warm))

@@ -31,6 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from sugar_core.align.config import AlignConfig
+from sugar_core.align.plan import step_floor
 from sugar_core.schedule import duration, plan_epochs
 from sugar_core.tokenize.config import TokenizeConfig
 from sugar_core.zeroshot.config import ZeroShotConfig
@@ -149,7 +150,7 @@ def align_work(cfg: AlignConfig, s: Sizes) -> dict:
     if not s.train_align:
         return {"align_plan": "reused"}
     per_epoch = math.ceil(math.ceil(s.align_fit / cfg.batch_size) / cfg.grad_accum)
-    plan = plan_epochs(cfg.epochs, per_epoch, cfg.min_epochs, cfg.min_steps)
+    plan = plan_epochs(cfg.epochs, per_epoch, cfg.min_epochs, step_floor(cfg, s.seen))
     return dict(align_steps=plan.steps, align_plan=plan.describe(),
                 align_pairs=s.align_val * s.seen)  # fmt: skip
 

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from sugar_core.align import readout, validation
 from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
 from sugar_core.align.inference import Decoded, predict_split
-from sugar_core.align.plan import fit_to_data, wants_validation
+from sugar_core.align.plan import fit_to_data, step_floor, wants_validation
 from sugar_core.align.store import load_aligned, save_aligned
 from sugar_core.align.training import train_alignment
+from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
 from tests.helpers.align import CLASSES, synthetic_priors, synthetic_tokens
 
@@ -119,3 +122,13 @@ def test_small_sets_hold_out_validation_and_get_stronger_defaults():
     assert wants_validation(AlignConfig(), 80) and not wants_validation(AlignConfig(), 1020)
     assert wants_validation(AlignConfig(calibration="auto"), 1020)
     assert not wants_validation(AlignConfig(validation="none"), 80)
+
+
+def test_the_step_floor_grows_with_the_classes_not_below_min_steps():
+    cfg = AlignConfig()  # batch 8, min_steps 100, 80 samples per class
+    assert step_floor(cfg, 10) == 100  # NW-UCLA's 10 classes: min_steps decides, as before
+    assert step_floor(cfg, 20) == 200  # MSR Action3D's 20: 20 x 80 / 8
+    assert step_floor(cfg, 20, processes=2) == 100  # 16 samples per step across 2 processes
+    assert step_floor(replace(cfg, grad_accum=4, min_samples_per_class=160), 60) == 300
+    with pytest.raises(ConfigError, match="min_samples_per_class"):
+        replace(cfg, min_samples_per_class=0).check()
