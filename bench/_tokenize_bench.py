@@ -19,7 +19,7 @@ from _common import machine_load  # noqa: E402
 from sugar_core import settings  # noqa: E402
 from sugar_core.tokenize import probe  # noqa: E402
 from sugar_core.tokenize.config import TokenizeConfig  # noqa: E402
-from sugar_core.tokenize.encoding import encode  # noqa: E402
+from sugar_core.tokenize.encoding import encode, take_validation_rows  # noqa: E402
 from sugar_core.tokenize.training import train_encoder  # noqa: E402
 
 
@@ -74,7 +74,9 @@ def _one(data, priors, split, args, objective: str, seed: int, label: str) -> di
 
     enc, heads, hist = train_encoder(data, priors, cfg, split, callback=report)
     train_s = time.perf_counter() - t0
-    ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split=split)
+    hist, rows = take_validation_rows(hist)
+    ts = encode(data, enc, heads, prep=cfg.prep, history=hist, train_split=split,
+                encoder_validation=rows)  # fmt: skip
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     test, last = ts.split_indices(split, "test"), hist[-1]
     y = ts.labels

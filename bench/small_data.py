@@ -95,7 +95,7 @@ def configs(seed: int, budget: str, align_set: dict | None = None):
 def one(name: str, seed: int, args) -> dict:
     from sugar_core.align.inference import predict_split
     from sugar_core.evaluate.metrics import compute_metrics
-    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.encoding import encode, take_validation_rows
     from sugar_core.tokenize.store import read_tokens, write_tokens
     from sugar_core.tokenize.training import train_encoder
 
@@ -112,7 +112,9 @@ def one(name: str, seed: int, args) -> dict:
         print(f"[bench] tokens reused from {kept}", file=sys.stderr)
     else:
         enc, heads, history = train_encoder(data, priors, tok_cfg, "small")
-        ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split="small")
+        history, rows = take_validation_rows(history)
+        ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split="small",
+                    encoder_validation=rows)  # fmt: skip
         if kept is not None:
             kept.parent.mkdir(parents=True, exist_ok=True)
             write_tokens(ts, kept, seed=seed)

@@ -75,6 +75,7 @@ PROJECTED = "projected"  # (N, D_text) float32: features through the training he
 HEAD = "head"  # group: weights of the linear head to the text space
 ENCODER_CONFIG = "encoder_config"  # JSON: the encoder's config with its prep
 TRAIN_CLASSES = "train_classes"  # JSON: class ids the encoder was trained on (null = all)
+ENCODER_VALIDATION = "encoder_validation"  # (N_v,) int64: rows the encoder validated on, not fit
 
 # aligned / zeroshot
 PRED = "pred"  # (N,) int64 predicted class (-1 = off list)

@@ -164,7 +164,8 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     type=click.Choice([*CALIBRATIONS, "auto"]),
     default=None,
     help="Rank scores: raw sums, per-token (length), minus a null input's (null), both; auto "
-    "picks one on a validation share of the train part, held out of training.",
+    "picks one on a validation part held out of training (a share of the train part, or with "
+    "--set validation=encoder the rows the encoder validated on).",
 )
 @settings_options
 @click.option(
@@ -267,6 +268,10 @@ def cli(
     check_output(output, inputs=[tokens, priors_path])
     quiet_transformers()
     ts, pr, split, test = _inputs(tokens, priors_path, split, cfg.bridge.anchor != "none")
+    if cfg.validation == "encoder":  # refused before the LLM loads, naming the file
+        from sugar_core.align.plan import encoder_rows
+
+        encoder_rows(ts, ts.split_indices(split, "train"), where=str(tokens))
 
     # 1. train (every process); 2. predict the test split (the main process)
     model, train_s, main = _train(ts, pr, cfg, split, run_dir, resume)

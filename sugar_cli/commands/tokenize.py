@@ -215,7 +215,7 @@ def _report(ts, output, world_size: int, as_json: bool, warnings: list[str]) -> 
 def _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume):
     from sugar_core import schema
     from sugar_core.priors.store import read_priors
-    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.encoding import encode, take_validation_rows
     from sugar_core.tokenize.training import train_encoder
 
     priors = read_priors(priors_path)
@@ -231,6 +231,7 @@ def _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume):
             resume=resume,
             accelerator=acc,
         )
+    history, rows = take_validation_rows(history)  # rows of skeletons: the ones encoded
     ts = encode(
         skeletons,
         enc,
@@ -240,6 +241,7 @@ def _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume):
         history=history,
         train_split=split,
         priors_sha256=schema.sha256(priors_path),
+        encoder_validation=rows,
     )
     if acc.is_main_process:
         console.print(f"checkpoints in {run_dir}")
@@ -251,6 +253,7 @@ def _reuse(skeletons, encoder_path, acc):
     from sugar_core.tokenize.store import load_encoder, read_provenance
 
     trained = load_encoder(encoder_path)
+    # no encoder_validation: the encoder's validation rows were rows of the data it trained on
     ts = encode(
         skeletons,
         trained.encoder.to(acc.device),

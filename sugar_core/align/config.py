@@ -23,7 +23,7 @@ ANCHORS = ("none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
 CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
-VALIDATIONS = ("auto", "share", "none")
+VALIDATIONS = ("auto", "share", "encoder", "none")
 DECODES = ("rank", "generate")  # how `predict` reads the class: score every name, or generate
 KNOWLEDGE = ("none", "motion", "description", "motion+description")  # align/listing.py
 RANK_TEXTS = ("name", "answer")  # what rank decoding scores per candidate (align/listing.py)
@@ -174,8 +174,11 @@ class AlignConfig(settings.Configurable):
     calibration: str = "none"
     validation_share: float = 0.15  # the stratified share of the train part held out
     # the validation part (align/validation.py: calibration auto, health warnings, fallback
-    # read-out): auto (held out when calibration is auto or below 400 training samples) |
-    # share (always) | none (never; the test predictions are still checked)
+    # read-out): auto (a share held out when calibration is auto or below 400 training
+    # samples) | share (always) | encoder (always: the trained classes' rows the tokens file
+    # records as the encoder's validation part, so neither stage trained on them and the
+    # text-prior read-out is not flattered; needs tokens trained with a validation part and
+    # no refit) | none (never; the test predictions are still checked)
     validation: str = "auto"
     # list-reading training (align/listing.py): each batch's prompt lists a seeded random
     # subset of the trained names, in random order, of a size drawn in [list_min, list_max]

@@ -33,7 +33,7 @@ from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
 from sugar_core.align.model import AlignedModel, build_parts
-from sugar_core.align.plan import fit_to_data, step_floor, wants_validation
+from sugar_core.align.plan import encoder_rows, fit_to_data, step_floor, wants_validation
 from sugar_core.align.validation import judge
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
@@ -120,7 +120,7 @@ def train_alignment(
     """
     cfg.check()
     data = _select(tokens, priors, split, train_classes, cfg)
-    data, val = _hold_out(tokens, data, split, cfg)  # a validation share (plan.py)
+    data, val = _hold_out(tokens, data, split, cfg)  # a validation part (plan.py)
     cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx])  # sampler, small sets
     parts = _prepare(tokens, priors, data, cfg)
     cfg = dataclasses.replace(cfg, epochs=parts.plan.epochs)  # a number from here on
@@ -157,18 +157,23 @@ def train_alignment(
 
 
 def _hold_out(tokens: TokenSet, data: _Data, split: str, cfg: AlignConfig):
-    """(training data, validation rows or None): a stratified, seeded share of the train rows
-    held out of training when ``plan.wants_validation`` says so (calibration auto, small
-    sets, validation share); a set too small to spare one trains whole (unless it must)."""
+    """(training data, validation rows or None) when ``plan.wants_validation`` says so
+    (calibration auto, small sets, validation share or encoder): with validation encoder the
+    rows the tokens record as the encoder's validation part (``plan.encoder_rows``), else a
+    stratified, seeded share of the train rows; a set too small to spare a share trains whole
+    (unless it must). The rows are held out of training."""
     if not wants_validation(cfg, len(data.idx)):
         return data, None
-    rng = np.random.RandomState(cfg.seed)
-    val = stratified_share(data.idx, tokens.labels[data.idx], cfg.validation_share, rng)
-    if len(val) == 0 or len(val) == len(data.idx):
-        if cfg.calibration == "auto" or cfg.validation == "share":
-            raise ConfigError(f"{len(data.idx)} training samples cannot spare a validation "
-                              f"share of {cfg.validation_share}")  # fmt: skip
-        return data, None
+    if cfg.validation == "encoder":
+        val = encoder_rows(tokens, data.idx)
+    else:
+        rng = np.random.RandomState(cfg.seed)
+        val = stratified_share(data.idx, tokens.labels[data.idx], cfg.validation_share, rng)
+        if len(val) == 0 or len(val) == len(data.idx):
+            if cfg.calibration == "auto" or cfg.validation == "share":
+                raise ConfigError(f"{len(data.idx)} training samples cannot spare a validation "
+                                  f"share of {cfg.validation_share}")  # fmt: skip
+            return data, None
     idx = np.setdiff1d(data.idx, val)
     key = _data_key(split, data.names, idx, tokens)
     return dataclasses.replace(data, idx=idx, key=key), val

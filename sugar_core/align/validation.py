@@ -1,8 +1,10 @@
 """What the alignment's validation part decides, once training is done: the calibration
 (with ``calibration`` auto), whether the LLM learned (``sugar_core.health``) and, when it did
-not, whether the text-prior classifier answers instead (``readout.py``). The part is a
-stratified share of the train part held out of training (``plan.wants_validation``); the test
-part decides nothing.
+not, whether the text-prior classifier answers instead (``readout.py``). The part is held
+out of the alignment's training (``plan.wants_validation``): a stratified share of the train
+part, or with ``validation = encoder`` the rows the stage-1 encoder validated on too (so the
+text-prior classifier is not judged on rows its encoder trained on); the test part decides
+nothing.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def make_priors(run: Run, cfg: DemoConfig, data: SkeletonSet):
 
 
 def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
-    from sugar_core.tokenize.encoding import encode
+    from sugar_core.tokenize.encoding import encode, take_validation_rows
     from sugar_core.tokenize.store import write_tokens
     from sugar_core.tokenize.training import train_encoder
 
@@ -144,8 +144,10 @@ def tokenize_stage(run: Run, data, priors, split: str, tok_cfg):
         enc, heads, history = train_encoder(
             data, priors, tok_cfg, split, callback=run.progress("tokenize")
         )
+        history, rows = take_validation_rows(history)  # into the tokens file's own dataset
         ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split=split,
-                      priors_sha256=schema.sha256(run.path("priors.h5")))  # fmt: skip
+                    priors_sha256=schema.sha256(run.path("priors.h5")),
+                    encoder_validation=rows)  # fmt: skip
         write_tokens(
             ts,
             path,

@@ -1,8 +1,11 @@
 """Tokenizing: every sample of a skeleton set through a trained encoder, into a TokenSet.
 
-    tokens = encode(data, encoder, heads, prep=cfg.prep, history=history)
+    history, rows = take_validation_rows(history)     # rows the encoder validated on
+    tokens = encode(data, encoder, heads, prep=cfg.prep, history=history, encoder_validation=rows)
 
 The encoder comes from ``train_encoder`` or from an earlier tokens file (``load_encoder``).
+Its validation rows are recorded only when ``data`` is the set it was trained on (the caller
+knows; ``encode`` cannot tell), so a reused encoder's tokens record none.
 With ``prep.tta`` = k > 1 every sample is encoded through k fixed views (``encode_views``).
 """
 
@@ -37,7 +40,7 @@ def encode(
     Samples are resampled to the encoder's T, so every sample has Ls = cfg.token_length():
     T_s time steps x the token layout's groups (1; 6 body parts; V joints), time-major.
     ``meta`` fills the remaining TokenSet fields (train_split, train_classes, history,
-    priors_sha256).
+    priors_sha256, encoder_validation).
     """
     ecfg = encoder.cfg
     if data.layout != ecfg.layout:
@@ -67,6 +70,22 @@ def encode(
         layout=data.layout,
         **meta,
     )
+
+
+def take_validation_rows(history: list[dict]) -> tuple[list[dict], np.ndarray | None]:
+    """(``history`` without them, the rows): the rows of its data that ``train_encoder``
+    validated on and never trained on, from the last history entry (``validation_rows``) where
+    the run records them, for ``TokenSet.encoder_validation`` (their own dataset in the tokens
+    file, so the history is not written twice). None where a run records none: a refit
+    (``validation_rows`` None), no validation part (empty) or a history from before them."""
+    if not history or "validation_rows" not in history[-1]:
+        return history, None
+    last = dict(history[-1])
+    rows = last.pop("validation_rows")
+    kept = [*history[:-1], last]
+    if not rows:
+        return kept, None
+    return kept, np.asarray(sorted(rows), dtype=np.int64)
 
 
 class _View:

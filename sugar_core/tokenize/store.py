@@ -4,7 +4,8 @@ Written by ``sugar tokenize``, read by ``sugar align`` and ``sugar zeroshot``. S
 concatenated (sum Ls, D) float16 with offsets, so each sample keeps its own Ls. Alongside:
 pooled features (N, D) and their projection into the text space (N, D_text), labels, class
 names, sample ids, the data file's splits, the encoder's weights and config, the training
-history and the priors file's hash.
+history and the priors file's hash; optionally the rows the encoder validated on and never
+trained on (``encoder_validation``), where the alignment can validate on unseen ground.
 
 ``load_encoder`` rebuilds the trained encoder, its heads and the pre-processing it expects from
 a tokens file (reading the weights only, not the token arrays) or from a TokenSet in memory.
@@ -44,6 +45,12 @@ class TokenSet:
     history: list[dict] = field(default_factory=list)  # one dict per epoch
     priors_sha256: str = ""
     layout: str = ""
+    # (N_v,) int64 sorted rows of this set in the train part of ``train_split`` that the encoder
+    # validated on and never trained on (align's validation encoder). Rows, not sample ids:
+    # they index these arrays as ``splits`` does, and ids need not be unique. None = not
+    # recorded: an older file, an encoder refit on train + validation (it trained on them
+    # too), one reused on other data, or trained without a validation part
+    encoder_validation: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -86,6 +93,9 @@ def write_tokens(
         schema.write_json(f, schema.ENCODER_CONFIG, ts.encoder_config)
         schema.write_json(f, schema.HISTORY, ts.history)
         schema.write_json(f, schema.TRAIN_CLASSES, ts.train_classes)
+        if ts.encoder_validation is not None:
+            rows = np.asarray(ts.encoder_validation, dtype=np.int64)
+            f.create_dataset(schema.ENCODER_VALIDATION, data=rows)
         f.attrs["train_split"] = ts.train_split
         f.attrs["priors_sha256"] = ts.priors_sha256
         f.attrs["layout"] = ts.layout
@@ -105,6 +115,7 @@ def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
         for name, arr in arrays.items():
             guards.require_finite(arr, f"{path}: dataset {name!r}")
         flat = arrays[schema.TOKENS]
+        splits = {k: v[...].astype(np.int8) for k, v in f[schema.SPLITS].items()}
         return TokenSet(
             tokens=[flat[offsets[i] : offsets[i + 1]] for i in range(n)],
             features=arrays[schema.FEATURES],
@@ -112,13 +123,37 @@ def read_tokens(path: str | os.PathLike, weights: bool = True) -> TokenSet:
             labels=f[schema.LABELS][...].astype(np.int64),
             class_names=[str(x) for x in schema.read_strings(f, schema.CLASS_NAMES)],
             sample_ids=[str(x) for x in schema.read_strings(f, schema.SAMPLE_IDS)],
-            splits={k: v[...].astype(np.int8) for k, v in f[schema.SPLITS].items()},
+            splits=splits,
             encoder_config=schema.read_json(f, schema.ENCODER_CONFIG),
             encoder_state=schema.read_state_dict(f[schema.ENCODER]) if weights else {},
             head_state=schema.read_state_dict(f[schema.HEAD]) if weights else {},
             layout=str(f.attrs.get("layout", "")),
+            encoder_validation=_validation_rows(f, path, splits),
             **_provenance(f),
         )
+
+
+def _validation_rows(f, path, splits: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The recorded encoder-validation rows, checked: sorted, distinct, in the train part of
+    the file's training split; None where the file records none (older files)."""
+    if schema.ENCODER_VALIDATION not in f:
+        return None
+    ds = f[schema.ENCODER_VALIDATION]
+    rows = ds[...]
+    where = f"{path}: dataset {schema.ENCODER_VALIDATION!r}"
+    if ds.ndim != 1 or rows.dtype.kind not in "iu":
+        raise SchemaError(f"{where} expected 1-D integers, found {ds.ndim}-D {rows.dtype}")
+    rows = rows.astype(np.int64)
+    n = f[schema.LABELS].shape[0]
+    if len(rows) and (rows[0] < 0 or rows[-1] >= n or np.any(np.diff(rows) <= 0)):
+        raise SchemaError(f"{where} expected sorted distinct rows in [0, {n}), found "
+                          f"{len(rows)} rows beginning {rows[:5].tolist()}")  # fmt: skip
+    split = str(f.attrs.get("train_split", ""))
+    if split in splits and np.any(splits[split][rows] != 1):
+        bad = rows[splits[split][rows] != 1][:5].tolist()
+        raise SchemaError(f"{where} expected rows of split {split!r}'s train part, found "
+                          f"rows {bad} outside it")  # fmt: skip
+    return rows
 
 
 def read_provenance(path: str | os.PathLike) -> dict:

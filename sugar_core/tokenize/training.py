@@ -369,15 +369,16 @@ def _selected_epochs(run: _Run) -> int:
 
 
 def _test(run: _Run, encoder: SkeletonEncoder, heads: Heads) -> None:
-    """The one test evaluation, after every choice is made: ``test_*``, the validation rule,
-    selected epoch, schedule, sampler, small-set changes and validation ``warnings`` recorded."""
+    """The one test evaluation, after every choice is made: ``test_*``, the validation rule and
+    rows, selected epoch, schedule, sampler, small-set changes and validation ``warnings``."""
     if not run.history:
         return
     net = Stage1Net(encoder, heads)
     parts = (run.train_bank, run.test_bank, run.y_train, run.y_test, run.protos)
     last = run.history[-1]
     last.update(evaluate(net, *parts, run.cfg, run.acc, prefix="test"))
-    last.update(validation=run.rule, selected_epoch=_selected_epochs(run))
+    last.update(validation=run.rule, selected_epoch=_selected_epochs(run),
+                validation_rows=run.val_bank.indices.tolist())  # fmt: skip
     val = (run.train_bank, run.val_bank, run.y_train, run.y_val, run.protos, run.cfg, run.acc)
     last.update(schedule=run.plan.record(), sampler=run.cfg.sampler, small_data=run.adapted,
                 warnings=health_warnings(net, *val))  # fmt: skip
@@ -393,5 +394,6 @@ def _refit(run: _Run, data, priors, split, train_classes, callback, accelerator)
     )
     history = [dict(e, phase="select") for e in run.history]
     history += [dict(e, phase="refit") for e in refit]
-    history[-1].update(validation=f"{run.rule}, refit on train + validation", selected_epoch=epochs)
+    rule = f"{run.rule}, refit on train + validation"  # trained on them too: no rows recorded
+    history[-1].update(validation=rule, selected_epoch=epochs, validation_rows=None)
     return encoder, heads, history

@@ -4,6 +4,9 @@ The encoder (stage 1) is given the seen classes' samples of the split's train pa
 0..K_s-1, and the seen classes' priors rows (``seen_only``, ``Priors.select``); the alignment
 (stage 2) the seen classes' tokens with only the seen names (``seen_tokens``). Neither receives
 anything of an unseen class, not even its name. The split handed to the stages is ``ZS_SPLIT``.
+The rows the encoder validated on are recorded as rows of the whole data
+(``TokenSet.encoder_validation``) and mapped into each seen-class copy, for the alignment's
+validation ``encoder``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
 from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.tokenize.config import TokenizeConfig
-from sugar_core.tokenize.encoding import encode
+from sugar_core.tokenize.encoding import encode, take_validation_rows
 from sugar_core.tokenize.store import TokenSet
 from sugar_core.tokenize.training import train_encoder
 from sugar_core.zeroshot.config import ZeroShotConfig
@@ -58,10 +61,14 @@ def train_seen_encoder(
     callback: Callback | None = None,
     run_dir=None,
 ):
-    """(encoder, heads, history) trained on seen classes only (a cut-down copy of the data)."""
-    sub, _ = seen_split(data, split, plan)
+    """(encoder, heads, history) trained on seen classes only (a cut-down copy of the data);
+    the last entry's ``validation_rows`` are rows of ``data``, not of the copy."""
+    sub, idx = seen_split(data, split, plan)
     pri = priors.select(plan.seen_names)
-    return train_encoder(sub, pri, cfg, ZS_SPLIT, callback=callback, run_dir=run_dir)
+    enc, heads, history = train_encoder(sub, pri, cfg, ZS_SPLIT, callback=callback, run_dir=run_dir)
+    if history and history[-1].get("validation_rows"):
+        history[-1]["validation_rows"] = idx[history[-1]["validation_rows"]].tolist()
+    return enc, heads, history
 
 
 def encode_seen(
@@ -85,6 +92,7 @@ def encode_seen(
         events.relay(callback, "zeroshot", "encoder"),
         run_dir,
     )
+    history, rows = take_validation_rows(history)
     return encode(
         data,
         enc,
@@ -94,6 +102,7 @@ def encode_seen(
         train_split=data_split,
         train_classes=plan.seen,
         priors_sha256=priors_sha256,
+        encoder_validation=rows,
     )
 
 
@@ -119,7 +128,9 @@ def seen_tokens(
 ) -> TokenSet:
     """The seen classes' training tokens, relabelled 0..K_s-1 with only the seen names.
 
-    ``per_class`` > 0 keeps at most that many samples of each class (a seeded choice)."""
+    ``per_class`` > 0 keeps at most that many samples of each class (a seeded choice). The
+    encoder's recorded validation rows come along as rows of the copy (those it keeps; seen
+    classes only, so no unseen row can appear); None where ``tokens`` record none."""
     part = tokens.splits[split] == 1 if split else np.ones(len(tokens), dtype=bool)
     idx = np.flatnonzero(part & np.isin(tokens.labels, plan.seen))
     if len(idx) == 0:
@@ -130,6 +141,8 @@ def seen_tokens(
         idx = np.sort(np.concatenate(keep))
     remap = np.full(len(tokens.class_names), -1, dtype=np.int64)
     remap[plan.seen] = np.arange(len(plan.seen))
+    held = tokens.encoder_validation
+    held = None if held is None else np.flatnonzero(np.isin(idx, held))  # (N_v,) rows of copy
     return TokenSet(
         tokens=[tokens.tokens[i] for i in idx],
         features=tokens.features[idx],
@@ -143,6 +156,7 @@ def seen_tokens(
         encoder_config=tokens.encoder_config,
         head_state=tokens.head_state,  # the seen-only encoder's text head (an anchor token)
         layout=tokens.layout,
+        encoder_validation=held,
     )
 
 
