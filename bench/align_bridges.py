@@ -68,8 +68,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
+    ap.add_argument(
+        "--bridge-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a BridgeConfig field for every bridge (repeatable), e.g. "
+        "time_embedding=absolute, output_scale=llm, anchor=fitted",
+    )
     ap.add_argument("--json-out")
     args = ap.parse_args()
+    args.bridge_extra = _pairs(args.bridge_set)
     torch.set_num_threads(args.threads)
 
     from transformers.utils import logging
@@ -79,7 +88,7 @@ def main() -> None:
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 
-    ts = read_tokens(args.tokens, weights=False)
+    ts = read_tokens(args.tokens, weights=args.bridge_extra.get("anchor", "none") != "none")
     priors = read_priors(args.priors)
     split = subset_split(
         ts, args.split or ts.train_split, args.train_per_class, args.test_limit, args.seed
@@ -100,6 +109,17 @@ def main() -> None:
                       indent=2)  # fmt: skip
 
 
+def _pairs(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict (whole numbers parsed)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--bridge-set {pair!r}: expected KEY=VALUE")
+        out[key] = int(value) if value.isdigit() else value
+    return out
+
+
 def _one(ts, priors, split, test, args, kind: str, seed: int) -> dict:
     """Train one bridge with one seed; whole-test-set figures read once at the end."""
     from sugar_core.align.config import AlignConfig, BridgeConfig, LLMConfig
@@ -108,7 +128,7 @@ def _one(ts, priors, split, test, args, kind: str, seed: int) -> dict:
 
     cfg = AlignConfig(
         bridge=BridgeConfig(kind=kind, queries=args.queries, chunk=args.chunk,
-                            standardize=args.standardize),
+                            standardize=args.standardize, **args.bridge_extra),
         llm=LLMConfig(spec=args.llm, lora=not args.no_lora,
                       max_description_tokens=args.max_description_tokens, prompt=args.prompt),
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=seed,
@@ -120,7 +140,7 @@ def _one(ts, priors, split, test, args, kind: str, seed: int) -> dict:
     train_s = time.perf_counter() - t0
     p = predict_split(model, ts, test, describe=False)
     row = dict(
-        bridge=kind, seed=seed, action_tokens=model.bridge.num_tokens,
+        bridge=kind, bridge_set=args.bridge_extra, seed=seed, action_tokens=model.bridge.num_tokens,
         bridge_params=sum(q.numel() for q in model.bridge.parameters()),
         top1=float((p.pred == p.labels).mean()),
         top5=float((p.top5 == p.labels[:, None]).any(1).mean()),

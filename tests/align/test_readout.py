@@ -125,10 +125,11 @@ def test_small_sets_hold_out_validation_and_get_stronger_defaults():
 
 
 def test_the_step_floor_grows_with_the_classes_not_below_min_steps():
-    cfg = AlignConfig()  # batch 8, min_steps 100, 80 samples per class
-    assert step_floor(cfg, 10) == 100  # NW-UCLA's 10 classes: min_steps decides, as before
-    assert step_floor(cfg, 20) == 200  # MSR Action3D's 20: 20 x 80 / 8
-    assert step_floor(cfg, 20, processes=2) == 100  # 16 samples per step across 2 processes
+    cfg = AlignConfig()  # batch 8, min_steps 100, 100 samples per class
+    assert step_floor(cfg, 10) == 125  # NW-UCLA's 10 classes (its 128-step epoch: still 1)
+    assert step_floor(cfg, 20) == 250  # MSR Action3D's 20: 20 x 100 / 8
+    assert step_floor(cfg, 20, processes=2) == 125  # 16 samples per step across 2 processes
+    assert step_floor(cfg, 4) == 100  # few classes: min_steps decides
     assert step_floor(replace(cfg, grad_accum=4, min_samples_per_class=160), 60) == 300
     with pytest.raises(ConfigError, match="min_samples_per_class"):
         replace(cfg, min_samples_per_class=0).check()

@@ -78,8 +78,8 @@ def test_align_counts_grad_accum_and_auto_epochs():
     assert w["align_steps"] == 15 * 7  # 13 batches -> 7 steps an epoch, 15 epochs
     assert w["align_pairs"] == 15 * 5
     assert align_work(cfg, Sizes(train_align=False)) == {"align_plan": "reused"}
-    # 30 seen classes x 80 samples / 16 per step = 150 steps: 22 epochs of 7
-    assert align_work(cfg, Sizes(align_fit=100, align_val=15, seen=30))["align_steps"] == 22 * 7
+    # 30 seen classes x 100 samples / 16 per step = 188 steps: 27 epochs of 7
+    assert align_work(cfg, Sizes(align_fit=100, align_val=15, seen=30))["align_steps"] == 27 * 7
 
 
 def test_scoring_counts_every_decode_and_scorer():
