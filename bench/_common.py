@@ -147,3 +147,23 @@ def stratified_take(rows: np.ndarray, labels: np.ndarray, n: int, rng) -> np.nda
     keep = [rng.permutation(rows[labels == c])[: max(1, round(share * (labels == c).sum()))]
             for c in np.unique(labels)]  # fmt: skip
     return np.sort(np.concatenate(keep))
+
+
+def _number_or_text(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def key_values(pairs: list[str], flag: str) -> dict:
+    """``KEY=VALUE`` strings (the repeatable option ``flag``) as a dict, numbers parsed."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"{flag} {pair!r}: expected KEY=VALUE")
+        out[key] = _number_or_text(value)
+    return out

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import stratified_take  # noqa: E402
+from _common import key_values, stratified_take  # noqa: E402
 
 
 def subset_split(ts, split: str, per_class: int, test_limit: int, seed: int) -> str:
@@ -78,7 +78,7 @@ def main() -> None:
     )
     ap.add_argument("--json-out")
     args = ap.parse_args()
-    args.bridge_extra = _pairs(args.bridge_set)
+    args.bridge_extra = key_values(args.bridge_set, "--bridge-set")
     torch.set_num_threads(args.threads)
 
     from transformers.utils import logging
@@ -107,17 +107,6 @@ def main() -> None:
         with open(args.json_out, "w") as fh:
             json.dump(dict(args=vars(args), n_train=n_train, n_test=len(test), rows=rows), fh,
                       indent=2)  # fmt: skip
-
-
-def _pairs(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` strings as a dict (whole numbers parsed)."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--bridge-set {pair!r}: expected KEY=VALUE")
-        out[key] = int(value) if value.isdigit() else value
-    return out
 
 
 def _one(ts, priors, split, test, args, kind: str, seed: int) -> dict:

@@ -38,7 +38,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_msr, load_priors, load_ucla, machine_load, stratified_take  # noqa: E402
+from _common import (  # noqa: E402
+    key_values,
+    load_msr,
+    load_priors,
+    load_ucla,
+    machine_load,
+    stratified_take,
+)
 from _tokenize_bench import workdir  # noqa: E402
 
 SUBSETS = {"ucla-10": ("nw-ucla", "xview", 10), "msr-xsub": ("msr", "xsub", 0)}
@@ -59,26 +66,6 @@ def subset(data, split: str, per_class: int, seed: int, test_limit: int):
         s[np.setdiff1d(test, keep)] = -1
     data.splits = {**data.splits, "small": s.astype(np.int8)}
     return data
-
-
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def overrides(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` pairs (top-level AlignConfig fields) as a dict, numbers parsed."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--align-set {pair!r}: expected KEY=VALUE")
-        out[key] = _value(value)
-    return out
 
 
 def configs(seed: int, budget: str, align_set: dict | None = None):
@@ -103,7 +90,7 @@ def one(name: str, seed: int, args) -> dict:
     data, _ = load_ucla() if kind == "nw-ucla" else load_msr()
     priors, _ = load_priors(kind, data.class_names, workdir())
     data = subset(data, split, per_class, seed, 60 if args.budget == "tiny" else 0)
-    tok_cfg, align_cfg = configs(seed, args.budget, overrides(args.align_set))
+    tok_cfg, align_cfg = configs(seed, args.budget, key_values(args.align_set, "--align-set"))
     kept = args.tokens_dir / f"{name}-s{seed}-{args.budget}.h5" if args.tokens_dir else None
     t0 = time.perf_counter()
     reused = kept is not None and kept.exists()
@@ -135,7 +122,7 @@ def one(name: str, seed: int, args) -> dict:
         "readout": p.metrics.get("readout", "llm"),
         "encoder_plan": last.get("schedule"), "align_plan": al.get("schedule"),
         "val_llm": al.get("val_llm_top1"), "val_text_prior": al.get("val_text_prior_top1"),
-        "align_set": overrides(args.align_set), "tokens_reused": reused,
+        "align_set": key_values(args.align_set, "--align-set"), "tokens_reused": reused,
         "warnings": last.get("warnings", []) + al.get("warnings", []),
         "tokenize_s": t1 - t0, "align_s": t2 - t1, "predict_s": time.perf_counter() - t2,
     }  # fmt: skip
