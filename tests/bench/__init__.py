@@ -1,0 +1,1 @@
+"""Tests of the bench/ scripts' own logic (no real data, no real models)."""
