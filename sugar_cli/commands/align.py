@@ -250,6 +250,8 @@ def cli(
       sugar align tokens.h5 --priors priors.h5 --run-dir runs/a --resume -o aligned.h5
       sugar align tokens.h5 --priors priors.h5 --prompt list-first --set list_sampling=true \\
           --set llm.knowledge=description -o aligned.h5
+      sugar align tokens.h5 --priors priors.h5 --set bridge.anchor=fitted \\
+          --set bridge.time_embedding=absolute --set validation=encoder -o anchored.h5
       accelerate launch --multi_gpu -m sugar_cli.main align tokens.h5 --priors priors.h5 \\
           --llm meta-llama/Llama-2-7b-hf --llm-dtype bfloat16 --precision bf16 \\
           --gradient-checkpointing --grad-accum 8 -o aligned.h5

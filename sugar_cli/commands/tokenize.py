@@ -129,6 +129,8 @@ def cli(
       sugar tokenize ucla.h5 --priors priors.h5 --split xview -o t.h5 --resume
       sugar tokenize msr.h5 --priors p.h5 --split xsub -o t.h5 --epochs 120 \\
           --set prep.stream=joint+bone --set prep.body_scale=true --config mine.json
+      sugar tokenize ucla.h5 --priors priors.h5 --split xview -o parts.h5 \\
+          --set token_layout=time-parts --set part_weight=0.5
       sugar tokenize other.h5 --encoder tokens.h5 -o other-tokens.h5
       accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
           --preset paper --precision bf16 -o ntu-tokens.h5
