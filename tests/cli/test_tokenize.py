@@ -222,3 +222,26 @@ def test_training_settings_with_encoder_are_refused(files, tmp_path):
     )
     assert r.exit_code == 2 and "--encoder reuses a trained encoder" in r.output
     assert "--epochs" in r.output and "--set" in r.output
+
+
+def test_cli_structured_tokens_and_the_part_loss(files, tmp_path):
+    from tests.tokenize.test_structured_tokens import _part_priors
+
+    data = str(files / "data.h5")
+    args = ["tokenize", data, "--split", "xsub", *FAST, "--set", "token_layout=time-parts"]
+    r = CliRunner().invoke(cli, [*args, "--priors", str(files / "priors.h5"),
+                                 "-o", str(tmp_path / "parts.h5")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert read_tokens(tmp_path / "parts.h5").tokens[0].shape == (13 * 6, 128)  # Ls = T_s x 6
+    # the part loss needs each part's motion text: refused cleanly without them ...
+    weighted = [*args, "--set", "part_weight=0.5", "--priors"]
+    r = CliRunner().invoke(cli, [*weighted, str(files / "priors.h5"), "-o", str(tmp_path / "n.h5")])
+    assert r.exit_code != 0 and "motion:" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "n.h5").exists()
+    # ... and trained with them
+    names = read_tokens(tmp_path / "parts.h5", weights=False).class_names
+    write_priors(_part_priors(names, dim=16), tmp_path / "part-priors.h5")
+    r = CliRunner().invoke(cli, [*weighted, str(tmp_path / "part-priors.h5"), "-o",
+                                 str(tmp_path / "p.h5")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "part_nce" in read_tokens(tmp_path / "p.h5").history[-1]
