@@ -176,8 +176,9 @@ def _subjects(ts, data, path) -> np.ndarray | None:
 
 
 def _validation_part(ts, root: dict, split: str, subjects, path: str):
-    """(fit, validation, rule, note) indices as training carved them; validation None (and a
-    note saying why) where the file cannot honestly give one."""
+    """(fit, validation, rule, note) indices as training carved them (the rows a tokens file
+    records, else carved again from its rule and seed); validation None (and a note saying
+    why) where the file cannot honestly give one."""
     from sugar_core.skeleton.validation import carve
 
     train = ts.split_indices(split, "train")
@@ -192,6 +193,9 @@ def _validation_part(ts, root: dict, split: str, subjects, path: str):
         why = "was trained without a validation part"
     if why:
         return train, None, rule, why
+    recorded = getattr(ts, "encoder_validation", None)
+    if recorded is not None and split == ts.train_split:  # the rows themselves: no re-carving
+        return np.setdiff1d(train, recorded), np.asarray(recorded), rule, ""
     fit, val, _ = carve(_Labelled(ts.labels, subjects, path), split, train, rule, int(seed))
     return fit, val, rule, ""
 

@@ -204,15 +204,30 @@ def test_text_read_out_needs_the_priors_that_trained_it(files, tmp_path):
     assert [s["readout"] for s in json.loads(r.stdout)["sources"]] == ["text", "text"]
 
 
-def test_a_subject_validation_part_needs_the_data_file(files, tmp_path):
+def test_a_subject_validation_part_comes_from_the_file_or_the_data_file(files, tmp_path):
+    import shutil
+
+    import h5py
+
     a = files / "subjects.h5"
     rule = read_tokens(a, weights=False).history[-1]["validation"]
     assert rule.startswith("subjects:")
-    r = _run("ensemble", a, a, "-o", tmp_path / "f.h5")
-    assert r.exit_code == 1 and "--data" in r.output
-    r = _run("ensemble", a, a, "--data", files / "data.h5", "-o", tmp_path / "f.h5", "--json")
+    # the tokens file records the rows its encoder validated on: no --data needed
+    r = _run("ensemble", a, a, "-o", tmp_path / "f.h5", "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["validation"]["rule"] == rule
+    recorded = json.loads(r.stdout)["validation"]
+    # a file from before those rows: carved again from the subjects, which --data gives
+    old = tmp_path / "old.h5"
+    shutil.copy(a, old)
+    with h5py.File(old, "a") as f:
+        del f[schema.ENCODER_VALIDATION]
+    r = _run("ensemble", old, old, "-o", tmp_path / "g.h5")
+    assert r.exit_code == 1 and "--data" in r.output
+    r = _run("ensemble", old, old, "--data", files / "data.h5", "-o", tmp_path / "g.h5", "--json")
+    assert r.exit_code == 0, r.output
+    carved = json.loads(r.stdout)["validation"]
+    assert carved["rule"] == recorded["rule"] == rule
+    assert carved == recorded  # the same rows, so the same counts and fitted weights
 
 
 def test_bad_weights_and_help(files, tmp_path):
