@@ -257,17 +257,9 @@ def cli(
           --gradient-checkpointing --grad-accum 8 -o aligned.h5
     """
     from sugar_core.align.store import save_aligned
-    from sugar_core.errors import ConfigError
-    from sugar_core.outputs import check_output
     from sugar_core.schema import input_record
 
-    if resume and not run_dir:
-        raise ConfigError("--resume needs --run-dir (the folder holding the checkpoint)")
-    if Path(output).is_dir():
-        raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
-    with usage_errors():
-        cfg = _config(config_file, sets, named)
-    check_output(output, inputs=[tokens, priors_path])
+    cfg = _checked(output, tokens, priors_path, config_file, sets, named, resume, run_dir)
     quiet_transformers()
     ts, pr, split, test = _inputs(tokens, priors_path, split, cfg.bridge.anchor != "none")
     if cfg.validation == "encoder":  # refused before the LLM loads, naming the file
@@ -286,11 +278,25 @@ def cli(
     p.metrics = _metrics(p, split, train_s)
     p.metrics.update(schedule=model.history[-1].get("schedule"), warnings=_warnings(model, p))
     report_warnings(p.metrics["warnings"], strict)
-    run = dict(
-        cfg.to_dict(), split=split, decode=decode, describe=describe, max_new_tokens=max_new_tokens
-    )
+    run = dict(cfg.to_dict(), split=split, decode=decode, describe=describe)
+    run["max_new_tokens"] = max_new_tokens
     save_aligned(output, model, p, config=run, inputs=input_record([tokens, priors_path]))
     _report(output, p.metrics, as_json)
+
+
+def _checked(output, tokens, priors_path, config_file, sets, named, resume, run_dir):
+    """The AlignConfig, once the options and the output path are known to be usable."""
+    from sugar_core.errors import ConfigError
+    from sugar_core.outputs import check_output
+
+    if resume and not run_dir:
+        raise ConfigError("--resume needs --run-dir (the folder holding the checkpoint)")
+    if Path(output).is_dir():
+        raise ConfigError(f"{output}: is a directory, expected an .h5 file path")
+    with usage_errors():
+        cfg = _config(config_file, sets, named)
+    check_output(output, inputs=[tokens, priors_path])
+    return cfg
 
 
 def _warnings(model, p) -> list[str]:

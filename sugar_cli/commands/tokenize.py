@@ -135,9 +135,7 @@ def cli(
       accelerate launch -m sugar_cli.main tokenize ntu.h5 --priors p.h5 --split xsub \\
           --preset paper --precision bf16 -o ntu-tokens.h5
     """
-    from sugar_core import schema
     from sugar_core.accel import make_accelerator
-    from sugar_core.errors import ConfigError
     from sugar_core.skeleton.lazy_set import open_skeletons
 
     named = dict(
@@ -156,14 +154,8 @@ def cli(
     check_output(output, inputs=[data, priors_path, encoder_path])
     skeletons = open_skeletons(data)  # joints read per sample when the file is large
     acc = make_accelerator(cfg.precision)
-    if encoder_path is not None:
-        ts, config = _reuse(skeletons, encoder_path, acc)
-        inputs = schema.input_record([data, encoder_path])
-    else:
-        if priors_path is None or split is None:
-            raise ConfigError("training needs --priors and --split (or give --encoder)")
-        ts, config = _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume)
-        inputs = schema.input_record([data, priors_path])
+    sources = (data, priors_path, encoder_path)
+    ts, config, inputs = _tokens(skeletons, sources, split, output, acc, cfg, run_dir, resume)
     trained = encoder_path is None and bool(ts.history)
     warnings = ts.history[-1].get("warnings", []) if trained else []
     if acc.is_main_process or strict:  # every process stops alike under --strict
@@ -174,6 +166,21 @@ def cli(
         write_tokens(ts, output, config=config, seed=config.get("seed"), inputs=inputs)
         _report(ts, output, acc.num_processes, as_json, warnings)
     acc.wait_for_everyone()
+
+
+def _tokens(skeletons, sources, split, output, acc, cfg, run_dir, resume):
+    """(token set, config, input record): reused from --encoder, or trained on --priors."""
+    from sugar_core import schema
+    from sugar_core.errors import ConfigError
+
+    data, priors_path, encoder_path = sources
+    if encoder_path is not None:
+        ts, config = _reuse(skeletons, encoder_path, acc)
+        return ts, config, schema.input_record([data, encoder_path])
+    if priors_path is None or split is None:
+        raise ConfigError("training needs --priors and --split (or give --encoder)")
+    ts, config = _train(skeletons, priors_path, split, output, acc, cfg, run_dir, resume)
+    return ts, config, schema.input_record([data, priors_path])
 
 
 def _settings(named: dict, config_file, sets, reuse: bool):
