@@ -4,6 +4,7 @@ the tiny models that several folders use (built once per run, never written to a
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,16 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_in_a_terminal():
+    """Python's own SIGINT handler in every test, as a user's terminal has it: a shell that
+    starts the suite in the background leaves SIGINT ignored, and the Ctrl-C tests would then
+    fail (nothing is delivered) or skip."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

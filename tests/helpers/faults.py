@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import threading
 import time
 
 
@@ -33,7 +32,5 @@ class InterruptOnCollect:
     Python ignores a KeyboardInterrupt (a write would finish and exit 0)."""
 
     def __del__(self):
-        # to the main thread itself: a process-wide kill may land on another thread (torch's,
-        # tqdm's), and Python then runs the handler at a later check, not inside __del__
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs here, inside __del__
