@@ -68,15 +68,21 @@ def subset(data, split: str, per_class: int, seed: int, test_limit: int):
     return data
 
 
-def configs(seed: int, budget: str, align_set: dict | None = None):
+def configs(seed: int, budget: str, align_set: list[str] | tuple[str, ...] = ()):
+    """(TokenizeConfig, AlignConfig) of a run: every default, the tiny budget's caps, and the
+    ``KEY=VALUE`` items of --align-set (dotted keys for nested settings, as ``--set`` takes
+    them: ``bridge.anchor=fitted``), checked as the CLI checks them."""
+    from sugar_core import settings
     from sugar_core.align.config import AlignConfig
     from sugar_core.tokenize.config import TokenizeConfig
 
-    tok, align = TokenizeConfig(seed=seed), AlignConfig(seed=seed)
+    tok, base = TokenizeConfig(seed=seed), {"seed": seed}
     if budget == "tiny":
         tok = replace(tok, min_steps=20, min_epochs=1, warmup_epochs=0)
-        align = replace(align, min_steps=4, llm=replace(align.llm, max_description_tokens=8))
-    return tok, replace(align, **(align_set or {}))
+        base.update(min_steps=4, llm={"max_description_tokens": 8})
+    align = settings.build(AlignConfig, settings.apply_sets(base, list(align_set)), "--align-set")
+    align.check()
+    return tok, align
 
 
 def one(name: str, seed: int, args) -> dict:
@@ -90,7 +96,7 @@ def one(name: str, seed: int, args) -> dict:
     data, _ = load_ucla() if kind == "nw-ucla" else load_msr()
     priors, _ = load_priors(kind, data.class_names, workdir())
     data = subset(data, split, per_class, seed, 60 if args.budget == "tiny" else 0)
-    tok_cfg, align_cfg = configs(seed, args.budget, key_values(args.align_set, "--align-set"))
+    tok_cfg, align_cfg = configs(seed, args.budget, args.align_set)
     kept = args.tokens_dir / f"{name}-s{seed}-{args.budget}.h5" if args.tokens_dir else None
     t0 = time.perf_counter()
     reused = kept is not None and kept.exists()
@@ -168,7 +174,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="An AlignConfig field for every run (repeatable), e.g. min_steps=250.",
+        help="An AlignConfig setting for every run (repeatable; dotted keys as --set takes them), "
+        "e.g. min_steps=250 or bridge.anchor=fitted.",
     )
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
