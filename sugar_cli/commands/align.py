@@ -261,7 +261,7 @@ def cli(
 
     cfg = _checked(output, tokens, priors_path, config_file, sets, named, resume, run_dir)
     quiet_transformers()
-    ts, pr, split, test = _inputs(tokens, priors_path, split, cfg.bridge.anchor != "none")
+    ts, pr, split, test = _inputs(tokens, priors_path, split, cfg)
     if cfg.validation == "encoder":  # refused before the LLM loads, naming the file
         from sugar_core.align.plan import encoder_rows
 
@@ -333,14 +333,14 @@ def _report(output: str, m: dict, as_json: bool) -> None:
         click.echo(output)
 
 
-def _inputs(tokens, priors_path, split, weights=False):
-    """(tokens, priors, split, test rows): the split defaults to the tokens' own; ``weights``
-    reads the stage-1 weights too (an anchor token copies the text head)."""
+def _inputs(tokens, priors_path, split, cfg):
+    """(tokens, priors, split, test rows), the split defaulting to the tokens' own; with the
+    stage-1 weights when an anchor token may copy the text head (small sets: plan.py)."""
     from sugar_core.errors import ConfigError
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 
-    ts = read_tokens(tokens, weights=weights)
+    ts = read_tokens(tokens, weights=cfg.bridge.anchor != "none" or cfg.small_data)
     pr = read_priors(priors_path)
     split = split or ts.train_split
     if not split:

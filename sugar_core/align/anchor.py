@@ -113,6 +113,16 @@ def head_of(head_state: dict, token_dim: int) -> tuple[torch.Tensor, torch.Tenso
     return w, b
 
 
+def usable(head_state: dict, token_dim: int, priors) -> bool:
+    """Whether an anchor can be built here: ``head_state`` holds a text head that fits tokens
+    of width ``token_dim`` and maps into the text space of ``priors``."""
+    try:
+        w, _ = head_of(head_state, token_dim)
+    except ConfigError:
+        return False
+    return int(w.shape[0]) == int(priors.dim)
+
+
 def head_width(cfg, head_state: dict, token_dim: int) -> int | None:
     """E of the text head an anchored bridge (BridgeConfig ``cfg``) will copy; None without an
     anchor. ConfigError when the tokens hold no head that fits them."""

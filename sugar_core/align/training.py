@@ -110,18 +110,22 @@ def train_alignment(
     callback: Callback | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    small_anchor: bool = True,
 ) -> AlignedModel:
     """Train the bridge (+ LoRA) on the train part of ``split``, LLM frozen.
 
     ``train_classes``: class ids (into ``tokens.class_names``) to train on and list in the prompt
     (zero-shot: the seen classes); default all. ``callback`` gets ``sugar_core.events`` of stage
     ``align``: progress of part ``train`` (done, total, epoch, loss) and an epoch event each
-    epoch. Descriptions for the targets come from ``priors``.
+    epoch. Descriptions for the targets come from ``priors``. ``small_anchor``: whether the
+    small-set rule may add the fitted anchor token (``plan.py``; it needs the tokens' text head,
+    so read them with their weights).
     """
     cfg.check()
     data = _select(tokens, priors, split, train_classes, cfg)
     data, val = _hold_out(tokens, data, split, cfg)  # a validation part (plan.py)
-    cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx])  # sampler, small sets
+    anchor_ok = small_anchor and anchor.usable(tokens.head_state, tokens.dim, priors)
+    cfg, adapted = fit_to_data(cfg, tokens.labels[data.idx], anchor_ok)  # sampler, small sets
     parts = _prepare(tokens, priors, data, cfg)
     cfg = dataclasses.replace(cfg, epochs=parts.plan.epochs)  # a number from here on
     callback = timed(callback, "align", parts.plan)

@@ -177,4 +177,5 @@ def train_seen_alignment(
         cfg,
         ZS_SPLIT,
         callback=events.relay(callback, "zeroshot", "align"),
+        small_anchor=False,  # measured on trained classes only; set bridge.anchor to use it
     )

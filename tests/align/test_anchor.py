@@ -231,7 +231,8 @@ def test_ridge_is_scale_free_and_exact_without_shrinkage():
     np.testing.assert_allclose(10 * w2, w3, atol=1e-9)  # lambda follows the scale of z
 
 
-def test_sugar_align_reads_the_text_head_for_an_anchor(tiny_llm_dir, tmp_path):
+@pytest.mark.parametrize("asked", [True, False])  # False: the small-set rule adds it
+def test_sugar_align_reads_the_text_head_for_an_anchor(tiny_llm_dir, tmp_path, asked):
     from click.testing import CliRunner
 
     from sugar_cli.main import cli
@@ -245,10 +246,37 @@ def test_sugar_align_reads_the_text_head_for_an_anchor(tiny_llm_dir, tmp_path):
         "align", str(tmp_path / "tokens.h5"), "--priors", str(tmp_path / "priors.h5"),
         "--llm", str(tiny_llm_dir), "--queries", "2", "--chunk", "4", "--width", "16",
         "--heads", "2", "--lora-r", "2", "--epochs", "1", "--max-new-tokens", "2",
-        "--max-description-tokens", "4", "--set", "bridge.anchor=fitted", "-o", str(out),
-    ]  # fmt: skip
+        "--max-description-tokens", "4", "-o", str(out),
+    ] + (["--set", "bridge.anchor=fitted"] if asked else [])  # fmt: skip
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     back = load_aligned(out)
     assert back.config.bridge.anchor == "fitted" and back.bridge.num_tokens == 3
     torch.testing.assert_close(back.bridge.anchor.head_weight, _tokens().head_state["text.weight"])
+
+
+def test_small_sets_get_the_fitted_anchor_where_it_can_be_built(tiny_llm_dir, tmp_path):
+    """The small-set rule (plan.py): no anchor asked for, under 400 training samples, tokens
+    with a text head in the priors' space -> the fitted anchor, recorded and saved."""
+    cfg = _cfg(tiny_llm_dir, kind="none")
+    model = train_alignment(_tokens(), _priors(), cfg, "xview")
+    assert model.config.bridge.anchor == "fitted" and model.bridge.num_tokens == 4
+    assert model.history[-1]["small_data"]["bridge.anchor"] == "fitted"
+    ts = _tokens()
+    test = ts.split_indices("xview", "test")
+    y, ids = ts.labels[test], [ts.sample_ids[i] for i in test]
+    top5 = np.zeros((len(test), 5), int)
+    p = Predictions(labels=y, pred=y, top5=top5, class_names=CLASSES, sample_ids=ids)
+    save_aligned(tmp_path / "aligned.h5", model, p)
+    assert load_aligned(tmp_path / "aligned.h5").bridge.num_tokens == 4
+
+    def anchor_of(tokens, priors, **kw):
+        c = dataclasses.replace(cfg, **kw)
+        return train_alignment(tokens, priors, c, "xview").config.bridge.anchor
+
+    assert anchor_of(_tokens(), _priors(), small_data=False) == "none"
+    assert anchor_of(synthetic_tokens(dim=D), _priors()) == "none"  # no text head
+    assert anchor_of(_tokens(), tiny_priors(list(CLASSES), dim=E + 2)) == "none"  # other space
+    plan = ClassPlan([0, 1, 2], [3], [0, 1, 2], list(CLASSES), list(CLASSES))
+    seen = train_seen_alignment(_tokens(), _priors(), cfg, "xview", plan)
+    assert seen.config.bridge.anchor == "none"  # zero-shot: not measured there, left alone
