@@ -340,7 +340,7 @@ def _inputs(tokens, priors_path, split, cfg):
     from sugar_core.priors.store import read_priors
     from sugar_core.tokenize.store import read_tokens
 
-    ts = read_tokens(tokens, weights=cfg.bridge.anchor != "none" or cfg.small_data)
+    ts = read_tokens(tokens, weights=cfg.bridge.anchor != "none")
     pr = read_priors(priors_path)
     split = split or ts.train_split
     if not split:

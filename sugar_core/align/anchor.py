@@ -89,8 +89,9 @@ class Anchored(nn.Module):
 def with_anchor(
     bridge: nn.Module, kind: str, token_dim: int, text_dim: int | None, out_dim: int
 ) -> nn.Module:
-    """``bridge`` as it is (kind none) or followed by an anchor token of text width E."""
-    if kind == "none":
+    """``bridge`` as it is (kind none, or auto unresolved) or followed by an anchor token of
+    text width E."""
+    if kind in ("none", "auto"):
         return bridge
     if text_dim is None or text_dim < 1:
         raise ConfigError(f"bridge anchor {kind} needs the stage-1 text head's width, got "
@@ -126,7 +127,7 @@ def usable(head_state: dict, token_dim: int, priors) -> bool:
 def head_width(cfg, head_state: dict, token_dim: int) -> int | None:
     """E of the text head an anchored bridge (BridgeConfig ``cfg``) will copy; None without an
     anchor. ConfigError when the tokens hold no head that fits them."""
-    return None if cfg.anchor == "none" else int(head_of(head_state, token_dim)[0].shape[0])
+    return int(head_of(head_state, token_dim)[0].shape[0]) if cfg.anchored else None
 
 
 def text_width(bridge_state: dict, where: str) -> int:
@@ -173,7 +174,7 @@ def attach(bridge: nn.Module, cfg, head_state: dict, token_dim: int, priors, nam
     """Fill an anchored bridge for training: copy the text head from ``head_state``, check
     the priors share its space, and (``fitted``) start the linear map from the ridge fit on
     the priors of the training classes ``names`` only. ``cfg``: the BridgeConfig."""
-    if cfg.anchor == "none":
+    if not cfg.anchored:
         return
     w, b = head_of(head_state, token_dim)
     if priors.dim != w.shape[0]:

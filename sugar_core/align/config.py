@@ -19,7 +19,7 @@ BRIDGES = ("tqp", "qformer", "linear", "pool", "xattn")
 QUERY_BRIDGES = ("tqp", "qformer", "xattn")  # learned queries reading positioned tokens
 TIME_EMBEDDINGS = ("chunk", "absolute")  # BridgeConfig.time_embedding
 OUTPUT_SCALES = ("none", "llm")  # BridgeConfig.output_scale
-ANCHORS = ("none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
+ANCHORS = ("auto", "none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
 CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
@@ -67,13 +67,21 @@ class BridgeConfig:
     # among the priors: the stage-1 text head (frozen, copied from the tokens file) applied
     # to the tokens' mean, through a trainable linear layer into the LLM's width; fitted
     # starts that layer as a ridge map from the seen classes' prior embeddings to the LLM's
-    # mean input embedding of the same texts (align/anchor.py)
-    anchor: str = "none"
+    # mean input embedding of the same texts (align/anchor.py) | auto: fitted under 400
+    # training clips with small_data on (where the tokens hold a text head in the priors'
+    # space; not in zero-shot), else none (align/plan.py)
+    anchor: str = "auto"
     # fitted: ridge lambda as a share of the mean eigenvalue of the prior embeddings' centred
     # Gram matrix (scale-free). 0.1: on builtin MiniLM priors and SmolLM2, a fit on 80 % of
     # the classes puts a held-out class's texts nearest their own LLM embedding 58 % (NW-UCLA)
     # / 70 % (NTU-60) of the time, near the best of 0.001..3; smaller overfits the seen texts
     anchor_ridge: float = 0.1
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the bridge ends in an anchor token (``auto`` is resolved before training;
+        unresolved, it adds none)."""
+        return self.anchor in ("linear", "fitted")
 
     def check(self) -> None:
         if self.kind not in BRIDGES:

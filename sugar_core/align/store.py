@@ -116,7 +116,7 @@ def load_aligned(
         texts = json.loads(str(f.attrs.get("class_texts", "{}")))  # files before it: none
     if llm_spec is not None:
         cfg.llm.spec = str(llm_spec)
-    text_dim = None if cfg.bridge.anchor == "none" else text_width(bridge_state, str(path))
+    text_dim = text_width(bridge_state, str(path)) if cfg.bridge.anchored else None
     bridge, llm = build_parts(cfg, token_dim, text_dim)
     if check_fingerprint and llm.fingerprint != stored_fp:
         raise ConfigError(

@@ -55,11 +55,12 @@ def _anchored(kind="linear", **kw):
     return anchor.with_anchor(inner, cfg.anchor, D, E, 24).eval()
 
 
-def test_default_is_no_anchor_and_the_anchor_leaves_the_bridge_as_it_was():
-    assert BridgeConfig().anchor == "none"
+def test_default_is_auto_and_the_anchor_leaves_the_bridge_as_it_was():
+    assert BridgeConfig().anchor == "auto" and not BridgeConfig().anchored
     torch.manual_seed(0)
     plain = build_bridge(BridgeConfig(queries=3, chunk=4, width=16, heads=2), D, 24).eval()
     assert anchor.with_anchor(plain, "none", D, None, 24) is plain
+    assert anchor.with_anchor(plain, "auto", D, None, 24) is plain  # unresolved: none
     anchored = _anchored()
     x, mask = pad_tokens([np.random.default_rng(0).normal(size=(n, D)) for n in (5, 9)])
     with torch.no_grad():
@@ -256,9 +257,9 @@ def test_sugar_align_reads_the_text_head_for_an_anchor(tiny_llm_dir, tmp_path, a
 
 
 def test_small_sets_get_the_fitted_anchor_where_it_can_be_built(tiny_llm_dir, tmp_path):
-    """The small-set rule (plan.py): no anchor asked for, under 400 training samples, tokens
-    with a text head in the priors' space -> the fitted anchor, recorded and saved."""
-    cfg = _cfg(tiny_llm_dir, kind="none")
+    """anchor auto (plan.py): under 400 training samples, tokens with a text head in the
+    priors' space -> the fitted anchor, recorded and saved; elsewhere none."""
+    cfg = _cfg(tiny_llm_dir, kind="auto")
     model = train_alignment(_tokens(), _priors(), cfg, "xview")
     assert model.config.bridge.anchor == "fitted" and model.bridge.num_tokens == 4
     assert model.history[-1]["small_data"]["bridge.anchor"] == "fitted"
@@ -275,6 +276,8 @@ def test_small_sets_get_the_fitted_anchor_where_it_can_be_built(tiny_llm_dir, tm
         return train_alignment(tokens, priors, c, "xview").config.bridge.anchor
 
     assert anchor_of(_tokens(), _priors(), small_data=False) == "none"
+    none = dataclasses.replace(cfg.bridge, anchor="none")
+    assert anchor_of(_tokens(), _priors(), bridge=none) == "none"  # asked for: kept
     assert anchor_of(synthetic_tokens(dim=D), _priors()) == "none"  # no text head
     assert anchor_of(_tokens(), tiny_priors(list(CLASSES), dim=E + 2)) == "none"  # other space
     plan = ClassPlan([0, 1, 2], [3], [0, 1, 2], list(CLASSES), list(CLASSES))

@@ -119,13 +119,16 @@ def test_small_sets_hold_out_validation_and_get_stronger_defaults():
     cfg, changed = fit_to_data(AlignConfig(), y)
     assert changed == {"weight_decay": 0.01, "token_noise": 0.1} and cfg.sampler == "balanced"
     assert fit_to_data(AlignConfig(token_noise=0.3), y)[0].token_noise == 0.3
-    # the fitted anchor only where the caller says it can be built, and never over a choice
+    # anchor auto: fitted only where the caller says it can be built; a choice is kept
     cfg, changed = fit_to_data(AlignConfig(), y, anchor_ok=True)
     assert cfg.bridge.anchor == "fitted" and changed["bridge.anchor"] == "fitted"
-    linear = AlignConfig(bridge=BridgeConfig(anchor="linear"))
-    assert fit_to_data(linear, y, anchor_ok=True)[0].bridge.anchor == "linear"
+    assert fit_to_data(AlignConfig(), y)[0].bridge.anchor == "none"
+    for kind in ("none", "linear"):
+        chosen = AlignConfig(bridge=BridgeConfig(anchor=kind))
+        assert fit_to_data(chosen, y, anchor_ok=True)[0].bridge.anchor == kind
     big = np.repeat(np.arange(4), 100)
-    assert fit_to_data(AlignConfig(), big, anchor_ok=True)[0].bridge.anchor == "none"
+    none = AlignConfig(bridge=BridgeConfig(anchor="none"))
+    assert fit_to_data(AlignConfig(), big, anchor_ok=True) == (fit_to_data(none, big)[0], {})
     assert fit_to_data(AlignConfig(small_data=False), y, True)[0].bridge.anchor == "none"
     assert wants_validation(AlignConfig(), 80) and not wants_validation(AlignConfig(), 1020)
     assert wants_validation(AlignConfig(calibration="auto"), 1020)

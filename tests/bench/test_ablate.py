@@ -36,6 +36,9 @@ def test_every_variant_builds_its_configs_on_both_data_sets():
     assert tok.token_layout == "time-parts" and tok.part_weight == 1.0 and tok.seed == 1
     assert align.bridge.chunk == 6 and align.bridge.time_embedding == "absolute"
     assert align.seed == 1 and align.bridge.kind == "tqp"
+    anchors = {j.variant: j.configs()[1].bridge.anchor for j in jobs if j.dataset == "msr"}
+    assert anchors["tqp-anchor"] == "fitted" and anchors["tqp-all"] == "fitted"
+    assert {v for v, a in anchors.items() if a != "none"} == {"tqp-anchor", "tqp-all"}
     tok, _ = {j.key: j.configs() for j in jobs}["ucla/knowledge/visual/s0"]
     assert tok.text_kinds == ("visual",) and tok.objective == "mil-nce"
 
