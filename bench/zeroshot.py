@@ -8,6 +8,7 @@
     .venv/bin/python bench/zeroshot.py --splits msr-r5-s0 --pseudo-unseen 3 --fuse z \
         --calibration auto --list-sampling --knowledge description --prompt list-first \
         --rank-text auto --conse --tag knowledge
+    .venv/bin/python bench/zeroshot.py --align-set bridge.anchor=fitted --tag anchor   # the anchor token
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
@@ -83,7 +84,6 @@ def _progress(name: str):
 
 
 def run_split(name: str, args, workdir: Path) -> dict:
-    from sugar_core.align.config import AlignConfig, LLMConfig
     from sugar_core.priors.store import read_priors
     from sugar_core.schema import sha256
     from sugar_core.skeleton.dataset import read_skeletons
@@ -106,12 +106,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
         tokenize=TokenizeConfig(
             preset="small", epochs=args.epochs, seed=args.seed, probe="none", eval_every=5
         ),
-        align=AlignConfig(
-            epochs=args.align_epochs, seed=args.seed, precision=args.precision,
-            llm=LLMConfig(max_description_tokens=args.max_description_tokens,
-                          knowledge=args.knowledge, prompt=args.prompt),
-            list_sampling=args.list_sampling,
-        ),
+        align=_align_config(args),
         pseudo_unseen=args.pseudo_unseen, calibration=args.calibration, fuse=args.fuse,
         rank_text=args.rank_text, conse=args.conse,
     )  # fmt: skip
@@ -150,8 +145,24 @@ def run_split(name: str, args, workdir: Path) -> dict:
     return out
 
 
+def _align_config(args):
+    """The alignment's settings: the flags above, then each --align-set KEY=VALUE (dotted keys
+    for nested settings, ``bridge.anchor=fitted``), checked as ``sugar zeroshot --set`` is."""
+    from sugar_core import settings
+    from sugar_core.align.config import AlignConfig
+
+    base = {"epochs": args.align_epochs, "seed": args.seed, "precision": args.precision,
+            "llm": {"max_description_tokens": args.max_description_tokens,
+                    "knowledge": args.knowledge, "prompt": args.prompt},
+            "list_sampling": args.list_sampling}  # fmt: skip
+    cfg = settings.build(AlignConfig, settings.apply_sets(base, list(args.align_set)),
+                         "--align-set")  # fmt: skip
+    cfg.check()
+    return cfg
+
+
 OPTIONS = ("pseudo_unseen", "fuse", "calibration", "rank_text", "list_sampling", "knowledge",
-           "prompt", "conse")  # fmt: skip
+           "prompt", "conse", "align_set")  # fmt: skip
 
 
 def _encoder_split(split, data, args):
@@ -244,6 +255,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--knowledge", default="none")
     p.add_argument("--prompt", default="paper")
     p.add_argument("--conse", action="store_true")
+    p.add_argument(
+        "--align-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an alignment setting, repeatable: --align-set bridge.anchor=fitted",
+    )
     args = p.parse_args(argv)
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     if args.report:
