@@ -8,7 +8,7 @@
     .venv/bin/python bench/zeroshot.py --splits msr-r5-s0 --pseudo-unseen 3 --fuse z \
         --calibration auto --list-sampling --knowledge description --prompt list-first \
         --rank-text auto --conse --tag knowledge
-    .venv/bin/python bench/zeroshot.py --align-set bridge.anchor=fitted --tag anchor   # the anchor token
+    .venv/bin/python bench/zeroshot.py --align-set bridge.anchor=fitted --tag anchor  # anchor token
 
 Pipeline as a user runs it: `sugar data import` (NW-UCLA cross-view split xview, MSR cross-subject
 split xsub), `sugar priors --backend builtin` (MiniLM embeddings), then the zero-shot protocol
