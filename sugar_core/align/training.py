@@ -334,6 +334,8 @@ def _restore(parts: _Parts, cfg: AlignConfig, key: str, run_dir: Path | None) ->
 def _check_resumable(ck: dict, cfg: AlignConfig, key: str, run_dir: Path) -> None:
     # the stored config read back like a file's: settings added since take their defaults
     old, new = AlignConfig.from_dict(ck["config"]).to_dict(), cfg.to_dict()
+    if old["bridge"].get("anchor") == "auto":  # stored resolved: auto = written before anchors
+        old["bridge"]["anchor"] = "none"
     for free in FREE_ON_RESUME:
         old.pop(free, None)
         new.pop(free, None)

@@ -236,14 +236,26 @@ def test_new_settings_read_from_user_settings():
 
 
 def test_a_checkpoint_from_before_the_new_settings_resumes(tmp_path):
-    cfg = AlignConfig()
+    cfg = dataclasses.replace(AlignConfig(), bridge=BridgeConfig(anchor="none"))  # as resolved
     old = cfg.to_dict()
     for key in ("time_embedding", "output_scale"):
         del old["bridge"][key]
     _check_resumable({"config": old, "data_key": "k"}, cfg, "k", tmp_path)
-    changed = dataclasses.replace(cfg, bridge=BridgeConfig(time_embedding="absolute"))
+    changed = dataclasses.replace(
+        cfg, bridge=BridgeConfig(anchor="none", time_embedding="absolute")
+    )
     with pytest.raises(ConfigError, match="other settings"):
         _check_resumable({"config": old, "data_key": "k"}, changed, "k", tmp_path)
+
+
+def test_a_checkpoint_from_before_the_anchor_resumes_where_none_is_resolved(tmp_path):
+    resolved = dataclasses.replace(AlignConfig(), bridge=BridgeConfig(anchor="none"))
+    old = resolved.to_dict()
+    del old["bridge"]["anchor"]  # the field did not exist: read back as the default, auto
+    _check_resumable({"config": old, "data_key": "k"}, resolved, "k", tmp_path)
+    fitted = dataclasses.replace(resolved, bridge=BridgeConfig(anchor="fitted"))
+    with pytest.raises(ConfigError, match="other settings.*bridge"):  # small sets: --set none
+        _check_resumable({"config": old, "data_key": "k"}, fitted, "k", tmp_path)
 
 
 # -- aligned files ------------------------------------------------------------------------------
