@@ -167,3 +167,15 @@ def key_values(pairs: list[str], flag: str) -> dict:
             raise SystemExit(f"{flag} {pair!r}: expected KEY=VALUE")
         out[key] = _number_or_text(value)
     return out
+
+
+def align_config(base: dict, items: list[str] | tuple[str, ...]):
+    """The AlignConfig of settings dict ``base`` with the ``KEY=VALUE`` items of --align-set on
+    top (dotted keys for nested settings: ``bridge.anchor=fitted``), checked as ``--set`` is
+    (a ConfigError names --align-set)."""
+    from sugar_core import settings
+    from sugar_core.align.config import AlignConfig
+
+    cfg = settings.build(AlignConfig, settings.apply_sets(base, list(items)), "--align-set")
+    cfg.check()
+    return cfg

@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sugar_core.errors import ConfigError
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    align_config,
     key_values,
     load_msr,
     load_priors,
@@ -72,17 +75,13 @@ def configs(seed: int, budget: str, align_set: list[str] | tuple[str, ...] = ())
     """(TokenizeConfig, AlignConfig) of a run: every default, the tiny budget's caps, and the
     ``KEY=VALUE`` items of --align-set (dotted keys for nested settings, as ``--set`` takes
     them: ``bridge.anchor=fitted``), checked as the CLI checks them."""
-    from sugar_core import settings
-    from sugar_core.align.config import AlignConfig
     from sugar_core.tokenize.config import TokenizeConfig
 
     tok, base = TokenizeConfig(seed=seed), {"seed": seed}
     if budget == "tiny":
         tok = replace(tok, min_steps=20, min_epochs=1, warmup_epochs=0)
         base.update(min_steps=4, llm={"max_description_tokens": 8})
-    align = settings.build(AlignConfig, settings.apply_sets(base, list(align_set)), "--align-set")
-    align.check()
-    return tok, align
+    return tok, align_config(base, align_set)
 
 
 def one(name: str, seed: int, args) -> dict:
@@ -179,6 +178,10 @@ def main() -> None:
     )
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
+    try:
+        configs(0, args.budget, args.align_set)  # a bad --align-set stops here, before any work
+    except ConfigError as e:
+        ap.error(str(e))
     torch.set_num_threads(args.threads)
     print(f"[bench] {machine_load()}, budget {args.budget}", file=sys.stderr)
     rows = []

@@ -32,6 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sugar_core.errors import ConfigError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import align_config  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUGAR_SHARED_DATA", REPO.parent / "shared" / "data"))
 SUGAR = [sys.executable, "-m", "sugar_cli.main"]
@@ -135,7 +140,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
         "scored": m["scored"], "tag": args.tag,
         "align_seconds": align_s, "total_seconds": time.perf_counter() - t0,
         "encoder_history": result.tokens.history[-1:], "load": os.getloadavg(),
-        "config": {"encoder_epochs": args.epochs, "align_epochs": args.align_epochs,
+        "config": {"encoder_epochs": args.epochs, "align_epochs": cfg.align.epochs,
                    "seed": args.seed, "threads": args.threads, "precision": args.precision,
                    "max_description_tokens": args.max_description_tokens,
                    "align_per_class": args.align_per_class,
@@ -148,17 +153,11 @@ def run_split(name: str, args, workdir: Path) -> dict:
 def _align_config(args):
     """The alignment's settings: the flags above, then each --align-set KEY=VALUE (dotted keys
     for nested settings, ``bridge.anchor=fitted``), checked as ``sugar zeroshot --set`` is."""
-    from sugar_core import settings
-    from sugar_core.align.config import AlignConfig
-
     base = {"epochs": args.align_epochs, "seed": args.seed, "precision": args.precision,
             "llm": {"max_description_tokens": args.max_description_tokens,
                     "knowledge": args.knowledge, "prompt": args.prompt},
             "list_sampling": args.list_sampling}  # fmt: skip
-    cfg = settings.build(AlignConfig, settings.apply_sets(base, list(args.align_set)),
-                         "--align-set")  # fmt: skip
-    cfg.check()
-    return cfg
+    return align_config(base, args.align_set)
 
 
 OPTIONS = ("pseudo_unseen", "fuse", "calibration", "rank_text", "list_sampling", "knowledge",
@@ -263,6 +262,10 @@ def main(argv: list[str]) -> None:
         help="an alignment setting, repeatable: --align-set bridge.anchor=fitted",
     )
     args = p.parse_args(argv)
+    try:
+        _align_config(args)  # a bad --align-set stops here, before any work
+    except ConfigError as e:
+        p.error(str(e))
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     if args.report:
         tags = [t for t in args.tag.split(",")] if args.tag else [""]
@@ -290,7 +293,8 @@ def main(argv: list[str]) -> None:
           f"{args.align_epochs} align "
           f"epoch(s) on <= {args.align_per_class} samples per seen class, {args.precision}, "
           f"answers cut to {args.max_description_tokens} description "
-          f"tokens; torch threads {args.threads}; load average at the end "
+          f"tokens; --align-set {' '.join(args.align_set) or '(none)'} (over the flags); "
+          f"torch threads {args.threads}; load average at the end "
           f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}")  # fmt: skip
 
 

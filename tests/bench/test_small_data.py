@@ -38,3 +38,10 @@ def test_tiny_budget_caps_both_stages_and_keeps_the_align_set():
 def test_a_bad_align_set_is_refused_as_the_cli_refuses_it(item):
     with pytest.raises(ConfigError):
         small_data.configs(0, "default", [item])
+
+
+def test_the_script_refuses_a_bad_align_set_before_any_work(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["small_data.py", "--align-set", "no_such_field=1"])
+    with pytest.raises(SystemExit) as stop:
+        small_data.main()
+    assert stop.value.code == 2 and "no_such_field" in capsys.readouterr().err

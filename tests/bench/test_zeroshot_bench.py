@@ -39,3 +39,9 @@ def test_align_set_adds_dotted_keys_and_keeps_the_flags():
 def test_a_bad_align_set_is_refused(item):
     with pytest.raises(ConfigError):
         zeroshot._align_config(_args(item))
+
+
+def test_the_script_refuses_a_bad_align_set_before_any_work(capsys):
+    with pytest.raises(SystemExit) as stop:
+        zeroshot.main(["--align-set", "bridge.anchor=sideways", "--workdir", "/nonexistent/x"])
+    assert stop.value.code == 2 and "sideways" in capsys.readouterr().err
