@@ -20,7 +20,7 @@ QUERY_BRIDGES = ("tqp", "qformer", "xattn")  # learned queries reading positione
 TIME_EMBEDDINGS = ("chunk", "absolute")  # BridgeConfig.time_embedding
 OUTPUT_SCALES = ("none", "llm")  # BridgeConfig.output_scale
 ANCHORS = ("auto", "none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
-CALIBRATIONS = ("none", "length", "null", "length+null")  # align/calibration.py
+CALIBRATIONS = ("none", "length", "null", "length+null", "reference")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
 VALIDATIONS = ("auto", "share", "encoder", "none")
@@ -178,9 +178,12 @@ class AlignConfig(settings.Configurable):
     seed: int = 0  # bridge init, LoRA init and batch order
     checkpoint_every: int = 0  # optimizer steps between checkpoints (0: at each epoch end)
     cpu: bool = False  # stay on CPU even when a GPU is visible
-    # rank scores (calibration.py): none | length | null | length+null, or auto: chosen by
-    # top-1 on a stratified validation share of the train part (held out of training)
+    # rank scores (calibration.py): none | length | null | length+null | reference, or auto:
+    # chosen by top-1 on a stratified validation share of the train part (held out of training)
     calibration: str = "none"
+    # training samples kept with the model as the reference inputs of calibration reference
+    # (a class-balanced, seeded draw; scored once per predict call that needs them); 0: none
+    reference_samples: int = 64
     validation_share: float = 0.15  # the stratified share of the train part held out
     # the validation part (align/validation.py: calibration auto, health warnings, fallback
     # read-out): auto (a share held out when calibration is auto or below 400 training
@@ -234,7 +237,8 @@ class AlignConfig(settings.Configurable):
         self._check_lists()
         if not 0.0 < self.validation_share < 1.0:
             raise ConfigError(f"validation_share must lie in (0, 1), got {self.validation_share}")
-        for name in ("seed", "checkpoint_every"):  # a negative seed is "none" in files
+        # a negative seed is "none" in files
+        for name in ("seed", "checkpoint_every", "reference_samples"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 

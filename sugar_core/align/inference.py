@@ -49,6 +49,7 @@ class Decoded:
     raw_scores: np.ndarray | None = None  # (N, K) uncalibrated rank scores (keep_scores)
     null: np.ndarray | None = None  # (K,) the null input's raw rank scores (rank)
     lengths: np.ndarray | None = None  # (K,) tokens scored per candidate (rank)
+    reference: np.ndarray | None = None  # (K,) mean raw rank score of the reference inputs
 
     @classmethod
     def empty(cls, n: int) -> Decoded:
@@ -104,13 +105,11 @@ def predict(
     if llm.cfg.share_prefix and n:  # the same for every batch: run it once
         with torch.no_grad(), model.autocast():
             prefix = llm.prefix_cache(prompt)
-    rank = _Ranking(prompt, cal, null_scores(model, prompt, prefix) if decode == "rank" else None)
+    rank = _ranking(model, prompt, prefix, cal, decode, keep_scores, batch_size)
     if decode == "rank":
-        out.null, out.lengths = rank.null, rank.lengths
+        out.null, out.lengths, out.reference = rank.null, rank.lengths, rank.reference
     if rank.null is not None:
         out.prior_share = calibration_mod.prior_share(rank.null)
-    elif "null" in cal and decode == "rank":
-        raise ConfigError("null calibration needs the model's null token (align it again)")
     if keep_scores:
         out.raw_scores = np.full((n, len(candidate_names)), np.nan, dtype=np.float32)
     for start in range(0, n, batch_size):
@@ -170,15 +169,32 @@ def _check_request(model: AlignedModel, token_list, candidate_names, decode: str
 
 @dataclass
 class _Ranking:
-    """How one predict call ranks: its prompt, calibration and the null input's scores."""
+    """How one predict call ranks: its prompt, calibration and the scores it subtracts."""
 
     prompt: Prompt
     calibration: str
     null: np.ndarray | None  # (K,) raw scores of the null input, or None without one
+    reference: np.ndarray | None = None  # (K,) mean raw score of the reference inputs
 
     @property
     def lengths(self) -> np.ndarray:
         return np.array([len(c) for c in self.prompt.candidates])  # (K,)
+
+
+def _ranking(model, prompt, prefix, cal: str, decode: str, keep: bool, batch: int) -> _Ranking:
+    """The ``_Ranking`` of a predict call: the null input's scores always (rank), the reference
+    inputs' only when the calibration uses them or the raw scores are kept (to choose one)."""
+    if decode != "rank":
+        return _Ranking(prompt, cal, None)
+    rank = _Ranking(prompt, cal, null_scores(model, prompt, prefix))
+    if "null" in cal and rank.null is None:
+        raise ConfigError("null calibration needs the model's null token (align it again)")
+    if "reference" in cal or keep:
+        rank.reference = reference_scores(model, prompt, prefix, batch)
+    if "reference" in cal and rank.reference is None:
+        raise ConfigError("reference calibration needs the model's reference samples "
+                          "(align it again with reference_samples > 0)")  # fmt: skip
+    return rank
 
 
 def null_scores(model: AlignedModel, prompt: Prompt, prefix=None) -> np.ndarray | None:
@@ -193,6 +209,23 @@ def null_scores(model: AlignedModel, prompt: Prompt, prefix=None) -> np.ndarray 
         return rank_scores(model.llm, act, prompt, state=state)[0].float().cpu().numpy()
 
 
+def reference_scores(model: AlignedModel, prompt: Prompt, prefix=None, batch_size: int = 16):
+    """(K,) mean raw rank score of the model's reference inputs (training samples kept with
+    it), or None when it has none (aligned before they were kept, or ``reference_samples``
+    0)."""
+    refs = model.reference_tokens
+    if not refs:
+        return None
+    total = None
+    for start in range(0, len(refs), batch_size):
+        with torch.no_grad(), model.autocast():
+            act = model.action_tokens(refs[start : start + batch_size])
+            state = run_prompt(model.llm, act, prompt, prefix)
+            s = rank_scores(model.llm, act, prompt, state=state).double().sum(0)
+        total = s if total is None else total + s
+    return (total / len(refs)).cpu().numpy()
+
+
 def _rank(model: AlignedModel, act, rank: _Ranking, state, out: Decoded, rows: slice):
     """Score every candidate for action tokens ``act`` (B, Q_out, D_llm); fill ``out``'s pred,
     top5 and scores at ``rows``; return each winner's ids, to be forced before a description."""
@@ -202,7 +235,7 @@ def _rank(model: AlignedModel, act, rank: _Ranking, state, out: Decoded, rows: s
         out.raw_scores[rows] = s.float().cpu().numpy()
     if rank.calibration != "none":
         cal = calibration_mod.apply(s.float().cpu().numpy(), rank.calibration, rank.lengths,
-                                    rank.null)  # fmt: skip
+                                    rank.null, rank.reference)  # fmt: skip
         s = torch.from_numpy(cal.astype(np.float32))
     order = s.argsort(dim=1, descending=True)[:, : min(5, s.shape[1])]  # (B, <= 5)
     k = order.shape[1]
@@ -265,7 +298,7 @@ def predict_split(
     ids, -1 where an answer named no listed class (or top-5 padding). ``metrics`` holds the
     decode facts only; the caller adds accuracies. ``priors``, ``calibration`` and
     ``rank_text`` go to ``predict``; a ``scores_out`` dict receives the rank scores: ``raw``
-    (N, K_c), ``null`` (K_c,) or None, ``lengths`` (K_c,).
+    (N, K_c), ``null`` (K_c,) or None, ``lengths`` (K_c,), ``reference`` (K_c,) or None.
     """
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (N,)
     cand = candidate_ids(model, tokens, candidates)  # (K_c,)
@@ -285,7 +318,8 @@ def predict_split(
         rank_text=rank_text,
     )
     if scores_out is not None:
-        scores_out.update(raw=dec.raw_scores, null=dec.null, lengths=dec.lengths)
+        scores_out.update(raw=dec.raw_scores, null=dec.null, lengths=dec.lengths,
+                          reference=dec.reference)  # fmt: skip
     metrics = {
         "decode": decode,
         "predict_seconds": dec.seconds,

@@ -34,6 +34,8 @@ class AlignedModel:
     prototypes: np.ndarray | None = None  # (K, E) class prototypes of the fallback read-out
     class_notes: list[str] | None = None  # (K,) prior texts listed beside the names (cut)
     class_descriptions: list[str] | None = None  # (K,) descriptions (answer scoring)
+    # (Ls_i, D) token sequences of training samples: the inputs of calibration "reference"
+    reference_tokens: list[np.ndarray] | None = None
 
     def autocast(self):
         """bf16 autocast on the LLM's device when trained that way, else a no-op context."""

@@ -9,6 +9,8 @@ Layout added to the ``Predictions`` datasets of ``predictions.py``::
     prompt_classes          (K,) the action list the model was trained with, in prompt order
     align_history           JSON, one dict per epoch
     weights/null_token      (D,) the training tokens' mean, the null input of calibration
+    weights/reference_tokens (sum Ls_i, D) training samples' tokens end to end, and
+    weights/reference_lengths (R,) their lengths: the inputs of calibration reference
     weights/text_prototypes (K, E) class prototypes, when the text-prior read-out answers
     attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration, readout,
           class_texts (JSON: the own list's cut prior notes and descriptions, or nulls)
@@ -52,6 +54,10 @@ def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
         f.attrs["calibration"] = model.calibration
         if model.null_token is not None:
             w.create_dataset(schema.NULL_TOKEN, data=np.asarray(model.null_token, np.float32))
+        if model.reference_tokens:
+            refs = [np.asarray(t, np.float32) for t in model.reference_tokens]
+            w.create_dataset(schema.REFERENCE_TOKENS, data=np.concatenate(refs))
+            w.create_dataset(schema.REFERENCE_LENGTHS, data=np.array([len(t) for t in refs]))
         f.attrs["readout"] = model.readout
         f.attrs["class_texts"] = json.dumps(  # knowledge and answer scoring, own list
             {"notes": model.class_notes, "descriptions": model.class_descriptions}
@@ -111,6 +117,7 @@ def load_aligned(
         calibration = str(f.attrs.get("calibration", "none"))  # files before it: none
         weights = f[schema.WEIGHTS]
         null = weights[schema.NULL_TOKEN][...] if schema.NULL_TOKEN in weights else None
+        refs = _reference_tokens(weights)  # files before them: None
         readout = str(f.attrs.get("readout", "llm"))  # files before it: the LLM
         protos = weights[schema.TEXT_PROTOTYPES][...] if schema.TEXT_PROTOTYPES in weights else None
         texts = json.loads(str(f.attrs.get("class_texts", "{}")))  # files before it: none
@@ -139,4 +146,13 @@ def load_aligned(
     bridge.to(device).eval()
     llm.to(device).eval()
     return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null, readout,
-                        protos, texts.get("notes"), texts.get("descriptions"))  # fmt: skip
+                        protos, texts.get("notes"), texts.get("descriptions"), refs)  # fmt: skip
+
+
+def _reference_tokens(weights: h5py.Group) -> list[np.ndarray] | None:
+    """The stored reference inputs, one (Ls_i, D) array each, or None when there are none."""
+    if schema.REFERENCE_TOKENS not in weights:
+        return None
+    flat = weights[schema.REFERENCE_TOKENS][...]
+    ends = np.cumsum(weights[schema.REFERENCE_LENGTHS][...])
+    return np.split(flat, ends[:-1])

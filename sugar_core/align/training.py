@@ -28,7 +28,7 @@ from torch import nn
 
 from sugar_core import events, guards
 from sugar_core.accel import autocast, make_accelerator
-from sugar_core.align import anchor, listing
+from sugar_core.align import anchor, calibration, listing
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
 from sugar_core.align.llm import FrozenLLM, Prompt, pad_answers
@@ -145,9 +145,12 @@ def train_alignment(
     if state.history:
         state.history[-1]["train_seconds_this_run"] = time.perf_counter() - t0
     null = _channel_stats(tokens, data.idx, "cpu")[0].numpy()  # (D,) the null input
+    refs = calibration.reference_rows(tokens.labels, data.idx, cfg.reference_samples, cfg.seed)
+    refs = [np.asarray(tokens.tokens[i]) for i in refs] or None  # calibration "reference"
     model = AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history,
                          cfg.calibration, null, class_notes=parts.notes,
-                         class_descriptions=list(data.descriptions))  # fmt: skip
+                         class_descriptions=list(data.descriptions),
+                         reference_tokens=refs)  # fmt: skip
     if state.history:
         state.history[-1].update(schedule=parts.plan.record(), sampler=cfg.sampler,
                                  small_data=adapted, warnings=[])  # fmt: skip

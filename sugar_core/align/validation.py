@@ -13,7 +13,7 @@ import numpy as np
 
 from sugar_core import health
 from sugar_core.align import calibration, readout
-from sugar_core.align.inference import build_prompt, null_scores, predict
+from sugar_core.align.inference import predict
 from sugar_core.align.model import AlignedModel
 from sugar_core.priors.store import Priors
 from sugar_core.tokenize.store import TokenSet
@@ -44,15 +44,13 @@ def judge(
     names = model.class_names
     seqs = [tokens.tokens[i] for i in val]
     dec = predict(model, seqs, names, describe=False, calibration="none", keep_scores=True)
-    prompt = build_prompt(model, names)
-    lengths = np.array([len(c) for c in prompt.candidates])
-    null = null_scores(model, prompt)
+    bases = (dec.lengths, dec.null, dec.reference)  # what each calibration needs
     out: dict = {"val_n": int(len(val))}
     if choose_calibration:
-        best, top1 = calibration.choose(dec.raw_scores, target, lengths, null)
+        best, top1 = calibration.choose(dec.raw_scores, target, *bases)
         model.calibration = best
         out["calibration"] = {"chosen": best, "val_top1": top1, "val_n": int(len(val))}
-    llm = calibration.apply(dec.raw_scores, model.calibration, lengths, null).argmax(1)
+    llm = calibration.apply(dec.raw_scores, model.calibration, *bases).argmax(1)
     out["val_llm_top1"] = float((llm == target).mean())
     what = f"align: LLM answers on {len(val)} validation samples"
     warnings = health.check(llm, target, len(names), what, _fix(n_train), names)

@@ -6,7 +6,7 @@ held-out ones are as new to the encoder and the alignment as the test's unseen c
 train-part samples are then scored exactly as the unseen test samples will be (candidates: the
 pseudo-unseen names, with their priors), and ``choose`` fixes what ``auto`` left open:
 
-    calibration   none | length | null | length+null, by top-1 (calibration.choose)
+    calibration   none | length | null | length+null | reference, by top-1 (calibration.choose)
     rank_text     name | answer, with its best calibration, by top-1 (ties: name)
     fuse_weight   the LLM's weight in the fused score (fusion.choose_weight)
 
@@ -90,7 +90,7 @@ def choose(model, tokens, priors, idx, pseudo: list[int], cfg: ZeroShotConfig, c
                       calibration="none", rank_text=text, scores_out=raw)  # fmt: skip
         cal = cfg.calibration or model.calibration
         if cal == "auto":
-            cal, table = calibration.choose(raw["raw"], labels, raw["lengths"], raw["null"])
+            cal, table = calibration.choose(raw["raw"], labels, *calibration.bases(raw))
         else:
             table = {cal: fusion.top1(_calibrated(raw, cal), labels)}
         rec[f"val_top1_{text or model.config.rank_text}"] = table
@@ -115,4 +115,4 @@ def choose(model, tokens, priors, idx, pseudo: list[int], cfg: ZeroShotConfig, c
 
 
 def _calibrated(raw: dict, kind: str) -> np.ndarray:
-    return calibration.apply(raw["raw"], kind, raw["lengths"], raw["null"])
+    return calibration.apply(raw["raw"], kind, *calibration.bases(raw))

@@ -32,7 +32,7 @@ def summary(labels, arrays: dict, class_names, candidates) -> dict:
 
 def calibrated(model, raw: dict, cal: str | None) -> np.ndarray:
     """(N, K) rank scores of a ``scores_out`` dict, calibrated as ``cal`` (None: the model's)."""
-    return calibration.apply(raw["raw"], cal or model.calibration, raw["lengths"], raw["null"])
+    return calibration.apply(raw["raw"], cal or model.calibration, *calibration.bases(raw))
 
 
 def fused(model, t, plan, cfg, choices: Choices, raw: dict) -> tuple[dict, dict]:
@@ -50,7 +50,8 @@ def conse(model, t, plan, cfg, choices: Choices, priors) -> tuple[dict, dict]:
     dec = predict(model, seqs, list(model.class_names), describe=False, keep_scores=True,
                   batch_size=cfg.predict_batch, calibration="none",
                   rank_text=choices.rank_text)  # fmt: skip
-    raw = {"raw": dec.raw_scores, "null": dec.null, "lengths": dec.lengths}
+    raw = {"raw": dec.raw_scores, "null": dec.null, "lengths": dec.lengths,
+           "reference": dec.reference}  # fmt: skip
     seen = calibrated(model, raw, choices.calibration)  # (N, K_s)
     s = fusion.conse(seen, class_prototypes(priors, list(model.class_names)),
                      class_prototypes(t.priors, plan.unseen_names), cfg.conse_top)  # fmt: skip

@@ -88,3 +88,67 @@ def test_null_calibration_ranks_by_the_difference(tiny_llm_dir):
     model.null_token = None
     with pytest.raises(ConfigError, match="null token"):
         predict(model, seqs, model.class_names, describe=False, calibration="null")
+
+
+def test_reference_subtracts_the_mean_score_of_real_inputs():
+    scores = np.array([[-2.0, -6.0], [-4.0, -3.0]])
+    lengths, null, ref = np.array([1, 3]), np.array([-1.0, -5.0]), np.array([-1.0, -6.0])
+    out = calibration.apply(scores, "reference", lengths, null, ref)
+    assert np.allclose(out, [[-1, 0], [-3, 3]])
+    with pytest.raises(ValueError, match="reference"):
+        calibration.apply(scores, "reference", lengths, null)
+    # a candidate that wins on every input by its opening words: only real inputs show it
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, size=80)
+    evidence = np.eye(2)[truth] * 1.5 + rng.normal(scale=0.3, size=(80, 2))
+    prefix = np.array([5.0, 0.0])  # on real inputs; the averaged null token shows none of it
+    best, top1 = calibration.choose(evidence + prefix, truth, np.ones(2), np.zeros(2),
+                                    prefix + 0.75)  # fmt: skip
+    assert best == "reference" and top1["reference"] > 0.9 and top1["null"] < 0.6
+    _, skipped = calibration.choose(evidence, truth, np.ones(2), None)
+    assert set(skipped) == {"none", "length"}  # neither null nor reference scores
+
+
+def test_reference_rows_are_class_balanced_seeded_and_capped():
+    labels = np.array([0] * 20 + [1] * 3 + [2] * 10)
+    rows = np.arange(len(labels))
+    picked = calibration.reference_rows(labels, rows, 9, seed=4)
+    assert len(picked) == 9 and np.all(np.diff(picked) > 0)
+    assert np.bincount(labels[picked], minlength=3).tolist() == [3, 3, 3]
+    assert np.array_equal(picked, calibration.reference_rows(labels, rows, 9, seed=4))
+    assert not np.array_equal(picked, calibration.reference_rows(labels, rows, 9, seed=5))
+    more = calibration.reference_rows(labels, rows, 12, seed=4)
+    assert np.bincount(labels[more], minlength=3).tolist() == [5, 3, 4]  # class 1 runs out
+    assert len(calibration.reference_rows(labels, rows, 100, seed=0)) == len(rows)
+    assert len(calibration.reference_rows(labels, rows, 0, seed=0)) == 0
+    assert set(calibration.reference_rows(labels, rows[20:], 5, seed=0)) <= set(rows[20:])
+
+
+def test_reference_inputs_are_kept_stored_and_used(tiny_llm_dir, tmp_path):
+    tokens, priors = synthetic_tokens(), synthetic_priors()
+    model = train_alignment(tokens, priors, _cfg(tiny_llm_dir, reference_samples=6), "xview")
+    train = tokens.split_indices("xview", "train")
+    assert len(model.reference_tokens) == 6
+    found = [[r for r in train if np.array_equal(t, tokens.tokens[r])]
+             for t in model.reference_tokens]  # fmt: skip
+    assert all(len(f) == 1 for f in found)  # training samples, each once
+    classes = np.bincount(tokens.labels[[f[0] for f in found]])
+    assert classes.max() - classes.min() <= 1  # class-balanced
+    test = tokens.split_indices("xview", "test")
+    seqs = [tokens.tokens[i] for i in test]
+    names = model.class_names
+    raw = predict(model, seqs, names, describe=False, keep_scores=True)
+    ref = predict(model, model.reference_tokens, names, describe=False, keep_scores=True)
+    assert np.allclose(raw.reference, ref.raw_scores.mean(0), atol=1e-5)
+    cal = predict(model, seqs, names, describe=False, calibration="reference")
+    assert np.array_equal(cal.pred, (raw.raw_scores - raw.reference[None]).argmax(1))
+    p = predict_split(model, tokens, test, describe=False)
+    save_aligned(tmp_path / "a.h5", model, p)
+    back = load_aligned(tmp_path / "a.h5")
+    assert len(back.reference_tokens) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(back.reference_tokens, model.reference_tokens))
+    none = train_alignment(tokens, priors, _cfg(tiny_llm_dir, reference_samples=0), "xview")
+    assert none.reference_tokens is None
+    with pytest.raises(ConfigError, match="reference samples"):
+        predict(none, seqs, names, describe=False, calibration="reference")
+    assert predict(none, seqs, names, describe=False, keep_scores=True).reference is None

@@ -50,7 +50,6 @@ def _collapsed_llm(n: int, k: int) -> Decoded:
 def test_a_collapsed_llm_hands_the_answers_to_the_text_prior(trained, monkeypatch):
     tokens, model = trained
     monkeypatch.setattr(validation, "predict", lambda m, s, *a, **k: _collapsed_llm(len(s), 4))
-    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
     val = np.flatnonzero(tokens.splits["xview"] == 0)  # 16 rows stand in for a validation part
     rec = validation.judge(model, tokens, tokens.labels[val], val, _aligned_priors(tokens),
                            choose_calibration=False, n_train=32)  # fmt: skip
@@ -85,7 +84,6 @@ def test_a_healthy_llm_keeps_the_answers(trained, monkeypatch):
         return dec
 
     monkeypatch.setattr(validation, "predict", right)
-    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
     rec = validation.judge(model, tokens, tokens.labels[val], val, _aligned_priors(tokens),
                            choose_calibration=False, n_train=32)  # fmt: skip
     assert rec["warnings"] == [] and rec["readout"] == readout.LLM == model.readout
@@ -103,7 +101,6 @@ def test_an_llm_far_under_the_text_prior_hands_over_too(trained, monkeypatch):
         return dec
 
     monkeypatch.setattr(validation, "predict", half_right)
-    monkeypatch.setattr(validation, "null_scores", lambda *a: None)
     rec = validation.judge(model, tokens, truth, val, _aligned_priors(tokens),
                            choose_calibration=False, n_train=32)  # fmt: skip
     assert rec["val_llm_top1"] == 0.5 and rec["val_text_prior_top1"] > 0.9

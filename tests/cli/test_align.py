@@ -92,7 +92,7 @@ def test_calibration_auto_is_chosen_on_validation_and_reported(files):
                                         "--json", "-o", str(out)))  # fmt: skip
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
-    assert m["calibration"] in ("none", "length", "null", "length+null")
+    assert m["calibration"] in ("none", "length", "null", "length+null", "reference")
     assert abs(sum(m["prior_share"].values()) - 1) < 1e-6
 
 

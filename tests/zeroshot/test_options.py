@@ -44,9 +44,9 @@ def test_pseudo_unseen_classes_are_held_out_and_choose(run):
     assert held[0] not in model.class_names and len(model.class_names) == 3
     assert held[0] not in run.plan.seen_names and not rec["encoder_saw_them"]
     assert rec["n"] == 3  # the held class's train-part samples
-    assert rec["calibration"] in ("none", "length", "null", "length+null")
+    assert rec["calibration"] in ("none", "length", "null", "length+null", "reference")
     assert rec["rank_text"] in ("name", "answer")
-    assert set(rec["val_top1_name"]) == {"none", "length", "null", "length+null"}
+    assert set(rec["val_top1_name"]) == {"none", "length", "null", "length+null", "reference"}
     assert 0.0 <= rec["fuse_weight"] <= 1.0 and len(rec["val_fused_top1_by_weight"]) == 11
     assert model.class_notes is not None and len(model.class_notes) == 3
 
