@@ -43,9 +43,11 @@ def apply(
 ):
     """Calibrated scores (N, K) from raw summed log-probabilities ``scores`` (N, K);
     ``lengths`` (K,) tokens per candidate, ``null`` (K,) the null input's raw scores,
-    ``reference`` (K,) the mean raw score over the reference inputs."""
+    ``reference`` (R, K) the reference inputs' raw scores (their mean is subtracted)."""
     check(kind)
     out = np.asarray(scores, dtype=np.float64)
+    if reference is not None:
+        reference = np.atleast_2d(np.asarray(reference, dtype=np.float64)).mean(0)  # (K,)
     for name, base in (("null", null), ("reference", reference)):
         if name in kind:
             if base is None:

@@ -49,7 +49,7 @@ class Decoded:
     raw_scores: np.ndarray | None = None  # (N, K) uncalibrated rank scores (keep_scores)
     null: np.ndarray | None = None  # (K,) the null input's raw rank scores (rank)
     lengths: np.ndarray | None = None  # (K,) tokens scored per candidate (rank)
-    reference: np.ndarray | None = None  # (K,) mean raw rank score of the reference inputs
+    reference: np.ndarray | None = None  # (R, K) raw rank scores of the reference inputs
 
     @classmethod
     def empty(cls, n: int) -> Decoded:
@@ -174,7 +174,7 @@ class _Ranking:
     prompt: Prompt
     calibration: str
     null: np.ndarray | None  # (K,) raw scores of the null input, or None without one
-    reference: np.ndarray | None = None  # (K,) mean raw score of the reference inputs
+    reference: np.ndarray | None = None  # (R, K) raw scores of the reference inputs
 
     @property
     def lengths(self) -> np.ndarray:
@@ -210,20 +210,19 @@ def null_scores(model: AlignedModel, prompt: Prompt, prefix=None) -> np.ndarray 
 
 
 def reference_scores(model: AlignedModel, prompt: Prompt, prefix=None, batch_size: int = 16):
-    """(K,) mean raw rank score of the model's reference inputs (training samples kept with
+    """(R, K) raw rank scores of the model's R reference inputs (training samples kept with
     it), or None when it has none (aligned before they were kept, or ``reference_samples``
     0)."""
     refs = model.reference_tokens
     if not refs:
         return None
-    total = None
+    out = []
     for start in range(0, len(refs), batch_size):
         with torch.no_grad(), model.autocast():
             act = model.action_tokens(refs[start : start + batch_size])
             state = run_prompt(model.llm, act, prompt, prefix)
-            s = rank_scores(model.llm, act, prompt, state=state).double().sum(0)
-        total = s if total is None else total + s
-    return (total / len(refs)).cpu().numpy()
+            out.append(rank_scores(model.llm, act, prompt, state=state).float().cpu().numpy())
+    return np.concatenate(out)
 
 
 def _rank(model: AlignedModel, act, rank: _Ranking, state, out: Decoded, rows: slice):
@@ -298,7 +297,7 @@ def predict_split(
     ids, -1 where an answer named no listed class (or top-5 padding). ``metrics`` holds the
     decode facts only; the caller adds accuracies. ``priors``, ``calibration`` and
     ``rank_text`` go to ``predict``; a ``scores_out`` dict receives the rank scores: ``raw``
-    (N, K_c), ``null`` (K_c,) or None, ``lengths`` (K_c,), ``reference`` (K_c,) or None.
+    (N, K_c), ``null`` (K_c,) or None, ``lengths`` (K_c,), ``reference`` (R, K_c) or None.
     """
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (N,)
     cand = candidate_ids(model, tokens, candidates)  # (K_c,)

@@ -38,7 +38,7 @@ class ZeroShotConfig(settings.Configurable):
     pseudo_unseen: int = 0
     pseudo_seed: int = 0  # which seen classes are held out
     # rank scores at the unseen test: "" = the alignment's own calibration, one of
-    # none | length | null | length+null, or auto (best top-1 on the pseudo-unseen classes)
+    # none | length | null | length+null | reference, or auto (best on the pseudo-unseen classes)
     calibration: str = ""
     rank_text: str = ""  # "" = the alignment's own, name | answer, or auto (as calibration)
     # LLM + embedding baseline, each normalised per sample (z | softmax), reported beside

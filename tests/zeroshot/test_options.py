@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from sugar_core.align import calibration
 from sugar_core.errors import ConfigError
 from sugar_core.zeroshot.config import ZeroShotConfig
 from sugar_core.zeroshot.protocol import run_zeroshot
@@ -62,6 +63,14 @@ def test_fused_and_conse_sit_beside_llm_and_baseline(run, tmp_path):
     _, arrays, _ = read_zeroshot(tmp_path / "zs.h5")
     assert {"llm_rank", "baseline", "fused", "conse"} <= set(arrays)
     assert set(arrays["fused"]["pred"].tolist()) <= set(UNSEEN)
+    # the LLM's uncalibrated scores and what each calibration subtracts travel with the file
+    rank = arrays["llm_rank"]
+    assert rank["raw_raw"].shape == (6, 2) and rank["raw_null"].shape == (2,)
+    assert rank["raw_reference"].shape[1] == 2 and rank["raw_lengths"].shape == (2,)
+    cal = calibration.apply(rank["raw_raw"], run.metrics["pseudo_unseen"]["calibration"],
+                            rank["raw_lengths"], rank["raw_null"], rank["raw_reference"])  # fmt: skip
+    best = np.array(UNSEEN)[cal.argmax(1)]
+    np.testing.assert_array_equal(best, arrays["llm_rank"]["pred"])
 
 
 def test_weight_one_is_the_llm_alone_and_zero_the_baseline(run, tiny_llm_dir):
