@@ -67,8 +67,9 @@ def test_fused_and_conse_sit_beside_llm_and_baseline(run, tmp_path):
     rank = arrays["llm_rank"]
     assert rank["raw_raw"].shape == (6, 2) and rank["raw_null"].shape == (2,)
     assert rank["raw_reference"].shape[1] == 2 and rank["raw_lengths"].shape == (2,)
-    cal = calibration.apply(rank["raw_raw"], run.metrics["pseudo_unseen"]["calibration"],
-                            rank["raw_lengths"], rank["raw_null"], rank["raw_reference"])  # fmt: skip
+    kind = run.metrics["pseudo_unseen"]["calibration"]
+    bases = (rank["raw_lengths"], rank["raw_null"], rank["raw_reference"])
+    cal = calibration.apply(rank["raw_raw"], kind, *bases)
     best = np.array(UNSEEN)[cal.argmax(1)]
     np.testing.assert_array_equal(best, arrays["llm_rank"]["pred"])
 
