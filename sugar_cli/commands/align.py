@@ -163,10 +163,9 @@ def _names(ctx, param, value: str | None) -> list[str] | None:
     "--calibration",
     type=click.Choice([*CALIBRATIONS, "auto"]),
     default=None,
-    help="Rank scores: raw sums, per-token (length), minus a null input's (null), both, or "
-    "minus each name's mean score over training samples kept with the model (reference); auto "
-    "picks one on a validation part held out of training (a share of the train part, or with "
-    "--set validation=encoder the rows the encoder validated on).",
+    help="Rank scores: raw sums, per-token (length), minus a null input's (null), both, minus "
+    "each name's mean over kept training samples (reference); auto picks one on a validation "
+    "part held out of training (a share, or with --set validation=encoder the encoder's).",
 )
 @settings_options
 @click.option(

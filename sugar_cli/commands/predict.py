@@ -17,6 +17,7 @@ from sugar_cli.console import (
 )
 from sugar_cli.models import quiet_transformers
 from sugar_cli.options import common, json_option
+from sugar_core.align.config import CALIBRATIONS
 
 PRIORS_BACKENDS = ("builtin", "hf", "openai", "file")  # = sugar_core.priors.backends.BACKENDS
 # = sugar_core.skeleton.io.FORMATS, and "auto" (guessed per file, as without --format)
@@ -112,6 +113,13 @@ def _candidates(aligned, model_names, given, o: dict, callback):
     help="Samples per LLM forward.",
 )
 @click.option(
+    "--calibration",
+    type=click.Choice(CALIBRATIONS),
+    help="How rank scores are corrected [default: the model's own, chosen by `sugar align`]; "
+    "reference (minus each name's mean score over training samples kept with the model) suits "
+    "names that share words with trained ones.",
+)
+@click.option(
     "--classes",
     "classes_file",
     type=click.Path(dir_okay=False),
@@ -181,6 +189,7 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
       sugar predict --model aligned.h5 --class "wave: a person waves one hand" \\
           --class "clap: both hands meet in front of the chest" --only-new a.json
       sugar predict --model aligned.h5 --classes mine.txt --priors-backend hf a.json
+      sugar predict --model aligned.h5 --classes mine.txt --only-new --calibration reference a.json
     """
     from sugar_core.pipeline.new_classes import gather_classes
     from sugar_core.pipeline.predict import load_predictor, predict_samples, read_inputs
@@ -204,7 +213,8 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
             cands = _candidates(aligned, predictor.model.class_names, given, o, reporter)
         answers = predict_samples(predictor, raws, describe=describe,
                                   max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                  callback=reporter, candidates=cands)  # fmt: skip
+                                  callback=reporter, candidates=cands,
+                                  calibration=o["calibration"])  # fmt: skip
     say(f"{n} sample(s) from {len(raws)} file(s)", VERBOSE)
     for note in cands.notes if cands is not None else []:  # shown even with -q
         say(f"note: {note}", QUIET, markup=False)

@@ -255,8 +255,10 @@ def predict_samples(
     batch_size: int = 16,
     callback=None,
     candidates=None,
+    calibration: str | None = None,
 ) -> list[Answer]:
     """Rank every candidate class for each sample; describe the winner (``describe``).
+    ``calibration``: how rank scores are corrected (default: the model's own).
 
     ``candidates`` (``new_classes.Candidates``): the action list to rank instead of the
     model's own, with classes named at prediction time; the embedding baseline (cosine of the
@@ -285,6 +287,7 @@ def predict_samples(
         dec = predict(
             predictor.model, ts.tokens, names, decode="rank", batch_size=batch_size,
             describe=describe, max_new_tokens=max_new_tokens, callback=callback, priors=priors,
+            calibration=calibration,
         )  # fmt: skip
         pred, top5, scores = dec.pred, dec.top5, dec.scores
         texts = dec.description if describe else [""] * len(samples)

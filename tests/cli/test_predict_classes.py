@@ -159,3 +159,19 @@ def test_help_shows_an_example_of_new_classes():
     res = CliRunner().invoke(cli, ["predict", "--help"])
     assert res.exit_code == 0
     assert "--classes my-classes.txt" in res.output and "--only-new" in res.output
+
+
+def test_calibration_is_chosen_at_prediction_time(model, cache):
+    """--calibration overrides the model's own; reference works on new names; a bad one is a
+    usage error."""
+    runs = {}
+    for cal in (None, "none", "reference"):
+        flags = ["--calibration", cal] if cal else []
+        res = _run("--model", model / "aligned.h5", model / "two.npz", "--class", WALK,
+                   "--json", "--no-describe", *flags)  # fmt: skip
+        assert res.exit_code == 0, res.output
+        runs[cal] = [[t["score"] for t in a["top5"]] for a in json.loads(res.stdout)]
+    assert runs[None] == runs["none"]  # the model's own calibration is none
+    assert runs["reference"] != runs["none"]  # scores minus the reference means
+    res = _run("--model", model / "aligned.h5", model / "two.npz", "--calibration", "pmi")
+    assert res.exit_code == 2 and "pmi" in res.output
