@@ -1,8 +1,9 @@
 """Naming actions never trained on, from descriptions given at prediction time (NW-UCLA).
 
     .venv/bin/python bench/new_classes_nwucla.py [--held-out "pick up with two hands,sit down"]
-        [--epochs 15] [--align-epochs 1] [--align-per-class 32] [--seed 0]
-        [--priors-backend builtin|hf] [--workdir /tmp/sugar-new-classes]
+        [--epochs 15] [--align-epochs auto] [--align-per-class 32] [--seed 0]
+        [--calibrations none,reference] [--priors-backend builtin|hf]
+        [--workdir /tmp/sugar-new-classes]
 
 What a user does, with the sugar CLI:
 1. `sugar data import` (NW-UCLA, cross-view split xview) and `sugar priors --backend builtin`;
@@ -11,7 +12,8 @@ What a user does, with the sugar CLI:
    alignment on the other classes only (their samples, names and priors) and keeps both;
 3. the held-out classes' test-part samples go to one .npz, and `sugar predict --model
    aligned.h5 --class "name: description" ... --json` names them: once with the held-out
-   classes beside the trained ones (the default) and once with them alone (--only-new).
+   classes beside the trained ones (the default) and once with them alone (--only-new), each
+   with every rank-score correction of ``--calibrations`` (`sugar predict --calibration`).
 Prints top-1 over those samples for the LLM (rank) and the embedding baseline against chance,
 the zero-shot protocol's own figures on the same samples as a cross-check, and writes
 ``new-classes.json`` and ``new-classes.png`` (bars: top-1 per scorer, chance dashed) to the
@@ -131,12 +133,13 @@ def held_samples(data: Path, held: list[str], workdir: Path) -> tuple[Path, list
     return path, [ds.class_names[ds.labels[i]] for i in idx]
 
 
-def name_them(model: dict, npz: Path, truth: list[str], held: list[str], args, only_new: bool):
-    """top-1 of the LLM and of the embedding baseline over the held-out samples."""
+def name_them(model: dict, npz: Path, truth, held: list[str], args, only_new: bool, cal: str):
+    """top-1 of the LLM (rank scores corrected as ``cal``) and of the embedding baseline over
+    the held-out samples."""
     classes = []
     for n in held:
         classes += ["--class", f"{n}: {DESCRIPTIONS[n]}"]
-    extra = ["--only-new"] if only_new else []
+    extra = ["--calibration", cal] + (["--only-new"] if only_new else [])
     if args.priors_backend:
         extra += ["--priors-backend", args.priors_backend]
     t0 = time.perf_counter()
@@ -148,6 +151,7 @@ def name_them(model: dict, npz: Path, truth: list[str], held: list[str], args, o
     base = float(np.mean([a["baseline"]["class"] == t for a, t in zip(answers, truth)]))
     return {
         "candidates": "new only" if only_new else "trained + new",
+        "calibration": cal,
         "llm_top1": llm,
         "baseline_top1": base,
         "chance_top1": 1.0 / (len(held) if only_new else len(DESCRIPTIONS)),
@@ -163,13 +167,13 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 1.5, 3.8))
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r["llm_top1"] for r in rows], 0.4, label="LLM (rank)")
     ax.bar(x + 0.2, [r["baseline_top1"] for r in rows], 0.4, label="embedding baseline")
     for i, r in enumerate(rows):
         ax.hlines(r["chance_top1"], i - 0.45, i + 0.45, colors="k", linestyles="dashed")
-    ax.set_xticks(x, [r["candidates"] for r in rows])
+    ax.set_xticks(x, [f"{r['candidates']}\n{r['calibration']}" for r in rows])
     ax.set_ylabel("top-1 on held-out classes")
     ax.set_ylim(0, 1)
     ax.set_title("NW-UCLA: classes named from descriptions (chance dashed)")
@@ -183,7 +187,10 @@ def main() -> None:
     ap.add_argument("--held-out", default="pick up with two hands,sit down",
                     help="two (or more) NW-UCLA class names, comma-separated")  # fmt: skip
     ap.add_argument("--epochs", type=int, default=15, help="encoder epochs")
-    ap.add_argument("--align-epochs", type=int, default=1)
+    ap.add_argument("--align-epochs", default="auto", type=lambda v: v if v == "auto" else int(v),
+                    help="a number, or auto: the alignment's step floor")  # fmt: skip
+    ap.add_argument("--calibrations", default="none,reference",
+                    help="rank-score corrections to name the classes with")  # fmt: skip
     ap.add_argument("--align-per-class", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
@@ -199,7 +206,9 @@ def main() -> None:
     data, priors = prepare(args.workdir)
     model = train_without(data, priors, held, args, args.workdir)
     npz, truth = held_samples(data, held, args.workdir)
-    rows = [name_them(model, npz, truth, held, args, only) for only in (False, True)]
+    cals = [c.strip() for c in args.calibrations.split(",") if c.strip()]
+    rows = [name_them(model, npz, truth, held, args, only, cal)
+            for only in (False, True) for cal in cals]  # fmt: skip
     zs = model["zs_json"]
     out = {
         "held_out": held, "n": len(truth), "rows": rows,
@@ -211,10 +220,10 @@ def main() -> None:
     (args.workdir / "new-classes.json").write_text(json.dumps(out, indent=2))
     plot(rows, args.workdir / "new-classes.png")
     print(f"held out: {', '.join(held)}; {len(truth)} test-part samples (xview)")
-    print("| candidates | LLM top-1 | embedding top-1 | chance | answered a new class |")
-    print("|---|---|---|---|---|")
+    print("| candidates | calibration | LLM top-1 | embedding top-1 | chance | answered new |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['candidates']} | {100 * r['llm_top1']:.1f}% | "
+        print(f"| {r['candidates']} | {r['calibration']} | {100 * r['llm_top1']:.1f}% | "
               f"{100 * r['baseline_top1']:.1f}% | {100 * r['chance_top1']:.1f}% | "
               f"{100 * r['answered_new']:.1f}% |")  # fmt: skip
     zp = out["zeroshot_protocol"]
