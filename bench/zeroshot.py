@@ -248,7 +248,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--pseudo-unseen", type=int, default=0, help="seen classes held out to choose")
     p.add_argument("--pseudo-seed", type=int, default=0)
     p.add_argument("--fuse", default="off", choices=["off", "z", "softmax"])
-    p.add_argument("--calibration", default="", help="'' (the alignment's), auto or a kind")
+    p.add_argument(
+        "--calibration", default="", help="'' (reference, else the alignment's own), auto or a kind"
+    )
     p.add_argument("--rank-text", default="", help="'' (the alignment's), auto, name, answer")
     p.add_argument("--list-sampling", action="store_true")
     p.add_argument("--knowledge", default="none")

@@ -37,7 +37,8 @@ class ZeroShotConfig(settings.Configurable):
     # options below marked "auto" / -1; 0 = none. The test's unseen classes choose nothing
     pseudo_unseen: int = 0
     pseudo_seed: int = 0  # which seen classes are held out
-    # rank scores at the unseen test: "" = the alignment's own calibration, one of
+    # rank scores at the unseen test: "" = reference when the alignment kept reference inputs
+    # (pseudo.default_calibration; older aligned files: their own calibration), one of
     # none | length | null | length+null | reference, or auto (best on the pseudo-unseen classes)
     calibration: str = ""
     rank_text: str = ""  # "" = the alignment's own, name | answer, or auto (as calibration)

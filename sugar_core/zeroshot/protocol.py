@@ -212,6 +212,8 @@ def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, 
                  ch, raw if decode == "rank" else None)  # fmt: skip
         m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
         by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
+        if decode == "rank":  # the rank-score correction the answers used
+            by_decode[decode]["calibration"] = p.metrics["calibration"]
         arrays[f"llm_{decode}"] = {"pred": p.pred, "top5": p.top5, "scores": p.scores}
         if decode == "rank":  # uncalibrated, and what each calibration subtracts
             arrays["llm_rank"].update({f"raw_{k}": v for k, v in raw.items() if v is not None})
@@ -266,6 +268,8 @@ def _evaluate(
     and the other predictors' arrays (LLM alone, baseline alone, fused and ConSE beside)."""
     (p, m), by_decode, arrays, raw = _score_llm(model, t, plan, cfg, callback, embed_fn, ch)
     metrics = {**m, **common, "decode": cfg.decodes[0], "llm": by_decode}
+    if "rank" in by_decode:
+        metrics["calibration"] = by_decode["rank"]["calibration"]
     if cfg.baseline:
         metrics["baseline"], arrays["baseline"] = _score_baseline(t, plan)
     if cfg.fuse != "off":
@@ -335,7 +339,7 @@ def run_zeroshot(
 
     # 4. the options left to validation chosen on the pseudo-unseen classes; then unseen-class
     # samples, scored with the unseen names only
-    choices = pseudo.fixed(cfg)
+    choices = pseudo.fixed(cfg, aligned)
     if held:
         val = training_indices(data, data_split, held)
         tagged = events.relay(callback, "zeroshot", "predict:pseudo")

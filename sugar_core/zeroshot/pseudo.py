@@ -62,10 +62,21 @@ def without(plan: ClassPlan, pseudo: list[int]) -> ClassPlan:
     return replace(plan, seen=keep, seen_in_test=seen_in_test)
 
 
-def fixed(cfg: ZeroShotConfig) -> Choices:
-    """The choices when nothing is validated: the settings as given ("" = the model's)."""
+def fixed(cfg: ZeroShotConfig, model=None) -> Choices:
+    """The choices when nothing is validated: the settings as given; calibration "" is
+    ``reference`` when ``model`` kept reference inputs, rank text "" the model's own."""
     w = cfg.fuse_weight if cfg.fuse != "off" else None
-    return Choices(cfg.calibration or None, cfg.rank_text or None, w)
+    return Choices(default_calibration(cfg, model), cfg.rank_text or None, w)
+
+
+def default_calibration(cfg: ZeroShotConfig, model) -> str | None:
+    """``cfg.calibration``, or for "" the zero-shot default: ``reference`` (each unseen name's
+    mean score over seen training samples subtracted; a name sharing words with a seen one
+    otherwise wins on every input) when ``model`` kept reference inputs, else None (the
+    model's own: alignments made before they were kept)."""
+    if cfg.calibration:
+        return cfg.calibration
+    return "reference" if model is not None and model.reference_tokens else None
 
 
 def cosines(projected: np.ndarray, protos: np.ndarray) -> np.ndarray:
@@ -79,7 +90,7 @@ def choose(model, tokens, priors, idx, pseudo: list[int], cfg: ZeroShotConfig, c
     names = [tokens.class_names[k] for k in pseudo]
     pos = {k: i for i, k in enumerate(pseudo)}
     labels = np.array([pos[int(y)] for y in tokens.labels[idx]])  # (N_v,)
-    out = fixed(cfg)
+    out = fixed(cfg, model)
     rec: dict = {"classes": names, "n": int(len(idx)), "samples": "train part"}
     texts = list(RANK_TEXTS) if cfg.rank_text == "auto" else [cfg.rank_text or None]
     best = None
@@ -88,7 +99,7 @@ def choose(model, tokens, priors, idx, pseudo: list[int], cfg: ZeroShotConfig, c
         predict_split(model, tokens, idx, pseudo, decode="rank", describe=False,
                       batch_size=cfg.predict_batch, callback=callback, priors=priors,
                       calibration="none", rank_text=text, scores_out=raw)  # fmt: skip
-        cal = cfg.calibration or model.calibration
+        cal = out.calibration or model.calibration
         if cal == "auto":
             cal, table = calibration.choose(raw["raw"], labels, *calibration.bases(raw))
         else:

@@ -89,6 +89,25 @@ def test_unseen_samples_are_scored_among_unseen_names(spied_run):
     assert 0.0 <= m["top1"] <= 1.0 and m["top5"] == 1.0  # 2 candidates: top-5 holds both
 
 
+def test_unseen_names_are_scored_minus_their_reference_mean_by_default(spied_run, tiny_llm_dir):
+    """calibration "" is reference when the alignment kept reference inputs; a given value is
+    kept; an alignment without them (older files) is scored with its own calibration."""
+    result, _ = spied_run
+    rank = result.predictions.metrics
+    assert rank["calibration"] == "reference" and result.model.reference_tokens
+    data, priors = tiny_data(), tiny_priors()
+    reuse = dict(tokens=result.tokens, aligned=result.model)
+    cfg = tiny_config(tiny_llm_dir, decodes=("rank",), baseline=False, calibration="none")
+    assert run_zeroshot(data, priors, SPLIT, cfg, **reuse).metrics["calibration"] == "none"
+    kept, result.model.reference_tokens = result.model.reference_tokens, None
+    try:
+        cfg = tiny_config(tiny_llm_dir, decodes=("rank",), baseline=False)
+        own = run_zeroshot(data, priors, SPLIT, cfg, **reuse).metrics["calibration"]
+        assert own == result.model.calibration == "none"
+    finally:
+        result.model.reference_tokens = kept
+
+
 def test_file_is_read_by_sugar_eval(spied_run, tmp_path):
     from sugar_cli.commands.eval import cli as eval_cli
 
