@@ -212,10 +212,9 @@ def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, 
                  ch, raw if decode == "rank" else None)  # fmt: skip
         m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
         by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
-        if decode == "rank":  # the rank-score correction the answers used
-            by_decode[decode]["calibration"] = p.metrics["calibration"]
         arrays[f"llm_{decode}"] = {"pred": p.pred, "top5": p.top5, "scores": p.scores}
-        if decode == "rank":  # uncalibrated, and what each calibration subtracts
+        if decode == "rank":  # its correction; the raw scores and what each correction subtracts
+            by_decode[decode]["calibration"] = p.metrics["calibration"]
             arrays["llm_rank"].update({f"raw_{k}": v for k, v in raw.items() if v is not None})
         if primary is None:
             primary = (p, m)
