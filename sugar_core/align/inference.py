@@ -203,10 +203,7 @@ def null_scores(model: AlignedModel, prompt: Prompt, prefix=None) -> np.ndarray 
     if model.null_token is None:
         return None
     null = np.asarray(model.null_token, dtype=np.float32)[None, :]  # (1, D)
-    with torch.no_grad(), model.autocast():
-        act = model.action_tokens([null])
-        state = run_prompt(model.llm, act, prompt, prefix)
-        return rank_scores(model.llm, act, prompt, state=state)[0].float().cpu().numpy()
+    return _raw_scores(model, [null], prompt, prefix)[0]
 
 
 def reference_scores(model: AlignedModel, prompt: Prompt, prefix=None, batch_size: int = 16):
@@ -214,12 +211,15 @@ def reference_scores(model: AlignedModel, prompt: Prompt, prefix=None, batch_siz
     it), or None when it has none (aligned before they were kept, or ``reference_samples``
     0)."""
     refs = model.reference_tokens
-    if not refs:
-        return None
+    return _raw_scores(model, refs, prompt, prefix, batch_size) if refs else None
+
+
+def _raw_scores(model: AlignedModel, seqs, prompt: Prompt, prefix=None, batch_size: int = 16):
+    """(N, K) raw rank scores of token sequences ``seqs`` (Ls_i, D), in batches."""
     out = []
-    for start in range(0, len(refs), batch_size):
+    for start in range(0, len(seqs), batch_size):
         with torch.no_grad(), model.autocast():
-            act = model.action_tokens(refs[start : start + batch_size])
+            act = model.action_tokens(seqs[start : start + batch_size])
             state = run_prompt(model.llm, act, prompt, prefix)
             out.append(rank_scores(model.llm, act, prompt, state=state).float().cpu().numpy())
     return np.concatenate(out)
