@@ -18,7 +18,9 @@ follows the stage that does the work:
     alignment steps    align's epochs x ceil(batches / grad_accum) over the seen training
                        tokens less their validation share; that share is rank-scored once
     rank pairs         samples x candidates rank-scored: pseudo-unseen choice (x2 with rank
-                       text auto), the unseen test, ConSE (seen list), GZSL (seen + unseen)
+                       text auto), the unseen test, ConSE (seen list), GZSL (seen + unseen);
+                       each of those scorings also ranks the model's R reference inputs
+                       against its candidates (kept raw scores, ``reference`` calibration)
     generated          samples answered by greedy generation (decode generate, describe), in
                        batches of ``predict_batch``
 
@@ -74,6 +76,7 @@ class Sizes:
     pseudo_classes: int = 0
     gzsl_samples: int = 0  # GZSL: seen-class test samples + the unseen ones
     gzsl_classes: int = 0  # GZSL candidates: seen (in the test data) + unseen
+    reference: int = 0  # R: reference inputs the model keeps (``reference_samples``)
 
 
 @dataclass(frozen=True)
@@ -159,17 +162,17 @@ def scoring_work(cfg: ZeroShotConfig, s: Sizes) -> dict:
     """Rank pairs and generated samples of step 4 (every decode, the optional scorers)."""
     n, rank = s.unseen_samples, "rank" in cfg.decodes
     runs = [n] * ("generate" in cfg.decodes) + [n] * (cfg.describe and rank)  # generations
-    test = n * s.unseen if rank else 0
-    pairs = test
+    calls = [(n, s.unseen)] if rank else []  # (samples, candidates) of each rank scoring
     if cfg.pseudo_unseen:  # each rank text tried (both with auto)
-        pairs += s.pseudo_samples * s.pseudo_classes * (2 if cfg.rank_text == "auto" else 1)
-    pairs += n * s.seen if cfg.conse else 0
+        calls += [(s.pseudo_samples, s.pseudo_classes)] * (2 if cfg.rank_text == "auto" else 1)
+    calls += [(n, s.seen)] if cfg.conse else []
     if cfg.gzsl and cfg.decodes[0] == "rank":
-        pairs += s.gzsl_samples * s.gzsl_classes
+        calls.append((s.gzsl_samples, s.gzsl_classes))
         runs += [s.gzsl_samples] if cfg.describe else []
     elif cfg.gzsl:
         runs.append(s.gzsl_samples)
-    return dict(rank_pairs=pairs, test_pairs=test, generated=sum(runs),
+    pairs = sum((m + s.reference) * k for m, k in calls)  # each call also ranks the references
+    return dict(rank_pairs=pairs, test_pairs=n * s.unseen if rank else 0, generated=sum(runs),
                 generate_batches=sum(math.ceil(m / cfg.predict_batch) for m in runs))  # fmt: skip
 
 

@@ -111,7 +111,10 @@ def sizes(r: RunInputs) -> tuple[Sizes, SkeletonSet | None, np.ndarray | None]:
     same = same and np.array_equal(r.tokens.labels, r.data.labels)  # protocol's _same_samples
     kw["encode"] = (0 if same else len(r.data)) + (len(r.test) if r.cross else 0)
     if r.aligned is None:
-        kw.update(_align_sizes(r))
+        kw.update(_align_sizes(r))  # references: drawn from the rows the alignment fits
+        kw["reference"] = min(r.cfg.align.reference_samples, kw["align_fit"])
+    else:
+        kw["reference"] = len(r.aligned.reference_tokens or ())
     if r.held:
         kw.update(pseudo_samples=len(training_indices(r.data, r.split, r.held)),
                   pseudo_classes=len(r.held))  # fmt: skip

@@ -99,6 +99,18 @@ def test_scoring_counts_every_decode_and_scorer():
     assert w["generate_batches"] == 3 + 7
 
 
+def test_every_rank_scoring_also_ranks_the_reference_inputs():
+    s = Sizes(seen=8, unseen=5, unseen_samples=20, pseudo_samples=30, pseudo_classes=2,
+              gzsl_samples=50, gzsl_classes=13, reference=64)  # fmt: skip
+    cfg = ZeroShotConfig(pseudo_unseen=2, rank_text="auto", conse=True, gzsl=True)
+    w = scoring_work(cfg, s)
+    assert w["test_pairs"] == 100  # the test's own pairs are the samples', not the references'
+    plain = 100 + 30 * 2 * 2 + 20 * 8 + 50 * 13
+    assert w["rank_pairs"] == plain + 64 * (5 + 2 * 2 + 8 + 13)
+    generate = scoring_work(ZeroShotConfig(decodes=("generate",), gzsl=True), s)
+    assert generate["rank_pairs"] == 0  # no rank scoring, no references scored
+
+
 RATES = Rates(encoder_step=0.5, encode=0.01, probe_fit=1.0, align_step=2.0, rank_pair=0.1,
               generate_batch=3.0)  # fmt: skip
 

@@ -46,6 +46,9 @@ def test_estimate_counts_what_the_run_then_does(estimated):
     assert work["align_pairs"] == result.model.history[-1]["val_n"] * len(result.plan.seen)
     m = result.metrics
     assert work["test_pairs"] == m["n"] * len(m["unseen"]) and work["generated"] == m["n"]
+    refs = len(result.model.reference_tokens)  # each rank scoring ranks them too
+    assert "pseudo_unseen" not in m and refs > 0  # the test is the one rank scoring
+    assert work["rank_pairs"] == (m["n"] + refs) * len(m["unseen"])
     assert set(est["parts"]) == set(cost.PARTS)
     assert sum(est["parts"].values()) == pytest.approx(est["seconds"])
     rates = est["rates"]
