@@ -149,6 +149,27 @@ def stratified_take(rows: np.ndarray, labels: np.ndarray, n: int, rng) -> np.nda
     return np.sort(np.concatenate(keep))
 
 
+def seed_list(text: str, flag: str = "--seeds") -> list[int]:
+    """``0,1,2`` as [0, 1, 2]; a usage error naming ``flag`` otherwise."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise SystemExit(f"{flag} {text!r}: expected whole numbers, e.g. 0,1,2")
+    return seeds
+
+
+def spread(values, percent: bool = True, digits: int = 1) -> str:
+    """Mean +- sample std over seeds (None skipped; one seed said plainly; none: "-")."""
+    v = [100.0 * x if percent else x for x in values if x is not None]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f} (1 seed)"
+    return f"{np.mean(v):.{digits}f} +- {np.std(v, ddof=1):.{digits}f}"
+
+
 def _number_or_text(text: str):
     for kind in (int, float):
         try:

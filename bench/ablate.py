@@ -60,7 +60,7 @@ from _ablate_plan import (  # noqa: E402
     variant_names,
 )
 from _ablate_results import append_row, plan_status, read_results, table  # noqa: E402
-from _common import REPO, load_msr, load_priors, load_ucla, stratified_take  # noqa: E402
+from _common import REPO, load_msr, load_priors, load_ucla, seed_list, stratified_take  # noqa: E402
 
 LOADERS = {"ucla": load_ucla, "msr": load_msr}
 
@@ -264,10 +264,7 @@ def main(argv=None) -> None:
     if args.table:
         return table(read_results(args.results))
     names = variant_names(args.axis, args.variants)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        raise SystemExit(f"--seeds {args.seeds!r}: expected whole numbers, e.g. 0,1,2") from None
+    seeds = seed_list(args.seeds)
     datasets = [d.strip() for d in args.dataset.split(",")]
     jobs = make_jobs(datasets, names, seeds, args.budget, args.tokenize_set, args.align_set)
     if args.plan:

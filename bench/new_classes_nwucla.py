@@ -1,7 +1,7 @@
 """Naming actions never trained on, from descriptions given at prediction time (NW-UCLA).
 
     .venv/bin/python bench/new_classes_nwucla.py [--held-out "pick up with two hands,sit down"]
-        [--epochs 15] [--align-epochs auto] [--align-per-class 32] [--seed 0]
+        [--epochs 15] [--align-epochs auto] [--align-per-class 32] [--seeds 0,1,2]
         [--calibrations none,reference] [--priors-backend builtin|hf]
         [--workdir /tmp/sugar-new-classes]
 
@@ -14,10 +14,13 @@ What a user does, with the sugar CLI:
    aligned.h5 --class "name: description" ... --json` names them: once with the held-out
    classes beside the trained ones (the default) and once with them alone (--only-new), each
    with every rank-score correction of ``--calibrations`` (`sugar predict --calibration`).
-Prints top-1 over those samples for the LLM (rank) and the embedding baseline against chance,
-the zero-shot protocol's own figures on the same samples as a cross-check, and writes
-``new-classes.json`` and ``new-classes.png`` (bars: top-1 per scorer, chance dashed) to the
-workdir. The held-out classes' descriptions below are this script's, written for it.
+Steps 2-3 run once per seed of ``--seeds`` (encoder, alignment and reference draw seeded;
+each seed's files are kept in the workdir, so a rerun resumes). Prints top-1 over those
+samples for the LLM (rank) and the embedding baseline against chance, mean +- sample std over
+the seeds, the zero-shot protocol's own figures on the same samples as a cross-check, and
+writes ``new-classes.json`` (every seed's rows and the means) and ``new-classes.png`` (bars:
+mean top-1 per scorer, the seeds' spread as error bars, chance dashed) to the workdir. The
+held-out classes' descriptions below are this script's, written for it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import seed_list, spread  # noqa: E402
+
 DATA = Path(os.environ.get("SUGAR_SHARED_DATA", REPO.parent / "shared" / "data"))
 SUGAR = [sys.executable, "-m", "sugar_cli.main"]
 DESCRIPTIONS = {  # what a user might type for each NW-UCLA class
@@ -72,7 +78,7 @@ def prepare(workdir: Path) -> tuple[Path, Path]:
     return data, priors
 
 
-def train_without(data: Path, priors: Path, held: list[str], args, workdir: Path) -> dict:
+def train_without(data: Path, priors: Path, held: list[str], args, seed: int) -> dict:
     """tokens and aligned files trained without the ``held`` classes: the zero-shot protocol
     of `sugar zeroshot` (seen-only encoder and alignment, then the held-out classes scored),
     its two trained stages written as `--save-tokens` / `--save-aligned` would, less the
@@ -89,7 +95,8 @@ def train_without(data: Path, priors: Path, held: list[str], args, workdir: Path
     from sugar_core.zeroshot.protocol import run_zeroshot
     from sugar_core.zeroshot.splits import resolve_split
 
-    tag = f"e{args.epochs}-a{args.align_epochs}-p{args.align_per_class}-s{args.seed}"
+    workdir = args.workdir
+    tag = f"e{args.epochs}-a{args.align_epochs}-p{args.align_per_class}-s{seed}"
     out = {k: workdir / f"{k}-{tag}.h5" for k in ("tokens", "aligned")}
     summary = workdir / f"zs-{tag}.json"
     if all(p.exists() for p in (*out.values(), summary)):
@@ -103,12 +110,12 @@ def train_without(data: Path, priors: Path, held: list[str], args, workdir: Path
     split = resolve_split(str(workdir / "held.txt"), ds.class_names)
     cfg = ZeroShotConfig(
         split="xview", decodes=("rank",), align_per_class=args.align_per_class,
-        tokenize=TokenizeConfig(preset="small", epochs=args.epochs, seed=args.seed, probe="none"),
-        align=AlignConfig(epochs=args.align_epochs, seed=args.seed),
+        tokenize=TokenizeConfig(preset="small", epochs=args.epochs, seed=seed, probe="none"),
+        align=AlignConfig(epochs=args.align_epochs, seed=seed),
     )  # fmt: skip
     t0 = time.perf_counter()
     result = run_zeroshot(ds, pr, split, cfg, priors_sha256=sha256(priors))
-    write_tokens(result.tokens, out["tokens"], config=cfg.tokenize.to_dict(), seed=args.seed,
+    write_tokens(result.tokens, out["tokens"], config=cfg.tokenize.to_dict(), seed=seed,
                  inputs=input_record([data, priors]))  # fmt: skip
     save_aligned(out["aligned"], result.model, result.predictions, config=cfg.align.to_dict(),
                  inputs=input_record([out["tokens"], priors]))  # fmt: skip
@@ -116,7 +123,7 @@ def train_without(data: Path, priors: Path, held: list[str], args, workdir: Path
     zs = {"llm": m["llm"], "baseline": m["baseline"], "n": m["n"], "unseen": m["unseen"],
           "seconds": time.perf_counter() - t0, "load": os.getloadavg()}  # fmt: skip
     summary.write_text(json.dumps(zs, indent=2, default=float))
-    print(f"[bench] trained without {held} in {zs['seconds']:.0f} s "
+    print(f"[bench] seed {seed}: trained without {held} in {zs['seconds']:.0f} s "
           f"(load {zs['load'][0]:.1f})", file=sys.stderr, flush=True)  # fmt: skip
     return {**out, "zs_json": zs}
 
@@ -161,6 +168,20 @@ def name_them(model: dict, npz: Path, truth, held: list[str], args, only_new: bo
     }
 
 
+def summarise(runs: list[dict]) -> list[dict]:
+    """One row per (candidates, calibration): every figure's values over the seeds."""
+    out: dict[tuple, dict] = {}
+    for run in runs:
+        for r in run["rows"]:
+            row = out.setdefault((r["candidates"], r["calibration"]),
+                                 {"candidates": r["candidates"], "calibration": r["calibration"],
+                                  "chance_top1": r["chance_top1"], "seeds": []})  # fmt: skip
+            row["seeds"].append(run["seed"])
+            for key in ("llm_top1", "baseline_top1", "answered_new"):
+                row.setdefault(key, []).append(r[key])
+    return list(out.values())
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -169,14 +190,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 1.5, 3.8))
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["llm_top1"] for r in rows], 0.4, label="LLM (rank)")
-    ax.bar(x + 0.2, [r["baseline_top1"] for r in rows], 0.4, label="embedding baseline")
+    for shift, key, label in ((-0.2, "llm_top1", "LLM (rank)"),
+                              (0.2, "baseline_top1", "embedding baseline")):  # fmt: skip
+        v = [r[key] for r in rows]
+        err = [np.std(x_, ddof=1) if len(x_) > 1 else 0.0 for x_ in v]
+        ax.bar(x + shift, [np.mean(x_) for x_ in v], 0.4, yerr=err, capsize=3, label=label)
     for i, r in enumerate(rows):
         ax.hlines(r["chance_top1"], i - 0.45, i + 0.45, colors="k", linestyles="dashed")
     ax.set_xticks(x, [f"{r['candidates']}\n{r['calibration']}" for r in rows])
     ax.set_ylabel("top-1 on held-out classes")
     ax.set_ylim(0, 1)
-    ax.set_title("NW-UCLA: classes named from descriptions (chance dashed)")
+    ax.set_title(f"NW-UCLA: classes named from descriptions ({len(rows[0]['seeds'])} seeds)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -192,11 +216,12 @@ def main() -> None:
     ap.add_argument("--calibrations", default="none,reference",
                     help="rank-score corrections to name the classes with")  # fmt: skip
     ap.add_argument("--align-per-class", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, e.g. 0,1,2")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--priors-backend", choices=("builtin", "hf", "openai", "file"))
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/sugar-new-classes"))
     args = ap.parse_args()
+    seeds = seed_list(args.seeds)
     held = [h.strip() for h in args.held_out.split(",") if h.strip()]
     unknown = [h for h in held if h not in DESCRIPTIONS]
     if len(held) < 2 or unknown:
@@ -204,34 +229,44 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data, priors = prepare(args.workdir)
-    model = train_without(data, priors, held, args, args.workdir)
     npz, truth = held_samples(data, held, args.workdir)
     cals = [c.strip() for c in args.calibrations.split(",") if c.strip()]
-    rows = [name_them(model, npz, truth, held, args, only, cal)
-            for only in (False, True) for cal in cals]  # fmt: skip
-    zs = model["zs_json"]
+    runs = []
+    for seed in seeds:
+        model = train_without(data, priors, held, args, seed)
+        zs = model["zs_json"]
+        rows = [name_them(model, npz, truth, held, args, only, cal)
+                for only in (False, True) for cal in cals]  # fmt: skip
+        runs.append({"seed": seed, "rows": rows,
+                     "zeroshot_protocol": {"llm_rank_top1": zs["llm"]["rank"]["top1"],
+                                           "baseline_top1": zs["baseline"]["top1"],
+                                           "n": zs["n"], "seconds": zs["seconds"]}})  # fmt: skip
+    summary = summarise(runs)
     out = {
-        "held_out": held, "n": len(truth), "rows": rows,
-        "zeroshot_protocol": {"llm_rank_top1": zs["llm"]["rank"]["top1"],
-                              "baseline_top1": zs["baseline"]["top1"], "n": zs["n"]},
+        "held_out": held, "n": len(truth), "seeds": seeds, "runs": runs, "summary": summary,
         "config": {k: v for k, v in vars(args).items() if k != "workdir"},
         "total_seconds": time.perf_counter() - t0, "load": os.getloadavg(),
     }  # fmt: skip
-    (args.workdir / "new-classes.json").write_text(json.dumps(out, indent=2))
-    plot(rows, args.workdir / "new-classes.png")
-    print(f"held out: {', '.join(held)}; {len(truth)} test-part samples (xview)")
+    (args.workdir / "new-classes.json").write_text(json.dumps(out, indent=2, default=str))
+    plot(summary, args.workdir / "new-classes.png")
+    report(out, args.workdir / "new-classes.png")
+
+
+def report(out: dict, figure: Path) -> None:
+    """The table: % top-1, mean +- sample std over the seeds."""
+    print(f"held out: {', '.join(out['held_out'])}; {out['n']} test-part samples (xview); "
+          f"seeds {out['seeds']}")  # fmt: skip
     print("| candidates | calibration | LLM top-1 | embedding top-1 | chance | answered new |")
     print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['candidates']} | {r['calibration']} | {100 * r['llm_top1']:.1f}% | "
-              f"{100 * r['baseline_top1']:.1f}% | {100 * r['chance_top1']:.1f}% | "
-              f"{100 * r['answered_new']:.1f}% |")  # fmt: skip
-    zp = out["zeroshot_protocol"]
-    llm, emb = 100 * zp["llm_rank_top1"], 100 * zp["baseline_top1"]
-    print(f"cross-check, sugar zeroshot on the same held-out classes (n {zp['n']}): "
-          f"LLM {llm:.1f}%, embedding {emb:.1f}%")  # fmt: skip
-    print(f"total {out['total_seconds']:.0f} s, load {out['load'][0]:.1f}; figure "
-          f"{args.workdir / 'new-classes.png'}")  # fmt: skip
+    for r in out["summary"]:
+        print(f"| {r['candidates']} | {r['calibration']} | {spread(r['llm_top1'])} | "
+              f"{spread(r['baseline_top1'])} | {100 * r['chance_top1']:.1f} | "
+              f"{spread(r['answered_new'])} |")  # fmt: skip
+    zp = [run["zeroshot_protocol"] for run in out["runs"]]
+    print(f"cross-check, sugar zeroshot on the same held-out classes (n {zp[0]['n']}): LLM "
+          f"{spread([z['llm_rank_top1'] for z in zp])}, embedding "
+          f"{spread([z['baseline_top1'] for z in zp])}")  # fmt: skip
+    print(f"total {out['total_seconds']:.0f} s, load {out['load'][0]:.1f}; figure {figure}")
 
 
 if __name__ == "__main__":

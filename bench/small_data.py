@@ -47,6 +47,8 @@ from _common import (  # noqa: E402
     load_priors,
     load_ucla,
     machine_load,
+    seed_list,
+    spread,
     stratified_take,
 )
 from _tokenize_bench import workdir  # noqa: E402
@@ -133,15 +135,6 @@ def one(name: str, seed: int, args) -> dict:
     }  # fmt: skip
 
 
-def _stat(values) -> str:
-    v = [x for x in values if x is not None]
-    if not v:
-        return "-"
-    if len(v) == 1:
-        return f"{v[0]:.3f} (1 seed)"
-    return f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}"  # sample std over seeds
-
-
 def table(rows: list[dict]) -> None:
     cols = ("probe", "text_prior", "llm", "answer_top1", "val_llm", "val_text_prior", "chance")
     print(f"{'subset':10} {'seed':>4} " + " ".join(f"{c:>11}" for c in cols) + "   steps  warn  s")
@@ -153,7 +146,8 @@ def table(rows: list[dict]) -> None:
               f"{wall:.0f}  {r['readout']}")  # fmt: skip
     for name in dict.fromkeys(r["subset"] for r in rows):
         mine = [r for r in rows if r["subset"] == name]
-        print(f"{name:10} mean " + "  ".join(f"{c} {_stat(r[c] for r in mine)}" for c in cols))
+        cells = (f"{c} {spread((r[c] for r in mine), percent=False, digits=3)}" for c in cols)
+        print(f"{name:10} mean " + "  ".join(cells))
 
 
 def main() -> None:
@@ -186,7 +180,7 @@ def main() -> None:
     print(f"[bench] {machine_load()}, budget {args.budget}", file=sys.stderr)
     rows = []
     for name in args.subsets.split(","):
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seed_list(args.seeds):
             rows.append(one(name, seed, args))
             print(f"[bench] {name} seed {seed}: {json.dumps(rows[-1], default=str)}",
                   file=sys.stderr)  # fmt: skip

@@ -35,7 +35,7 @@ import numpy as np
 from sugar_core.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import align_config  # noqa: E402
+from _common import align_config, seed_list, spread  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUGAR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -178,13 +178,6 @@ def _encoder_split(split, data, args):
     return replace(split, unseen=tuple(sorted(split.unseen + tuple(held)))), held
 
 
-def _stat(values: list[float]) -> str:
-    """Percent, mean +- sample std over seeds (one seed said plainly)."""
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f} (1 seed)"
-    return f"{100 * np.mean(values):.1f} +- {100 * np.std(values, ddof=1):.1f}"
-
-
 def table(rows: list[dict]) -> str:
     """One line per split: mean +- std over the seeds present in ``rows``."""
     lines = [
@@ -199,14 +192,14 @@ def table(rows: list[dict]) -> str:
         r0, seeds = mine[0], ",".join(str(r["config"]["seed"]) for r in mine)
         llm = [r["llm"]["rank"] for r in mine]
         gens = [r["llm"]["generate"]["top1"] for r in mine if r["llm"].get("generate")]
-        gen_txt = f" (generate top-1 {_stat(gens)})" if gens else ""
+        gen_txt = f" (generate top-1 {spread(gens)})" if gens else ""
         base, c = [r["baseline"] for r in mine], r0["chance"]
         enc = np.mean([r["encoder_seconds"] for r in mine])
         ali = np.mean([r["align_seconds"] for r in mine])
         lines.append(
             f"| {name} | {key[1] or 'default'} | {len(r0['unseen'])} | {r0['n']} | {seeds} | "
-            f"{_stat([x['top1'] for x in llm])} / {_stat([x['top5'] for x in llm])}{gen_txt} | "
-            f"{_stat([x['top1'] for x in base])} / {_stat([x['top5'] for x in base])} | "
+            f"{spread([x['top1'] for x in llm])} / {spread([x['top5'] for x in llm])}{gen_txt} | "
+            f"{spread([x['top1'] for x in base])} / {spread([x['top5'] for x in base])} | "
             f"{_extras(mine)} | "
             f"{100 * c['top1']:.1f} / {100 * c['top5']:.1f} | {enc:.0f} + {ali:.0f} |"
         )
@@ -216,16 +209,16 @@ def table(rows: list[dict]) -> str:
 def _extras(mine: list[dict]) -> str:
     """Fused (weight), ConSE and the pseudo-unseen validation cells of a table row."""
     f = [r["fused"] for r in mine if r.get("fused")]
-    fused = f"{_stat([x['top1'] for x in f])} ({f[0]['weight']:.1f})" if f else "-"
+    fused = f"{spread([x['top1'] for x in f])} ({f[0]['weight']:.1f})" if f else "-"
     c = [r["conse"]["top1"] for r in mine if r.get("conse")]
     v = [r["pseudo_unseen"] for r in mine if r.get("pseudo_unseen")]
     val = "-"
     if v:
         cells = [[x.get(k) for x in v] for k in ("val_llm_top1", "val_baseline_top1")]
         fv = [x["val_fused_top1"] for x in v if "val_fused_top1" in x]
-        val = " / ".join([_stat(c_) for c_ in cells] + [_stat(fv) if fv else "-"])
+        val = " / ".join([spread(c_) for c_ in cells] + [spread(fv) if fv else "-"])
         val += f" ({v[0]['calibration']}, {v[0]['rank_text']})"
-    return f"{fused} | {_stat(c) if c else '-'} | {val}"
+    return f"{fused} | {spread(c) if c else '-'} | {val}"
 
 
 def main(argv: list[str]) -> None:
@@ -268,7 +261,7 @@ def main(argv: list[str]) -> None:
         _align_config(args)  # a bad --align-set stops here, before any work
     except ConfigError as e:
         p.error(str(e))
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = seed_list(args.seeds) if args.seeds else [args.seed]
     if args.report:
         tags = [t for t in args.tag.split(",")] if args.tag else [""]
         files = [f"zeroshot-{n}-s{seed}" + (f"-{t}" if t else "") + ".json"
