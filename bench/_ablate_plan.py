@@ -60,6 +60,8 @@ VARIANTS = {
                             align=_bridge(output_scale="llm")),
     "tqp-anchor": Variant("extra", "default", "TQP + the fitted text-space anchor token",
                           align=_bridge(anchor="fitted")),
+    "tqp-summary": Variant("extra", "default", "TQP after one pooled token (summary pool)",
+                           align=_bridge(summary="pool")),
     "tqp-all": Variant("extra", "default", "TQP with absolute time, LLM scale and fitted anchor",
                        align=_bridge(time_embedding="absolute", output_scale="llm",
                                      anchor="fitted")),

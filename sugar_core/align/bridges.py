@@ -14,6 +14,9 @@ into the LLM's embedding width. Baselines for the ablation:
 - ``xattn``: cross-attention only: the learned queries read the whole sequence once, with no
   self-attention among them and no chunked recurrence (the paper's "cross-attention" row).
 
+With ``summary = "pool"`` a query or linear bridge's tokens follow one pooled token (the pool
+bridge's output, from a layer of its own: ``Summarized``).
+
 Positions (``time_embedding``): ``chunk`` adds to each token a sine code of its place inside
 the chunk being read; ``absolute`` codes its place in the whole sequence and its chunk index.
 With ``output_scale = "llm"`` every action token is rescaled to one learned norm, initialised
@@ -217,6 +220,19 @@ class PoolBridge(nn.Module):
         return self.proj(masked_mean(x, mask))[:, None]  # (B, 1, D_llm)
 
 
+class Summarized(nn.Module):
+    """One pooled token (mean of the valid tokens, its own linear layer) before ``inner``'s."""
+
+    def __init__(self, inner: nn.Module, in_dim: int, out_dim: int):
+        super().__init__()
+        self.inner = inner
+        self.pool = PoolBridge(in_dim, out_dim)
+        self.num_tokens = inner.num_tokens + 1
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.pool(x, mask), self.inner(x, mask)], 1)  # (B, 1 + Q, D_llm)
+
+
 class Standardized(nn.Module):
     """``inner`` applied to per-channel standardised tokens; set the statistics with ``fit``."""
 
@@ -277,6 +293,8 @@ def build_bridge(
         bridge = LinearBridge(in_dim, out_dim, cfg.linear_len or cfg.queries)
     else:
         bridge = PoolBridge(in_dim, out_dim)
+    if cfg.summary == "pool":
+        bridge = Summarized(bridge, in_dim, out_dim)
     if cfg.output_scale == "llm":
         bridge = LLMScaled(bridge, embed_norm)
     return Standardized(bridge, in_dim) if cfg.standardize else bridge

@@ -20,6 +20,7 @@ QUERY_BRIDGES = ("tqp", "qformer", "xattn")  # learned queries reading positione
 TIME_EMBEDDINGS = ("chunk", "absolute")  # BridgeConfig.time_embedding
 OUTPUT_SCALES = ("none", "llm")  # BridgeConfig.output_scale
 ANCHORS = ("auto", "none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
+SUMMARIES = ("none", "pool")  # BridgeConfig.summary
 CALIBRATIONS = ("none", "length", "null", "length+null", "reference")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
@@ -76,6 +77,10 @@ class BridgeConfig:
     # the classes puts a held-out class's texts nearest their own LLM embedding 58 % (NW-UCLA)
     # / 70 % (NTU-60) of the time, near the best of 0.001..3; smaller overfits the seen texts
     anchor_ridge: float = 0.1
+    # none | pool: one more action token before the bridge's own, the mean of the valid
+    # tokens through its own linear layer (what the pool bridge hands over: the time-mean
+    # stage 1 supervises), so a query or linear bridge's tokens add the time structure to it
+    summary: str = "none"
 
     @property
     def anchored(self) -> bool:
@@ -99,6 +104,12 @@ class BridgeConfig:
         if self.anchor not in ANCHORS:
             raise ConfigError(f"bridge anchor {self.anchor!r}; choose one of "
                               f"{', '.join(ANCHORS)}")  # fmt: skip
+        if self.summary not in SUMMARIES:
+            raise ConfigError(f"bridge summary {self.summary!r}; choose one of "
+                              f"{', '.join(SUMMARIES)}")  # fmt: skip
+        if self.summary == "pool" and self.kind == "pool":
+            raise ConfigError("bridge summary pool adds a pooled token to another bridge; "
+                              "the pool bridge is that token alone")  # fmt: skip
         if not self.anchor_ridge > 0:  # NaN fails too
             raise ConfigError(f"bridge anchor_ridge must be > 0, got {self.anchor_ridge}")
         for name in ("queries", "chunk", "width", "depth", "heads", "ffn_mult"):
