@@ -60,6 +60,8 @@ VARIANTS = {
                             align=_bridge(output_scale="llm")),
     "tqp-anchor": Variant("extra", "default", "TQP + the fitted text-space anchor token",
                           align=_bridge(anchor="fitted")),
+    "tqp-even": Variant("extra", "default", "TQP, chunks of near-equal length (13: 3,3,3,4)",
+                        align=_bridge(chunking="even")),
     "tqp-summary": Variant("extra", "default", "TQP after one pooled token (summary pool)",
                            align=_bridge(summary="pool")),
     "tqp-all": Variant("extra", "default", "TQP with absolute time, LLM scale and fitted anchor",

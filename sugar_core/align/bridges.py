@@ -17,6 +17,10 @@ into the LLM's embedding width. Baselines for the ablation:
 With ``summary = "pool"`` a query or linear bridge's tokens follow one pooled token (the pool
 bridge's output, from a layer of its own: ``Summarized``).
 
+TQP's chunks (``chunking``): ``fixed`` runs of ``chunk`` tokens, the last one what is left;
+``even``: each sample's valid tokens cut into ceil(n / chunk) runs of near-equal length
+(``even_chunks``), so no step reads a short tail alone.
+
 Positions (``time_embedding``): ``chunk`` adds to each token a sine code of its place inside
 the chunk being read; ``absolute`` codes its place in the whole sequence and its chunk index.
 With ``output_scale = "llm"`` every action token is rescaled to one learned norm, initialised
@@ -62,6 +66,18 @@ def absolute_codes(n: int, width: int, chunk: int, device=None) -> torch.Tensor:
     half = width - width // 2
     index = sinusoid(-(-n // chunk), width // 2, device=device)  # (ceil(n / chunk), width // 2)
     return torch.cat([sinusoid(n, half, device), index.repeat_interleave(chunk, 0)[:n]], 1)
+
+
+def even_chunks(n: torch.Tensor, size: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chunk index, place inside the chunk), each (B, length), of ``chunking = "even"``: row
+    i's first n_i tokens cut into k_i = ceil(n_i / size) runs, run j starting at
+    floor(j n_i / k_i), so lengths differ by at most one (13 tokens, size 4: 3, 3, 3, 4).
+    Tokens past n_i get index k_i or more (no chunk)."""
+    t = torch.arange(length, device=n.device)[None]  # (1, length)
+    n = n.clamp(min=1)[:, None]  # (B, 1)
+    k = (n + size - 1) // size
+    index = ((t + 1) * k + n - 1) // n - 1  # the j with j n < (t + 1) k <= (j + 1) n
+    return index, t - index * n // k
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -163,6 +179,7 @@ class TemporalQueryProjection(nn.Module):
     ):
         super().__init__()
         self.chunk = cfg.chunk if chunked else None
+        self.even = chunked and cfg.chunking == "even"
         self.absolute = cfg.time_embedding == "absolute"
         self.index_chunk = cfg.chunk  # absolute codes: the chunk index t // chunk, any bridge
         self.num_tokens = cfg.queries
@@ -178,10 +195,29 @@ class TemporalQueryProjection(nn.Module):
         S = self.chunk or Ls
         return sinusoid(S, width, device=device).repeat(-(-Ls // S), 1)[:Ls]  # place in chunk
 
+    def even_codes(self, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(codes (B, Ls, H), chunk index (B, Ls)) of ``chunking = "even"``: the codes of
+        ``positions`` with each row's own chunks (``even_chunks``)."""
+        Ls = mask.shape[1]
+        index, place = even_chunks(mask.sum(1), self.chunk, Ls)  # (B, Ls) each
+        if not self.absolute:
+            return sinusoid(self.chunk, width, mask.device)[place.clamp(max=self.chunk - 1)], index
+        half = width - width // 2
+        steps = sinusoid(int(index.max()) + 1, width // 2, mask.device)[index]  # (B, Ls, H / 2)
+        where = sinusoid(Ls, half, mask.device).expand(len(mask), -1, -1)
+        return torch.cat([where, steps], -1), index
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, Ls, D = x.shape
         assert mask.shape == (B, Ls), f"mask {tuple(mask.shape)} for tokens {tuple(x.shape)}"
         h = self.inp(x)  # (B, Ls, H)
+        if self.even:
+            codes, index = self.even_codes(mask, h.shape[-1])
+            h, q = h + codes.to(h.dtype), self.queries.expand(B, -1, -1)
+            steps = int(index[mask].max()) + 1 if mask.any() else 0
+            for step in range(steps):  # each row's chunk ``step`` (none left: q unchanged)
+                q = self.qformer(q, h, mask & (index == step))
+            return self.out(q)  # (B, Q, D_llm)
         h = h + self.positions(Ls, h.shape[-1], x.device).to(h.dtype)  # (B, Ls, H)
         S = self.chunk or Ls
         q = self.queries.expand(B, -1, -1)  # (B, Q, H)

@@ -21,6 +21,10 @@ TIME_EMBEDDINGS = ("chunk", "absolute")  # BridgeConfig.time_embedding
 OUTPUT_SCALES = ("none", "llm")  # BridgeConfig.output_scale
 ANCHORS = ("auto", "none", "linear", "fitted")  # BridgeConfig.anchor (align/anchor.py)
 SUMMARIES = ("none", "pool")  # BridgeConfig.summary
+CHUNKINGS = ("fixed", "even")  # BridgeConfig.chunking
+# BridgeConfig's fields with a fixed set of values (``BridgeConfig.check``)
+CHOICES = {"time_embedding": TIME_EMBEDDINGS, "output_scale": OUTPUT_SCALES, "anchor": ANCHORS,
+           "summary": SUMMARIES, "chunking": CHUNKINGS}  # fmt: skip
 CALIBRATIONS = ("none", "length", "null", "length+null", "reference")  # align/calibration.py
 PRECISIONS = ("fp32", "bf16")
 LLM_DTYPES = ("float32", "bfloat16", "float16")  # names of torch dtypes (llm.DTYPES)
@@ -61,6 +65,10 @@ class BridgeConfig:
     # TQP's shared step cannot tell chunk 1 from chunk 4 | absolute = sine codes of its
     # position in the whole sequence and of its chunk index, position // chunk (bridges.py)
     time_embedding: str = "chunk"
+    # how TQP cuts a sample's valid tokens into chunks: fixed = runs of `chunk` tokens, the
+    # last one whatever is left (13 tokens: 4, 4, 4, 1) | even = ceil(n / chunk) chunks of
+    # near-equal length (13: 3, 3, 3, 4), so no step reads a short tail on its own
+    chunking: str = "fixed"
     # none | llm: every action token rescaled to one learned norm, initialised to the mean
     # norm of the LLM's word-embedding rows (SmolLM2: 3.2; TQP's tokens at init: about 14)
     output_scale: str = "none"
@@ -91,22 +99,17 @@ class BridgeConfig:
     def check(self) -> None:
         if self.kind not in BRIDGES:
             raise ConfigError(f"unknown bridge {self.kind!r}; choose one of {', '.join(BRIDGES)}")
-        if self.time_embedding not in TIME_EMBEDDINGS:
-            raise ConfigError(f"bridge time_embedding {self.time_embedding!r}; choose one of "
-                              f"{', '.join(TIME_EMBEDDINGS)}")  # fmt: skip
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"bridge {name} {getattr(self, name)!r}; choose one of "
+                                  f"{', '.join(allowed)}")  # fmt: skip
         if self.time_embedding != "chunk" and self.kind not in QUERY_BRIDGES:
             raise ConfigError(f"bridge time_embedding {self.time_embedding!r} needs a bridge "
                               f"with positions ({', '.join(QUERY_BRIDGES)}); {self.kind} has "
                               "none")  # fmt: skip
-        if self.output_scale not in OUTPUT_SCALES:
-            raise ConfigError(f"bridge output_scale {self.output_scale!r}; choose one of "
-                              f"{', '.join(OUTPUT_SCALES)}")  # fmt: skip
-        if self.anchor not in ANCHORS:
-            raise ConfigError(f"bridge anchor {self.anchor!r}; choose one of "
-                              f"{', '.join(ANCHORS)}")  # fmt: skip
-        if self.summary not in SUMMARIES:
-            raise ConfigError(f"bridge summary {self.summary!r}; choose one of "
-                              f"{', '.join(SUMMARIES)}")  # fmt: skip
+        if self.chunking != "fixed" and self.kind != "tqp":
+            raise ConfigError(f"bridge chunking {self.chunking!r} is TQP's; {self.kind} reads "
+                              "the sequence whole")  # fmt: skip
         if self.summary == "pool" and self.kind == "pool":
             raise ConfigError("bridge summary pool adds a pooled token to another bridge; "
                               "the pool bridge is that token alone")  # fmt: skip
