@@ -95,6 +95,7 @@ NULL_TOKEN = "null_token"  # (D,) float32 under weights/: the calibration's null
 # under weights/: the reference inputs of calibration "reference", (sum Ls_i, D) float32
 # sequences end to end, and (R,) int64 their lengths
 REFERENCE_TOKENS, REFERENCE_LENGTHS = "reference_tokens", "reference_lengths"
+REFERENCE_PROJECTED = "reference_projected"
 TEXT_PROTOTYPES = "text_prototypes"  # (K, E) float32 under weights/: the fallback read-out
 ZS_ARRAYS = "zeroshot_arrays"  # group: one subgroup per zero-shot predictor (pred, top5, scores)
 ZS_PLAN = "zeroshot_plan"  # JSON: seen / unseen ids and names

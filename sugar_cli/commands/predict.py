@@ -42,7 +42,9 @@ def _table(answers) -> None:
     table.add_column("class", style="bold green")
     table.add_column("top-5 (log-likelihood)", overflow="fold")
     if baseline:
-        table.add_column("embedding baseline (cosine)", overflow="fold")
+        calibrated = any(a.baseline_calibration == "reference" for a in answers)
+        what = "cosine minus its reference mean" if calibrated else "cosine"
+        table.add_column(f"embedding baseline ({what})", overflow="fold")
     table.add_column("description", overflow="fold")
     for a in answers:
         cells = [_where(a), mark(a.class_name), ", ".join(f"{mark(c)} {s:.2f}" for c, s in a.top5)]
@@ -176,7 +178,9 @@ def cli(files, aligned, fmt, tokens, llm, describe, max_new_tokens, batch_size, 
     is the class's description text and, for hf / openai, context for their prompts. A name
     with no prior gets a note and is scored with its name (and description) only. The
     embedding baseline (cosine of the encoder's text-space feature to each class's prior) is
-    shown beside the LLM's ranking; --json answers then say which classes were new.
+    shown beside the LLM's ranking; where the rank calibration is reference (the default of
+    zero-shot models) it is corrected the same way, each class's mean cosine over the
+    model's reference samples subtracted. --json answers then say which classes were new.
 
     \b
     Examples:

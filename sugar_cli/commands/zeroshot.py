@@ -233,7 +233,9 @@ def cli(**o):
     of unseen classes are then named by the LLM with the action list swapped for the unseen
     names (rank and generate), and by an embedding baseline (cosine between the encoder's
     text-space feature and the unseen classes' prior prototypes). --gzsl adds the generalised
-    setting (seen + unseen candidates; seen, unseen and harmonic-mean accuracy). Settings:
+    setting (seen + unseen candidates; seen, unseen and harmonic-mean accuracy; the baseline
+    also minus each class's mean cosine over the model's reference samples, as
+    baseline_reference: calibrated stacking from training samples). Settings:
     --config (a JSON file with tokenize and align sections, or a recipe), then --set items
     (dotted keys: tokenize.epochs=3, align.bridge.kind=pool), then the named options, later
     winning. Before any training, a few seconds' probe of this machine prints what the run

@@ -36,6 +36,8 @@ class AlignedModel:
     class_descriptions: list[str] | None = None  # (K,) descriptions (answer scoring)
     # (Ls_i, D) token sequences of training samples: the inputs of calibration "reference"
     reference_tokens: list[np.ndarray] | None = None
+    # (R, E) the same samples' text-space features: the embedding baseline's "reference"
+    reference_projected: np.ndarray | None = None
 
     def autocast(self):
         """bf16 autocast on the LLM's device when trained that way, else a no-op context."""

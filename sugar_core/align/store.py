@@ -11,6 +11,8 @@ Layout added to the ``Predictions`` datasets of ``predictions.py``::
     weights/null_token      (D,) the training tokens' mean, the null input of calibration
     weights/reference_tokens (sum Ls_i, D) training samples' tokens end to end, and
     weights/reference_lengths (R,) their lengths: the inputs of calibration reference
+    weights/reference_projected (R, E) the same samples' text-space features (the embedding
+                            baseline's reference; files before it lack it)
     weights/text_prototypes (K, E) class prototypes, when the text-prior read-out answers
     attrs llm_spec, llm_fingerprint, llm_model_type, token_dim, calibration, readout,
           class_texts (JSON: the own list's cut prior notes and descriptions, or nulls)
@@ -58,6 +60,9 @@ def aligned_writer(model: AlignedModel) -> Callable[[h5py.File], None]:
             refs = [np.asarray(t, np.float32) for t in model.reference_tokens]
             w.create_dataset(schema.REFERENCE_TOKENS, data=np.concatenate(refs))
             w.create_dataset(schema.REFERENCE_LENGTHS, data=np.array([len(t) for t in refs]))
+        if model.reference_projected is not None:
+            w.create_dataset(schema.REFERENCE_PROJECTED,
+                             data=np.asarray(model.reference_projected, np.float32))  # fmt: skip
         f.attrs["readout"] = model.readout
         f.attrs["class_texts"] = json.dumps(  # knowledge and answer scoring, own list
             {"notes": model.class_notes, "descriptions": model.class_descriptions}
@@ -118,6 +123,8 @@ def load_aligned(
         weights = f[schema.WEIGHTS]
         null = weights[schema.NULL_TOKEN][...] if schema.NULL_TOKEN in weights else None
         refs = _reference_tokens(weights)  # files before them: None
+        ref_proj = (weights[schema.REFERENCE_PROJECTED][...]
+                    if schema.REFERENCE_PROJECTED in weights else None)  # fmt: skip
         readout = str(f.attrs.get("readout", "llm"))  # files before it: the LLM
         protos = weights[schema.TEXT_PROTOTYPES][...] if schema.TEXT_PROTOTYPES in weights else None
         texts = json.loads(str(f.attrs.get("class_texts", "{}")))  # files before it: none
@@ -146,7 +153,8 @@ def load_aligned(
     bridge.to(device).eval()
     llm.to(device).eval()
     return AlignedModel(bridge, llm, cfg, names, token_dim, history, calibration, null, readout,
-                        protos, texts.get("notes"), texts.get("descriptions"), refs)  # fmt: skip
+                        protos, texts.get("notes"), texts.get("descriptions"), refs,
+                        ref_proj)  # fmt: skip
 
 
 def _reference_tokens(weights: h5py.Group) -> list[np.ndarray] | None:

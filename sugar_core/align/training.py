@@ -145,12 +145,13 @@ def train_alignment(
     if state.history:
         state.history[-1]["train_seconds_this_run"] = time.perf_counter() - t0
     null = _channel_stats(tokens, data.idx, "cpu")[0].numpy()  # (D,) the null input
-    refs = calibration.reference_rows(tokens.labels, data.idx, cfg.reference_samples, cfg.seed)
-    refs = [np.asarray(tokens.tokens[i]) for i in refs] or None  # calibration "reference"
+    rows = calibration.reference_rows(tokens.labels, data.idx, cfg.reference_samples, cfg.seed)
+    refs = [np.asarray(tokens.tokens[i]) for i in rows] or None  # calibration "reference"
+    ref_proj = np.asarray(tokens.projected[rows], np.float32) if len(rows) else None
     model = AlignedModel(net.bridge, net.llm, cfg, data.names, tokens.dim, state.history,
                          cfg.calibration, null, class_notes=parts.notes,
                          class_descriptions=list(data.descriptions),
-                         reference_tokens=refs)  # fmt: skip
+                         reference_tokens=refs, reference_projected=ref_proj)  # fmt: skip
     if state.history:
         state.history[-1].update(schedule=parts.plan.record(), sampler=cfg.sampler,
                                  small_data=adapted, warnings=[])  # fmt: skip

@@ -200,6 +200,7 @@ class Answer:
     # with classes named at prediction time (``candidates``), else None / empty:
     new_classes: list[str] | None = None  # the candidates given at prediction time
     baseline: list[tuple[str, float]] | None = None  # embedding baseline (class, cosine)
+    baseline_calibration: str = "none"  # or reference: minus each class's reference mean
     class_description: str = ""  # the winning class's own description text
     notes: list[str] = field(default_factory=list)
     readout: str = "llm"  # or the text-prior fallback the model chose at align time
@@ -222,7 +223,8 @@ class Answer:
         base = None
         if self.baseline:
             top = [{"class": c, "score": s, "new": c in new} for c, s in self.baseline]
-            base = {"class": top[0]["class"], "new": top[0]["new"], "top5": top}
+            base = {"class": top[0]["class"], "new": top[0]["new"], "top5": top,
+                    "calibration": self.baseline_calibration}  # fmt: skip
         out["new"] = self.class_name in new
         out["class_description"] = self.class_description
         out["new_classes"] = list(self.new_classes)
@@ -291,7 +293,9 @@ def predict_samples(
         )  # fmt: skip
         pred, top5, scores = dec.pred, dec.top5, dec.scores
         texts = dec.description if describe else [""] * len(samples)
-    base = _baseline(ts.projected, candidates) if candidates is not None else None
+    base, base_cal = None, "none"
+    if candidates is not None:
+        base, base_cal = _baseline(ts.projected, candidates, predictor.model, calibration)
     out = []
     for i, s in enumerate(samples):
         top = [(names[int(k)], float(v)) for k, v in zip(top5[i], scores[i]) if k >= 0]
@@ -303,24 +307,37 @@ def predict_samples(
             a.notes = list(candidates.notes)
             if base is not None:
                 a.baseline = [(names[int(k)], float(v)) for k, v in zip(*base[i]) if k >= 0]
+                a.baseline_calibration = base_cal
         out.append(a)
     return out
 
 
-def _baseline(projected: np.ndarray, candidates) -> list | None:
-    """Per sample (top-5 positions, cosines) of the embedding baseline, or None when the
-    candidates have no prototypes or they live in another text space than the encoder's
-    (a note says so)."""
+def _baseline(projected: np.ndarray, candidates, model, calibration: str | None):
+    """(per sample (top-5 positions, scores), its calibration) of the embedding baseline, or
+    (None, "none") when the candidates have no prototypes or they live in another text space
+    than the encoder's (a note says so). The baseline is corrected like the LLM's rank
+    scores where that correction is ``reference`` (``calibration``, else the model's own):
+    each class's mean cosine over the model's reference samples is subtracted, when the
+    model kept their features (a note says when it did not)."""
     from sugar_core.priors.prototypes import cosine_rank
 
     protos = candidates.prototypes  # (K, E)
     if protos is None:
-        return None
+        return None, "none"
     if protos.shape[1] != projected.shape[1]:
         candidates.notes.append(
             f"no embedding baseline: the priors are {protos.shape[1]}-d, the encoder projects "
             f"into {projected.shape[1]}-d text space"
         )
-        return None
-    _, top, cos = cosine_rank(projected, protos, np.arange(len(protos)))  # (N, 5), (N, 5)
-    return list(zip(top, cos))
+        return None, "none"
+    ref = None
+    if "reference" in (calibration or model.calibration):
+        ref = model.reference_projected  # (R, E) | None
+        if ref is None:
+            candidates.notes.append(
+                "the embedding baseline is not calibrated: the model keeps no reference "
+                "features (aligned before they were kept)"
+            )
+    cand = np.arange(len(protos))
+    _, top, cos = cosine_rank(projected, protos, cand, reference=ref)  # (N, 5), (N, 5)
+    return list(zip(top, cos)), "none" if ref is None else "reference"

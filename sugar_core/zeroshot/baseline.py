@@ -12,7 +12,7 @@ import numpy as np
 
 from sugar_core.priors.prototypes import class_prototypes, cosine_rank
 
-__all__ = ["chance", "class_prototypes", "cosine_rank", "gzsl_metrics"]
+__all__ = ["chance", "class_prototypes", "cosine_rank", "gzsl_baselines", "gzsl_metrics"]
 
 
 def chance(num_candidates: int) -> dict:
@@ -56,3 +56,16 @@ def gzsl_metrics(labels, pred, seen: list[int], unseen: list[int]) -> dict:
             float(np.isin(pred[is_unseen], seen).mean()) if is_unseen.any() else 0.0
         ),
     }
+
+
+def gzsl_baselines(projected, protos, cand, labels, seen, unseen, reference=None) -> dict:
+    """GZSL figures of the embedding baseline over seen + unseen candidates: ``baseline``
+    (plain cosines) and, given the model's reference features (R, E), ``baseline_reference``:
+    each candidate's mean cosine over them subtracted (``prototypes.reference_offsets``), a
+    calibrated stacking measured on training samples only."""
+    pred, _, _ = cosine_rank(projected, protos, cand)
+    out = {"baseline": gzsl_metrics(labels, pred, seen, unseen)}
+    if reference is not None:
+        pred, _, _ = cosine_rank(projected, protos, cand, reference=reference)
+        out["baseline_reference"] = gzsl_metrics(labels, pred, seen, unseen)
+    return out

@@ -40,7 +40,13 @@ from sugar_core.skeleton.dataset import SkeletonSet
 from sugar_core.tokenize.encoding import encode
 from sugar_core.tokenize.store import TokenSet, load_encoder
 from sugar_core.zeroshot import pseudo, scorers, speed
-from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
+from sugar_core.zeroshot.baseline import (
+    chance,
+    class_prototypes,
+    cosine_rank,
+    gzsl_baselines,
+    gzsl_metrics,
+)
 from sugar_core.zeroshot.config import ZeroShotConfig
 from sugar_core.zeroshot.plan import (
     ClassPlan,
@@ -56,8 +62,6 @@ from sugar_core.zeroshot.pseudo import Choices
 from sugar_core.zeroshot.seen import Callback, encode_seen, train_seen_alignment
 from sugar_core.zeroshot.splits import UnseenSplit
 from sugar_core.zeroshot.store import storable
-
-SUMMARY_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate")
 
 
 @dataclass
@@ -197,10 +201,6 @@ def _llm(
     )
 
 
-def _summary(m: dict) -> dict:
-    return {k: m[k] for k in SUMMARY_KEYS if k in m}
-
-
 def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn, ch):
     """(the first decode's predictions and metrics, {decode: summary}, per-decode arrays,
     rank's full scores (``predict_split``'s ``scores_out``))."""
@@ -211,7 +211,7 @@ def _score_llm(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, 
         p = _llm(model, t.tokens, t.idx, plan.unseen, decode, cfg, tagged, embed_fn, t.priors,
                  ch, raw if decode == "rank" else None)  # fmt: skip
         m = compute_metrics(p.labels, p.pred, p.top5, t.data.class_names, p.raw_text, plan.unseen)
-        by_decode[decode] = {**_summary(m), "seconds": p.metrics["predict_seconds"]}
+        by_decode[decode] = {**scorers.keep(m), "seconds": p.metrics["predict_seconds"]}
         arrays[f"llm_{decode}"] = {"pred": p.pred, "top5": p.top5, "scores": p.scores}
         if decode == "rank":  # its correction; the raw scores and what each correction subtracts
             by_decode[decode]["calibration"] = p.metrics["calibration"]
@@ -227,7 +227,7 @@ def _score_baseline(t: _Test, plan: ClassPlan) -> tuple[dict, dict[str, np.ndarr
     pred, top5, scores = cosine_rank(t.tokens.projected[t.idx], protos, plan.unseen)
     labels = t.data.labels[t.idx]
     m = compute_metrics(labels, pred, top5, t.data.class_names, candidates=plan.unseen)
-    return _summary(m), {"pred": pred, "top5": top5, "scores": scores}
+    return scorers.keep(m), {"pred": pred, "top5": top5, "scores": scores}
 
 
 def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed_fn, ch) -> dict:
@@ -247,8 +247,8 @@ def _gzsl(model, t: _Test, plan: ClassPlan, cfg: ZeroShotConfig, callback, embed
     out["llm"] = gzsl_metrics(labels, p.pred, plan.seen_in_test, plan.unseen)
     if cfg.baseline:
         protos = class_prototypes(t.priors, [t.data.class_names[c] for c in cand])
-        b_pred, _, _ = cosine_rank(t.tokens.projected[idx], protos, cand)
-        out["baseline"] = gzsl_metrics(labels, b_pred, plan.seen_in_test, plan.unseen)
+        out.update(gzsl_baselines(t.tokens.projected[idx], protos, cand, labels, plan.seen_in_test,
+                                  plan.unseen, model.reference_projected))  # fmt: skip
     return out
 
 

@@ -24,10 +24,15 @@ from sugar_core.zeroshot.pseudo import Choices, cosines
 SUMMARY_KEYS = ("top1", "top5", "mean_class_acc", "n", "off_list_rate")
 
 
+def keep(m: dict) -> dict:
+    """The summary figures of a ``compute_metrics`` dict."""
+    return {k: m[k] for k in SUMMARY_KEYS if k in m}
+
+
 def summary(labels, arrays: dict, class_names, candidates) -> dict:
     m = compute_metrics(labels, arrays["pred"], arrays["top5"], class_names,
                         candidates=candidates)  # fmt: skip
-    return {k: m[k] for k in SUMMARY_KEYS if k in m}
+    return keep(m)
 
 
 def calibrated(model, raw: dict, cal: str | None) -> np.ndarray:

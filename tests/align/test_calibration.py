@@ -132,6 +132,8 @@ def test_reference_inputs_are_kept_stored_and_used(tiny_llm_dir, tmp_path):
     found = [[r for r in train if np.array_equal(t, tokens.tokens[r])]
              for t in model.reference_tokens]  # fmt: skip
     assert all(len(f) == 1 for f in found)  # training samples, each once
+    rows = [f[0] for f in found]  # the same samples' text-space features, for the baseline
+    assert np.array_equal(model.reference_projected, tokens.projected[rows])
     classes = np.bincount(tokens.labels[[f[0] for f in found]])
     assert classes.max() - classes.min() <= 1  # class-balanced
     test = tokens.split_indices("xview", "test")
@@ -147,8 +149,9 @@ def test_reference_inputs_are_kept_stored_and_used(tiny_llm_dir, tmp_path):
     back = load_aligned(tmp_path / "a.h5")
     assert len(back.reference_tokens) == 6
     assert all(np.array_equal(a, b) for a, b in zip(back.reference_tokens, model.reference_tokens))
+    assert np.array_equal(back.reference_projected, model.reference_projected)
     none = train_alignment(tokens, priors, _cfg(tiny_llm_dir, reference_samples=0), "xview")
-    assert none.reference_tokens is None
+    assert none.reference_tokens is None and none.reference_projected is None
     with pytest.raises(ConfigError, match="reference samples"):
         predict(none, seqs, names, describe=False, calibration="reference")
     assert predict(none, seqs, names, describe=False, keep_scores=True).reference is None

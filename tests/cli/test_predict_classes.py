@@ -175,3 +175,24 @@ def test_calibration_is_chosen_at_prediction_time(model, cache):
     assert runs["reference"] != runs["none"]  # scores minus the reference means
     res = _run("--model", model / "aligned.h5", model / "two.npz", "--calibration", "pmi")
     assert res.exit_code == 2 and "pmi" in res.output
+
+
+def test_reference_calibration_shifts_each_baseline_class_by_one_constant(model, cache):
+    """Under --calibration reference the baseline subtracts each class's mean cosine over the
+    model's reference samples: the same shift for a class on every sample, a different one
+    for different classes; under none it is the plain cosine."""
+    runs = {}
+    for cal in ("none", "reference"):
+        res = _run("--model", model / "aligned.h5", model / "two.npz", "--class", WALK,
+                   "--json", "--no-describe", "--calibration", cal)  # fmt: skip
+        assert res.exit_code == 0, res.output
+        runs[cal] = [a["baseline"] for a in json.loads(res.stdout)]
+    shifts: dict[str, set] = {}
+    for plain, shifted in zip(runs["none"], runs["reference"]):
+        assert plain["calibration"] == "none" and shifted["calibration"] == "reference"
+        cos = {t["class"]: t["score"] for t in plain["top5"]}
+        for t in shifted["top5"]:
+            if t["class"] in cos:
+                shifts.setdefault(t["class"], set()).add(round(cos[t["class"]] - t["score"], 4))
+    assert shifts and all(len(s) == 1 for s in shifts.values())  # one constant per class
+    assert len({s.pop() for s in shifts.values()}) > 1  # per class, not one shift for all

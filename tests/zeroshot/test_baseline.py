@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sugar_core.errors import ConfigError, SchemaError
+from sugar_core.priors.prototypes import reference_offsets
 from sugar_core.priors.store import Priors
 from sugar_core.zeroshot.baseline import chance, class_prototypes, cosine_rank, gzsl_metrics
 
@@ -70,3 +71,23 @@ def test_gzsl_harmonic_mean_of_class_means():
     assert g["unseen_to_seen_rate"] == pytest.approx(0.5)
     assert g["n_seen"] == 3 and g["n_unseen"] == 2
     assert gzsl_metrics(labels, np.full(5, -1), [0, 1], [2])["harmonic"] == 0.0
+
+
+def test_reference_calibration_lets_a_class_far_from_training_win():
+    """Each candidate's mean cosine over the reference features is subtracted: a trained class
+    near every training sample stops winning inputs that resemble the new class more than
+    training samples do."""
+    protos = np.array([[1.0, 0.0], [0.6, 0.8]], np.float32)  # trained class, new class
+    reference = np.array([[1.0, 0.1], [0.9, -0.1], [2.0, 0.0]], np.float32)  # norms vary
+    sample = np.array([[0.9, 0.436]], np.float32)  # closer to the trained class by cosine
+    pred, _, _ = cosine_rank(sample, protos, np.array([3, 7]))
+    assert pred[0] == 3
+    unit = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    offsets = (unit @ protos.T).mean(0)
+    np.testing.assert_allclose(reference_offsets(reference, protos), offsets, rtol=1e-6)
+    pred, top, scores = cosine_rank(sample, protos, np.array([3, 7]), reference=reference)
+    assert pred[0] == 7 and list(top[0, :2]) == [7, 3]
+    cos = sample @ protos.T / np.linalg.norm(sample)
+    np.testing.assert_allclose(scores[0, :2], (cos - offsets)[0, [1, 0]], rtol=1e-5)
+    with pytest.raises(ConfigError, match="3-d"):
+        reference_offsets(np.ones((2, 3)), protos)

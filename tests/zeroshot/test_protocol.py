@@ -144,6 +144,9 @@ def test_reuse_skips_training_and_refuses_a_leaky_encoder(spied_run, tiny_llm_di
     g = again.metrics["gzsl"]
     assert g["candidates"] == len(CLASSES)
     assert {"seen", "unseen", "harmonic"} <= set(g["llm"]) and "baseline" in g
+    # the baseline calibrated on the model's reference samples, beside the plain one
+    assert result.model.reference_projected is not None
+    assert set(g["baseline_reference"]) == set(g["baseline"])
     # a narrower unseen set (a subset of what it never saw) is fine too
     narrow = UnseenSplit("one", "", (4,), "user")
     run_zeroshot(data, priors, narrow, cfg, tokens=result.tokens, aligned=result.model)
