@@ -16,7 +16,9 @@ What a user does, with the sugar CLI:
    with every rank-score correction of ``--calibrations`` (`sugar predict --calibration`).
 Steps 2-3 run once per seed of ``--seeds`` (encoder, alignment and reference draw seeded;
 each seed's files are kept in the workdir, so a rerun resumes). Prints top-1 over those
-samples for the LLM (rank) and the embedding baseline against chance, mean +- sample std over
+samples for the LLM (rank) and the embedding baseline against chance (under calibration
+reference the baseline subtracts each class's mean cosine over the model's reference samples,
+as `sugar predict` does), and how often each answered a new class, mean +- sample std over
 the seeds, the zero-shot protocol's own figures on the same samples as a cross-check, and
 writes ``new-classes.json`` (every seed's rows and the means) and ``new-classes.png`` (bars:
 mean top-1 per scorer, the seeds' spread as error bars, chance dashed) to the workdir. The
@@ -163,6 +165,8 @@ def name_them(model: dict, npz: Path, truth, held: list[str], args, only_new: bo
         "baseline_top1": base,
         "chance_top1": 1.0 / (len(held) if only_new else len(DESCRIPTIONS)),
         "answered_new": float(np.mean([a["new"] for a in answers])),
+        "baseline_answered_new": float(np.mean([a["baseline"]["new"] for a in answers])),
+        "baseline_calibration": answers[0]["baseline"].get("calibration", "none"),
         "notes": answers[0]["notes"],
         "seconds": time.perf_counter() - t0,
     }
@@ -177,8 +181,8 @@ def summarise(runs: list[dict]) -> list[dict]:
                                  {"candidates": r["candidates"], "calibration": r["calibration"],
                                   "chance_top1": r["chance_top1"], "seeds": []})  # fmt: skip
             row["seeds"].append(run["seed"])
-            for key in ("llm_top1", "baseline_top1", "answered_new"):
-                row.setdefault(key, []).append(r[key])
+            for key in ("llm_top1", "baseline_top1", "answered_new", "baseline_answered_new"):
+                row.setdefault(key, []).append(r.get(key))  # runs before a key: None
     return list(out.values())
 
 
@@ -256,12 +260,13 @@ def report(out: dict, figure: Path) -> None:
     """The table: % top-1, mean +- sample std over the seeds."""
     print(f"held out: {', '.join(out['held_out'])}; {out['n']} test-part samples (xview); "
           f"seeds {out['seeds']}")  # fmt: skip
-    print("| candidates | calibration | LLM top-1 | embedding top-1 | chance | answered new |")
+    print("| candidates | calibration | LLM top-1 | embedding top-1 | chance | answered new: "
+          "LLM / embedding |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for r in out["summary"]:
         print(f"| {r['candidates']} | {r['calibration']} | {spread(r['llm_top1'])} | "
               f"{spread(r['baseline_top1'])} | {100 * r['chance_top1']:.1f} | "
-              f"{spread(r['answered_new'])} |")  # fmt: skip
+              f"{spread(r['answered_new'])} / {spread(r['baseline_answered_new'])} |")  # fmt: skip
     zp = [run["zeroshot_protocol"] for run in out["runs"]]
     print(f"cross-check, sugar zeroshot on the same held-out classes (n {zp[0]['n']}): LLM "
           f"{spread([z['llm_rank_top1'] for z in zp])}, embedding "

@@ -27,16 +27,20 @@ def test_spread_is_mean_and_sample_std_and_says_one_seed():
     assert spread([]) == "-" and spread([None]) == "-"
 
 
-def _run(seed: int, llm: float, base: float) -> dict:
+def _run(seed: int, llm: float, base: float, base_new: float | None = None) -> dict:
     row = dict(candidates="new only", calibration="reference", chance_top1=0.5,
                llm_top1=llm, baseline_top1=base, answered_new=1.0)  # fmt: skip
+    if base_new is not None:  # runs before the key lack it
+        row["baseline_answered_new"] = base_new
     return {"seed": seed, "rows": [row, {**row, "calibration": "none", "llm_top1": 0.5}]}
 
 
 def test_new_classes_summary_keeps_every_seed_per_row():
-    rows = new_classes_nwucla.summarise([_run(0, 0.9, 0.8), _run(1, 0.7, 0.6)])
+    rows = new_classes_nwucla.summarise([_run(0, 0.9, 0.8), _run(1, 0.7, 0.6, 0.25)])
     assert [(r["candidates"], r["calibration"]) for r in rows] == [
         ("new only", "reference"), ("new only", "none")]  # fmt: skip
     assert rows[0]["seeds"] == [0, 1] and rows[0]["llm_top1"] == [0.9, 0.7]
     assert rows[0]["baseline_top1"] == [0.8, 0.6] and rows[1]["llm_top1"] == [0.5, 0.5]
     assert spread(rows[0]["llm_top1"]) == "80.0 +- 14.1"
+    assert rows[0]["baseline_answered_new"] == [None, 0.25]
+    assert spread(rows[0]["baseline_answered_new"]) == "25.0 (1 seed)"
