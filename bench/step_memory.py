@@ -4,9 +4,10 @@
     .venv/bin/python bench/step_memory.py --layout kinect20 --bodies 1 --batches 16 32
     .venv/bin/python bench/step_memory.py --preset paper --precision bf16 --json out.json
 
-Each batch size runs in a fresh process (a child's peak starts from its parent's at fork, so
-this process stays small): it builds the encoder (``base``: peak after building), then runs
-one training step (forward, backward, SGD step) on random joints (``step``: peak after it).
+Each batch size runs in a fresh process, which reads its own high-water mark (``VmHWM`` on
+Linux; the resource module's peak keeps the parent's, so it is only the fallback): it builds
+the encoder (``base``: peak after building), then runs one training step (forward, backward,
+SGD step) on random joints (``step``: peak after it).
 ``step - base`` is what the step's activations, gradients and the allocator hold; its slope
 over the batch sizes is the memory one more clip in a batch costs. What an epoch of ``sugar
 tokenize`` peaks at is this plus the data path (``bench/train_epoch_hdf5.py --read-only``)
@@ -30,7 +31,12 @@ from sugar_core.tokenize.encoder import SkeletonEncoder
 preset, layout, bodies, frames, batch, threads, precision = sys.argv[1:8]
 torch.set_num_threads(int(threads))
 torch.manual_seed(0)
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak():  # VmHWM: this process image's own high-water mark (ru_maxrss keeps the parent's)
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 cfg = EncoderConfig.preset_named(preset, layout, frames=int(frames), max_bodies=int(bodies))
 enc = SkeletonEncoder(cfg).train()
 opt = torch.optim.SGD(enc.parameters(), lr=0.01, momentum=0.9)

@@ -56,3 +56,35 @@ def compute_dtype(x: torch.Tensor) -> torch.dtype:
     """
     dev = x.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of bf16 matrix units
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str] | None:
+    """The CPU's feature flags (the first ``flags`` line of ``path``), or None where the file
+    is not there or names none (not Linux x86)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None
+
+
+def bf16_note(precision: str, device: str, flags: set[str] | None = None) -> str | None:
+    """A note for bf16 asked of a CPU that has no bf16 matrix units (neither AMX nor
+    AVX512-BF16), else None. On such a CPU (two AVX2 cores of an AMD EPYC) autocast ran the
+    encoder 7-17x slower than fp32 (bench/encoder_speed.py); where the units are there it ran
+    1.1-1.5x faster. ``flags``: the CPU's (default: read from /proc/cpuinfo; unknown: no note).
+    """
+    if precision != "bf16" or device != "cpu":
+        return None
+    flags = cpu_flags() if flags is None else flags
+    if flags is None or any(f in flags for f in BF16_FLAGS):
+        return None
+    return ("precision bf16 on a CPU without bf16 matrix units (no amx_bf16 or avx512_bf16 in "
+            "its flags): bf16 runs several times slower than fp32 on such CPUs; use --precision "
+            "fp32 here")  # fmt: skip

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sugar_core import events, guards
-from sugar_core.accel import autocast, make_accelerator
+from sugar_core.accel import autocast, bf16_note, make_accelerator
 from sugar_core.align import anchor, calibration, listing
 from sugar_core.align.bridges import pad_tokens
 from sugar_core.align.config import AlignConfig
@@ -133,6 +133,8 @@ def train_alignment(
     events.emit(callback, "start", "align", total=parts.plan.steps, epochs=cfg.epochs,
                 plan=f"training on {len(data.idx)} samples, validating on {n_val}, "
                 f"{parts.plan.describe()}")  # fmt: skip
+    if note := bf16_note(cfg.precision, parts.acc.device.type):
+        events.note(callback, "align", note)
     run_dir = Path(run_dir) if run_dir is not None else None
     state = _restore(parts, cfg, data.key, run_dir) if resume else _State()
     parts.net.train()

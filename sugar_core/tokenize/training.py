@@ -26,7 +26,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from sugar_core import events, guards
-from sugar_core.accel import autocast, make_accelerator
+from sugar_core.accel import autocast, bf16_note, make_accelerator
 from sugar_core.errors import ConfigError
 from sugar_core.priors.store import Priors
 from sugar_core.schedule import Plan, timed
@@ -95,9 +95,10 @@ def _setup(data, priors, cfg, split, train_classes, accelerator, callback) -> _R
     classes, texts, mask, remap = run_classes(data, priors, cfg, train_classes)
     train_idx, val_idx, test_idx, rule = split_parts(data, split, classes, cfg)
     cfg, adapted = fit_to_data(cfg, remap[data.labels[train_idx]])  # sampler, small sets
-
     # 2. processes, model, optimizer
     acc = accelerator or make_accelerator(cfg.precision)
+    if accelerator is None and (note := bf16_note(cfg.precision, acc.device.type)):
+        events.note(callback, "tokenize", note)  # once: a refit passes its accelerator on
     torch.manual_seed(cfg.seed)
     enc_cfg = cfg.encoder_config(data)
     cfg = replace(cfg, prep=prep_for(enc_cfg, cfg.prep))
