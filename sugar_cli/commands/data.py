@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import time
 from pathlib import Path
@@ -216,14 +217,19 @@ def _import_summary(imported, output, read_s: float, write_s: float) -> dict:
 def info(file, as_json):
     """Describe a sugar file: counts per class and split, lengths, layout.
 
-    Any sugar file works: for kinds other than skeletons it shows the kind, the root attributes
-    and the shape of every dataset. Without --json the description goes to stderr.
+    Any sugar file works. Skeletons: counts per class and split, lengths, bodies. Tokens: the
+    encoder and its run (epochs, the selected one, the validation rule, the validation and
+    test figures). Aligned / zero-shot / ensemble files: the stored metrics, and for aligned
+    files the bridge, LLM, prompt, calibration and read-out. Then the shape of every dataset
+    (a group of more than six, such as weights, as one row). Without --json the description
+    goes to stderr.
 
     \b
     Examples:
       sugar data info ucla.h5
       sugar data info ucla.h5 --json | jq '.summary.splits'
-      sugar data info priors.h5
+      sugar data info tokens.h5 --json | jq '.summary.run.figures'
+      sugar data info aligned.h5
     """
     from sugar_core.pipeline.info import describe
 
@@ -238,12 +244,9 @@ def _print_description(desc: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    def line(text: str) -> None:
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
-
     line(
         f"{desc['path']}: kind {desc['kind']}, schema {desc['schema_version']}, "
-        f"sugar {desc['sugar_version']}, created {desc['created_utc']}"
+        f"sugar {desc['sugar_version']}, created {desc['created_utc']}, seed {desc.get('seed')}"
     )
     config = desc.get("config") or {}
     if config.get("stage") == "data import":
@@ -252,10 +255,14 @@ def _print_description(desc: dict) -> None:
             f"{config.get('files')} files, {len(config.get('skipped', []))} skipped)"
         )
     summary = desc.get("summary")
-    if summary is None:
+    if desc["kind"] == "tokens":
+        _print_tokens(summary)
+    elif summary is not None and "off_list" in summary:
+        _print_predictions(summary)
+    if desc["kind"] != "skeletons":
         table = Table("dataset", "shape", "dtype", title="datasets")
-        for name, ds in desc["datasets"].items():
-            table.add_row(Text(name), str(tuple(ds["shape"])), ds["dtype"])
+        for name, shape, dtype in _grouped(desc["datasets"]):
+            table.add_row(Text(name), shape, dtype)
         console.print(table)
         return
     lengths = summary["lengths"]
@@ -277,3 +284,71 @@ def _print_description(desc: dict) -> None:
     for c in summary["classes"]:
         table.add_row(str(c["id"]), Text(c["name"]), str(c["count"]))
     console.print(table)
+
+
+def line(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _figures(figures: dict) -> str:
+    return ", ".join(f"{k} {100 * v:.1f}" for k, v in figures.items() if v is not None) or "none"
+
+
+def _print_tokens(s: dict) -> None:
+    per, enc, run = s["tokens_per_sample"], s["encoder"], s["run"]
+    line(
+        f"{s['n']} samples, {s['classes']} classes, split {s['train_split']}, layout "
+        f"{s['layout']}; tokens of width {s['dim']}, "
+        + (
+            f"{per['min']} a sample"
+            if per["min"] == per["max"]
+            else f"{per['min']} to {per['max']} a sample (median {per['median']:g})"
+        )
+    )
+    line(
+        f"encoder: preset {enc['preset']}, stream {enc['stream']}, token layout "
+        f"{enc['token_layout']}, {enc['values']:,} stored values"
+    )
+    kept = run["validation_rows_kept"]
+    line(
+        f"run: {run['epochs']} epochs, selected {run['selected_epoch']}, validation "
+        f"{run['validation']} ({run['val_n']} samples; "
+        f"{'not recorded' if kept is None else f'{kept} rows kept'}), test {run['test_n']}"
+        + (f", phase {run['phase']}" if run["phase"] else "")
+    )
+    line(f"%: {_figures(run['figures'])}")
+
+
+def _print_predictions(s: dict) -> None:
+    m = s["metrics"]
+    line(
+        f"{s['n']} predictions, {s['classes']} classes, {s['off_list']} off the list"
+        + (f", protocol {m['protocol']}" if "protocol" in m else "")
+    )
+    shown = {k: v for k, v in m.items() if k in ("top1", "top5", "mean_class_acc") or "_top1" in k}
+    line(f"%: {_figures(shown)}")
+    if "model" in s:
+        md = s["model"]
+        line(
+            f"model: {md['llm']}, bridge {md['bridge']} ({md['action_tokens']} queries, "
+            f"{md['bridge_values']:,} values), prompt {md['prompt']}, LoRA {md['lora']}, "
+            f"{md['epochs']} epochs on {md['prompt_classes']} classes, calibration "
+            f"{md['calibration'] or 'none'}, read-out {md['readout'] or 'llm'}"
+        )
+
+
+def _grouped(datasets: dict, most: int = 6) -> list[tuple[str, str, str]]:
+    """Rows of the datasets table: a group with more than ``most`` datasets (weights) becomes
+    one row, ``name/ (n arrays)`` with the number of values they hold."""
+    groups: dict[str, list] = {}
+    for name, ds in datasets.items():
+        groups.setdefault(name.rsplit("/", 1)[0] if "/" in name else name, []).append((name, ds))
+    rows = []
+    for group, items in groups.items():
+        if len(items) > most:
+            size = sum(math.prod(ds["shape"]) for _, ds in items)
+            dtypes = ", ".join(sorted({ds["dtype"] for _, ds in items}))
+            rows.append((f"{group}/ ({len(items)} arrays)", f"{size:,} values", dtypes))
+        else:
+            rows += [(n, str(tuple(ds["shape"])), ds["dtype"]) for n, ds in items]
+    return rows
