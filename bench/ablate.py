@@ -122,7 +122,8 @@ def ensure_tokens(job, data, priors, work: Path) -> tuple[Path, float | None, bo
                 encoder_validation=rows)  # fmt: skip
     seconds = time.perf_counter() - t0
     record = {"record": job.tokens_record(), "seconds": seconds, "commit": commit()}
-    write_tokens(ts, path, config={"ablate": record}, seed=job.seed)  # temp file + rename
+    config = {**tok_cfg.to_dict(), "split": split, "ablate": record}  # as `sugar tokenize` writes
+    write_tokens(ts, path, config=config, seed=job.seed)  # temp file + rename
     return path, seconds, False
 
 

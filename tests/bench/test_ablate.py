@@ -170,6 +170,12 @@ def test_a_tiny_table_runs_resumes_and_reuses_its_tokens(tmp_path, tiny_llm_dir,
     assert tqp["val_llm_top1"] is not None and tqp["val_n"] > 0  # small set: a share held out
     assert tqp["settings"]["align"]["bridge"]["width"] == 16 and tqp["commit"]
     assert len(tqp["load_start"]) == 3 and set(tqp["recall"]) == set(data.class_names)
+    from sugar_core.schema import open_file, root_info
+
+    with open_file(next(work.glob("*.h5")), "tokens") as f:
+        made = root_info(f)["config"]  # the tokenize config, as `sugar tokenize` writes it
+    assert made["split"] == "xsub" and made["ablate"]["record"]["dataset"] == "msr"
+    assert made["seed"] == 0 and made["objective"] == "mil-nce" and "prep" in made
     ablate.main(argv)  # resumed: everything is done
     assert len(out.read_text().splitlines()) == 3
     with pytest.raises(SystemExit, match="other settings"):
