@@ -133,7 +133,7 @@ def run_split(name: str, args, workdir: Path) -> dict:
     enc_s = sum(h.get("seconds", 0.0) for h in result.tokens.history)
     align_s = sum(h.get("seconds", 0.0) for h in result.model.history)
     out = {
-        "split": name, "protocol": m["protocol"], "data_split": m["data_split"],
+        "split": name, "protocol": m["protocol"], "data_split": m["split"],
         "eval_part": m["eval_part"], "unseen": m["unseen"], "n": m["n"], "llm": m["llm"],
         "baseline": m["baseline"], "chance": m["chance"], "encoder_seconds": enc_s,
         "fused": m.get("fused"), "conse": m.get("conse"), "pseudo_unseen": m.get("pseudo_unseen"),

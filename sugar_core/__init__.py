@@ -149,8 +149,10 @@ if TYPE_CHECKING:  # static analysers see the real names
     from sugar_core.align.store import load_aligned, save_aligned
     from sugar_core.align.training import train_alignment
     from sugar_core.errors import ConfigError, InputFormatError, SchemaError, SugarError
+    from sugar_core.evaluate.ensemble import fuse, write_ensemble
     from sugar_core.evaluate.metrics import compute_metrics
     from sugar_core.evaluate.report import evaluate_file
+    from sugar_core.evaluate.sources import load_source
     from sugar_core.pipeline.config import DemoConfig
     from sugar_core.pipeline.demo import run_demo
     from sugar_core.pipeline.predict import load_predictor, predict_samples
@@ -160,8 +162,11 @@ if TYPE_CHECKING:  # static analysers see the real names
     from sugar_core.settings import recipes
     from sugar_core.skeleton.dataset import Sample, SkeletonSet, read_skeletons, write_skeletons
     from sugar_core.skeleton.io import read_dataset
+    from sugar_core.skeleton.lazy_set import open_skeletons
+    from sugar_core.skeleton.streaming import import_to_file
     from sugar_core.skeleton.synthetic import make_synthetic
-    from sugar_core.tokenize.encode import encode
+    from sugar_core.tokenize.config import TokenizeConfig
+    from sugar_core.tokenize.encoding import encode
     from sugar_core.tokenize.store import TokenSet, load_encoder, read_tokens, write_tokens
     from sugar_core.tokenize.training import train_encoder
     from sugar_core.zeroshot.config import ZeroShotConfig

@@ -8,6 +8,7 @@ import click
 
 from sugar_cli.console import echo_json, handle_errors, say
 from sugar_cli.options import common, json_option
+from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 
 
 def _pct(x: float) -> str:
@@ -126,7 +127,7 @@ def _report(result, output: Path, as_json: bool) -> None:
     echo_json(
         {
             "output": str(output),
-            **{k: m[k] for k in ("top1", "top5", "mean_class_acc", "n", "protocol", "split")},
+            **{k: m.get(k) for k in METRIC_KEYS},
             "weights": result.weights,
             "fitted": result.fitted,
             "norm": result.record["norm"],

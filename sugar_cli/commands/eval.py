@@ -16,6 +16,10 @@ JSON_KEYS = (
     "n_classes",
     "per_class",
     "confused_pairs",
+    "confusion",
+    "confusion_classes",
+    "confusion_off_list",
+    "unseen_split",
     "off_list_answers",
     "faithfulness",
     "plots",
@@ -29,7 +33,7 @@ def _pct(x: float) -> str:
 
 def _head(m: dict, path: str) -> None:
     head = f"[bold]{path}[/bold] ({m['kind']})"
-    for key in ("protocol", "split"):
+    for key in ("protocol", "split", "unseen_split"):
         if m.get(key):
             head += f"  {key} [cyan]{m[key]}[/cyan]"
     console.print(head)

@@ -15,7 +15,7 @@ from sugar_cli.options import common, settings_options, show_field_defaults, usa
 from sugar_core.evaluate.metrics import JSON_KEYS as METRIC_KEYS
 from sugar_core.zeroshot.config import EVAL_PARTS, FUSE, ZeroShotConfig
 
-JSON_KEYS = (*METRIC_KEYS, "data_split", "eval_part", "scored", "decode", "llm", "baseline",
+JSON_KEYS = (*METRIC_KEYS, "unseen_split", "eval_part", "scored", "decode", "llm", "baseline",
              "fused", "conse", "pseudo_unseen", "chance", "gzsl", "unseen", "seconds",
              "estimate", "warnings")  # fmt: skip
 DECODE_CHOICES = {"rank": ("rank",), "generate": ("generate",), "both": ("rank", "generate")}
@@ -131,7 +131,7 @@ def _report(m: dict, output: str) -> None:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     console.print(
         f"[bold]{output}[/bold]  protocol [cyan]{m['protocol']}[/cyan]  split "
-        f"[cyan]{m['split']}[/cyan]  unseen {len(m['unseen'])}  scored: {m['scored']}"
+        f"[cyan]{m['unseen_split']}[/cyan]  unseen {len(m['unseen'])}  scored: {m['scored']}"
     )
     t = Table(title_justify="left")
     for col in ("predictor", "top-1", "top-5", "mean class acc"):

@@ -168,6 +168,8 @@ def evaluate_file(
     stored = p.metrics or {}
     m["protocol"] = stored.get("protocol")
     m["split"] = stored.get("split")
+    if stored.get("unseen_split"):  # zero-shot files: the data split is ``split``
+        m["unseen_split"] = stored["unseen_split"]
     if "top1" in stored:
         m["stored_top1"] = stored["top1"]
     m["kind"] = kind

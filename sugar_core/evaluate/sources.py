@@ -116,7 +116,8 @@ def predictions_source(path: str | os.PathLike) -> Source:
         path=str(path),
         kind=kind,
         readout=str(p.metrics.get("decode", kind)),
-        split=str(p.metrics.get("split") or ""),
+        # zero-shot files: the unseen split (files of one data split differ by it)
+        split=str(p.metrics.get("unseen_split") or p.metrics.get("split") or ""),
         class_names=list(p.class_names),
         test_ids=list(p.sample_ids),
         test_labels=np.asarray(p.labels, np.int64),

@@ -246,7 +246,7 @@ def zeroshot_stage(
             f"unseen {', '.join(result.plan.unseen_names)} ({m['n']} samples): LLM-rank top-1 "
             f"{100 * llm:.1f}%, embedding baseline {100 * base:.1f}%, chance "
             f"{100 * m['chance']['top1']:.0f}%", st.seconds)  # fmt: skip
-    run.metrics["zeroshot"] = {"split": us.name, "unseen": result.plan.unseen_names,
+    run.metrics["zeroshot"] = {"unseen_split": us.name, "unseen": result.plan.unseen_names,
                                "n": m["n"], "llm_rank_top1": llm, "baseline_top1": base,
                                "chance_top1": m["chance"]["top1"]}  # fmt: skip
 

@@ -81,6 +81,12 @@ class Imported:
     files: int = 0  # raw files read (or 1 for single-file formats)
 
 
+def file_seed(fmt: str, opts: ReadOptions) -> int | None:
+    """The seed an import's file records (root ``seed``): the one that drew its test split,
+    for the formats that draw one; None (stored as -1) for the others."""
+    return opts.seed if fmt in _OPTION_FORMATS["seed"] else None
+
+
 def check_options(fmt: str, opts: ReadOptions) -> None:
     """Refuse unknown formats and options that the format would silently ignore."""
     if fmt not in FORMATS:
@@ -276,7 +282,8 @@ def save_imported(
     from sugar_core.skeleton.dataset import write_skeletons
 
     config = import_config(imported, src, fmt, opts)
-    write_skeletons(imported.data, output, config=config, inputs=import_inputs(src, opts))
+    write_skeletons(imported.data, output, config=config, seed=file_seed(fmt, opts),
+                    inputs=import_inputs(src, opts))  # fmt: skip
     return config
 
 

@@ -77,7 +77,8 @@ def import_to_file(
         threading.current_thread() is threading.main_thread()
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     )  # then schema.create holds Ctrl-C, and _interruptible hands it over between samples
-    with schema.create(output, "skeletons", inputs=inputs) as f, _interruptible(polite) as check:
+    made = schema.create(output, "skeletons", seed=io.file_seed(fmt, opts), inputs=inputs)
+    with made as f, _interruptible(polite) as check:
         writer = SkeletonWriter(f)
         samples, skipped, misfit = _write_all(fmt, paths, opts, writer, on_progress, check)
         if not samples:

@@ -348,8 +348,8 @@ def run_zeroshot(
     protocol = f"zeroshot/{split.protocol}" + ("/cross-dataset" if cross else "")
     common = dict(
         protocol=protocol,
-        split=split.name,
-        data_split=data_split,
+        split=data_split,  # design.md: the data file's split; the unseen split has its own key
+        unseen_split=split.name,
         eval_part=part,
         unseen=plan.unseen_names,
         seen=plan.seen_names,

@@ -79,6 +79,7 @@ def test_ensemble_fits_weights_on_validation_and_eval_reads_the_file(files):
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
     assert got["fitted"] and len(got["weights"]) == 3 and got["protocol"] == "ensemble"
+    assert got["split"] == "xsub" and got["off_list_rate"] == 0.0  # design.md's metric keys
     assert [s["readout"] for s in got["sources"]] == ["ce", "ce", "probe"]  # no ce head: probe
     # the validation part is the one training carved, not a new one
     from sugar_core.skeleton.dataset import read_skeletons

@@ -64,6 +64,8 @@ def test_json_recomputes_metrics(tmp_path, rng):
     assert out["top5"] == 1.0
     assert out["off_list_rate"] == pytest.approx(1 / 24)
     assert out["split"] == "xsub" and out["protocol"] is None
+    assert out["confusion_classes"] == NAMES and len(out["confusion"]) == len(NAMES)
+    assert sum(map(sum, out["confusion"])) + sum(out["confusion_off_list"]) == N
     assert set(out["per_class"]) == set(NAMES)
     assert out["confused_pairs"][0]["count"] >= 1
     assert out["off_list_answers"] == [{"text": "dancing", "count": 1}]

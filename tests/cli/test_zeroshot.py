@@ -59,7 +59,8 @@ def test_full_run_then_reuse_then_eval(files):
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     m = json.loads(out.stdout)
-    assert m["split"] == "unseen" and m["protocol"] == "zeroshot/user"
+    assert m["unseen_split"] == "unseen" and m["protocol"] == "zeroshot/user"
+    assert m["split"] == "xs"  # design.md: `split` names the data file's split (tiny set: xs)
     assert m["unseen"] == ["sit down", "stand up"] and m["n"] == 6
     assert set(m["llm"]) == {"rank"} and {"top1", "top5"} <= set(m["baseline"])
     assert m["chance"] == {"top1": 0.5, "top5": 1.0}

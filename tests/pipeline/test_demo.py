@@ -85,6 +85,7 @@ def test_the_table_reports_what_the_files_hold(demo):
     assert len(unseen) == 2 and set(unseen) <= set(SYNTHETIC_CLASSES)
     assert {zs.class_names[k] for k in zs.labels} <= set(unseen)
     assert sorted(zs.metrics["unseen"]) == sorted(unseen)
+    assert summary["metrics"]["zeroshot"]["unseen_split"] == zs.metrics["unseen_split"]
 
 
 def test_descriptions_are_checked_against_the_priors(demo):

@@ -48,7 +48,9 @@ def _padded_reference(imported: io.Imported, src, fmt: str, opts: ReadOptions, p
     for i, s in enumerate(data.samples):
         joints[offsets[i] : offsets[i + 1], : s.bodies] = s.joints.transpose(1, 0, 2, 3)
     config = io.import_config(imported, src, fmt, opts)
-    with schema.create(path, "skeletons", config=config, inputs=io.import_inputs(src, opts)) as f:
+    inputs = io.import_inputs(src, opts)
+    seed = io.file_seed(fmt, opts)
+    with schema.create(path, "skeletons", config=config, seed=seed, inputs=inputs) as f:
         f.attrs["layout"], f.attrs["source"] = data.layout, data.source
         f.create_dataset(schema.JOINTS, data=joints, chunks=True, compression="lzf")
         f.create_dataset(schema.OFFSETS, data=offsets)
@@ -112,7 +114,7 @@ CASES = {
         "",
         ReadOptions(file_list=False),
     ),  # fmt: skip
-    "mediapipe": (_mediapipe_with_a_duplicate_id, "index.csv", ReadOptions(skip_bad=True)),
+    "mediapipe": (_mediapipe_with_a_duplicate_id, "index.csv", ReadOptions(skip_bad=True, seed=3)),
 }
 
 
@@ -124,6 +126,8 @@ def test_streaming_writes_what_the_in_memory_import_wrote(tmp_path, rng, fmt):
     _padded_reference(io.load(src, fmt, opts), src, fmt, opts, tmp_path / "old.h5")
     got = streaming.import_to_file(src, fmt, tmp_path / "new.h5", opts)
     _assert_same_file(tmp_path / "old.h5", tmp_path / "new.h5")
+    seed = _contents(tmp_path / "new.h5")["attrs"]["seed"]  # the seed that drew the test split
+    assert seed == (3 if fmt == "mediapipe" else -1)
     assert all(s.joints.strides == (0, 0, 0, 0) for s in got.data.samples)  # no values held
     if fmt == "mediapipe":
         assert [s.reason for s in got.skipped] == ["sample 1 ('clips/c0'): the same sample id "

@@ -83,7 +83,8 @@ def test_unseen_samples_are_scored_among_unseen_names(spied_run):
     assert set(p.pred.tolist()) <= set(UNSEEN)  # rank never leaves the list
     assert p.candidates.tolist() == list(UNSEEN)
     m = result.metrics
-    assert m["split"] == "tiny-u2" and m["protocol"] == "zeroshot/user"
+    assert m["unseen_split"] == "tiny-u2" and m["protocol"] == "zeroshot/user"
+    assert m["split"] == "xs"  # the data file's split (design.md's `split` key)
     assert m["chance"] == {"top1": 0.5, "top5": 1.0}
     assert set(m["llm"]) == {"rank", "generate"} and m["decode"] == "rank"
     assert 0.0 <= m["top1"] <= 1.0 and m["top5"] == 1.0  # 2 candidates: top-5 holds both
@@ -115,7 +116,7 @@ def test_file_is_read_by_sugar_eval(spied_run, tmp_path):
     path = tmp_path / "zs.h5"
     write_zeroshot(result, path, config={"x": 1}, seed=0)
     p, kind = read_predictions(path)
-    assert kind == "zeroshot" and p.metrics["split"] == "tiny-u2"
+    assert kind == "zeroshot" and p.metrics["unseen_split"] == "tiny-u2"
     _, arrays, plan = read_zeroshot(path)
     assert set(arrays) == {"llm_rank", "llm_generate"}  # this run skipped the baseline
     np.testing.assert_array_equal(arrays["llm_rank"]["pred"], p.pred)
@@ -123,7 +124,8 @@ def test_file_is_read_by_sugar_eval(spied_run, tmp_path):
     out = CliRunner().invoke(eval_cli, [str(path), "--json"])
     assert out.exit_code == 0, out.output
     m = json.loads(out.stdout)
-    assert m["protocol"] == "zeroshot/user" and m["split"] == "tiny-u2"
+    assert m["protocol"] == "zeroshot/user" and m["unseen_split"] == "tiny-u2"
+    assert m["split"] == result.metrics["split"] and len(m["confusion_classes"]) == len(UNSEEN)
     assert m["top1"] == pytest.approx(result.metrics["top1"])
     assert m["n"] == 6
 
