@@ -5,6 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from sugar_cli.main import cli
+from sugar_core import schema
+from sugar_core.align.config import CALIBRATIONS
 from sugar_core.errors import ConfigError
 from sugar_core.predictions import read_predictions
 from sugar_core.priors.store import write_priors
@@ -44,27 +46,32 @@ def test_align_writes_an_aligned_file_and_prints_its_path(files):
     assert ev.exit_code == 0 and json.loads(ev.stdout)["n"] == 16
 
 
-def test_generate_with_json_and_no_lora(files):
+def test_generate_with_json_and_no_lora(files, monkeypatch):
+    import sugar_cli.commands.align as align_cmd
+
+    asked = []  # (spec, the matcher it gave) of each embedding matcher the command made
+
+    def spy(spec, *rest, real=align_cmd.embedder):
+        asked.append((spec, real(spec, *rest)))
+        return asked[-1][1]
+
+    monkeypatch.setattr(align_cmd, "embedder", spy)
     d, llm = files
     out = d / "gen.h5"
-    res = CliRunner().invoke(
-        cli,
-        _args(
-            d,
-            llm,
-            "--decode",
-            "generate",
-            "--no-lora",
-            "--json",
-            "-o",
-            str(out),
-            "--match-encoder",
-            "none",
-        ),
-    )
+    extra = ["--decode", "generate", "--no-lora", "--json", "--match-encoder", "none"]
+    res = CliRunner().invoke(cli, _args(d, llm, *extra, "-o", str(out)))
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
     assert m["decode"] == "generate" and m["n"] == 16 and 0 <= m["off_list_rate"] <= 1
+    with h5py.File(out) as f:
+        stored = json.loads(f.attrs["config"])
+        lora_tensors = len(f[schema.WEIGHTS][schema.LORA])
+    assert stored["llm"]["lora"] is False and stored["decode"] == "generate"
+    assert lora_tensors == 0  # no adapter trained or stored
+    # --match-encoder is not in the file's config: it reaches the matcher, which is none, so
+    # no answer is matched by embedding
+    assert asked == [("none", None)]
+    assert "embedding" not in read_predictions(out)[0].metrics["match_rules"]
 
 
 @pytest.mark.parametrize(
@@ -92,8 +99,17 @@ def test_calibration_auto_is_chosen_on_validation_and_reported(files):
                                         "--json", "-o", str(out)))  # fmt: skip
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
-    assert m["calibration"] in ("none", "length", "null", "length+null", "reference")
+    assert m["calibration"] in CALIBRATIONS
     assert abs(sum(m["prior_share"].values()) - 1) < 1e-6
+    with h5py.File(out) as f:
+        last = schema.read_json(f, schema.ALIGN_HISTORY)[-1]
+        stored = f.attrs["calibration"]
+    rec = last["calibration"]  # align/validation.py judge: chosen on the validation rows
+    assert rec["val_n"] == last["val_n"] > 0
+    scores = rec["val_top1"]  # every candidate's validation top-1 (all inputs are there)
+    assert set(scores) == set(CALIBRATIONS) and all(0 <= v <= 1 for v in scores.values())
+    best = max(CALIBRATIONS, key=lambda k: (scores[k], -CALIBRATIONS.index(k)))
+    assert rec["chosen"] == best == m["calibration"] == stored  # the one reported and kept
 
 
 def test_missing_tokens_file_names_it(files):

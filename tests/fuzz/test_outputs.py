@@ -1,34 +1,27 @@
 """Hostile outputs, full disks, Ctrl-C, crafted checkpoints, secrets and bad numbers, across
 every command. Cases are generated here (no data files); each must end with exit status not 0,
 exactly one ``Error:`` line, no traceback, the inputs byte for byte as they were, an existing
-output untouched and no temporary file left behind."""
+output untouched and no temporary file left behind. Outputs the guard refuses before any work
+are tests/fuzz/test_output_guard.py."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
 from sugar_cli.main import cli
 from sugar_core import outputs
-from sugar_core.predictions import Predictions, write_predictions
-from sugar_core.priors.store import write_priors
-from sugar_core.skeleton.dataset import write_skeletons
-from sugar_core.skeleton.export import write_numpy
-from sugar_core.tokenize.store import write_tokens
-from tests.helpers import align as align_helpers
 from tests.helpers.backends import FakeServer
 from tests.helpers.faults import FullDisk, InterruptOnCollect
-from tests.helpers.tokenize import tiny_priors, tiny_set
+from tests.helpers.hostile import fuzz_files
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SECRET = "sk-fuzz-NEVER-SHOWN-0123456789"
@@ -36,26 +29,11 @@ SECRET = "sk-fuzz-NEVER-SHOWN-0123456789"
 
 @pytest.fixture(scope="module")
 def d(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("fuzz-out")
-    data = tiny_set(n=12, k=3)
-    write_skeletons(data, d / "data.h5")
-    write_priors(tiny_priors(data.class_names), d / "priors.h5")
-    write_numpy(data, d / "x.npz")
-    write_tokens(align_helpers.synthetic_tokens(), d / "tokens.h5")
-    write_priors(align_helpers.synthetic_priors(), d / "apriors.h5")
-    n, k = 4, 3
-    pred = Predictions(np.arange(n) % k, np.arange(n) % k, np.tile(np.arange(5) % k, (n, 1)),
-                       ["a", "b", "c"], [f"s{i}" for i in range(n)])  # fmt: skip
-    write_predictions(pred, d / "aligned.h5", "aligned")
-    return d
+    return fuzz_files(tmp_path_factory.mktemp("fuzz-out"))
 
 
 def invoke(*args, **kw):
     return CliRunner().invoke(cli, [str(a) for a in args], **kw)
-
-
-def digest(paths) -> dict:
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
 def hidden(folder: Path) -> set[str]:
@@ -67,92 +45,6 @@ def assert_one_line(r, code: int | None = None) -> None:
     assert r.exit_code != 0 and (code is None or r.exit_code == code), r.output
     assert len(lines) == 1 and "Traceback" not in r.output, r.output
     assert SECRET not in r.output
-
-
-# ---------------------------------------------------------------------------------------------
-# outputs the guard refuses before any work: every writing command x every bad path
-
-
-def file_commands(d: Path) -> dict[str, tuple[list, list[Path]]]:
-    """command -> (arguments without -o, the files it reads)."""
-    data, priors = d / "data.h5", d / "priors.h5"
-    return {
-        "data import": (["data", "import", d / "x.npz", "--format", "numpy"], [d / "x.npz"]),
-        "data show": (["data", "show", data, "--sample", "0"], [data]),
-        "priors": (["priors", "--classes-from", data, "--text-encoder", "none"], [data]),
-        "tokenize": (["tokenize", data, "--priors", priors, "--split", "xsub"], [data, priors]),
-        "align": (
-            ["align", d / "tokens.h5", "--priors", d / "apriors.h5", "--llm", "x"],
-            [d / "tokens.h5", d / "apriors.h5"],
-        ),  # fmt: skip
-        "zeroshot": (
-            ["zeroshot", data, "--priors", priors, "--unseen-split", "u.txt"],
-            [data, priors],
-        ),  # fmt: skip
-    }
-
-
-def folder_commands(d: Path) -> dict[str, tuple[list, str, list[Path]]]:
-    return {
-        "eval --plots": (["eval", d / "aligned.h5"], "--plots", [d / "aligned.h5"]),
-        "demo": (["demo", "--fast"], "-o", []),
-    }
-
-
-BAD_FILES = ("input", "symlink", "hardlink", "under-a-file", "too-long", "long-folder",
-             "a-folder", "unwritable", "no-room")  # fmt: skip
-BAD_FOLDERS = ("a-file", "under-a-file", "too-long", "unwritable", "no-room")
-
-
-def bad_output(kind: str, d: Path, first_input: Path | None, monkeypatch, case: str) -> Path:
-    """Make the bad output ``kind`` (files or patches) and return its path."""
-    spot = d / f"case-{abs(hash(case)) % 10**8}"
-    spot.mkdir(exist_ok=True)
-    if kind == "input":
-        return first_input
-    if kind in ("symlink", "hardlink"):
-        out = spot / f"{kind}.h5"
-        out.unlink(missing_ok=True)
-        out.symlink_to(first_input) if kind == "symlink" else os.link(first_input, out)
-        return out
-    if kind in ("under-a-file", "a-file"):
-        return (d / "data.h5" / "out.h5") if kind == "under-a-file" else d / "data.h5"
-    if kind == "too-long":
-        return spot / ("n" * 300 + ".h5")
-    if kind == "long-folder":
-        return spot / ("f" * 300) / "out.h5"
-    if kind == "a-folder":
-        return spot
-    if kind == "unwritable":
-        monkeypatch.setattr(outputs.os, "access", lambda *a, **k: False)
-    if kind == "no-room":
-        usage = outputs.shutil.disk_usage(d)
-        monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: usage._replace(free=100))
-    return spot / "out.h5"
-
-
-@pytest.mark.parametrize("kind", BAD_FILES)
-@pytest.mark.parametrize("command", list(file_commands(Path("."))))
-def test_bad_file_outputs_are_one_line_and_touch_nothing(d, command, kind, monkeypatch):
-    args, inputs = file_commands(d)[command]
-    out = bad_output(kind, d, inputs[0], monkeypatch, command + kind)
-    before, temps = digest(inputs), hidden(d)
-    r = invoke(*args, "-o", out)
-    monkeypatch.undo()
-    assert_one_line(r)
-    assert digest(inputs) == before and hidden(d) == temps
-
-
-@pytest.mark.parametrize("kind", BAD_FOLDERS)
-@pytest.mark.parametrize("command", list(folder_commands(Path("."))))
-def test_bad_folder_outputs_are_one_line(d, command, kind, monkeypatch):
-    args, option, inputs = folder_commands(d)[command]
-    out = bad_output(kind, d, None, monkeypatch, command + kind)
-    before = digest(inputs + [d / "data.h5"])
-    r = invoke(*args, option, out)
-    monkeypatch.undo()
-    assert_one_line(r)
-    assert digest(inputs + [d / "data.h5"]) == before
 
 
 # ---------------------------------------------------------------------------------------------

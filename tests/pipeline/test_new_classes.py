@@ -3,6 +3,8 @@ the candidate list the LLM ranks and the embedding baseline scores."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -172,12 +174,18 @@ def test_a_generating_backend_gets_the_description_as_context(tmp_path, encoder)
     assert p.class_names == ["wave hand"] and p.descriptions == [wave.description]
     assert made.notes == [] and made.source["wave hand"] == "scripted:ctx"
 
+    def files(root):  # the cache's files and a digest of their bytes
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in root.rglob("*") if p.is_file()}  # fmt: skip
+
+    cached = files(tmp_path / "c")
+    assert len(cached) == 1  # wave hand's priors: the folder the cache writes to
     bad = Scripted(lambda prompt, attempt: "no idea", id="scripted:bad")
     made = make_class_priors([NewClass("spin")], cfg, encoder.id, bad, encoder,
                              ClassPriorCache(tmp_path / "c"))  # fmt: skip
     assert made.source["spin"] == NAME_ONLY and "stayed malformed" in made.notes[0]
     assert "scored with its name only" in made.notes[0]
-    assert not ClassPriorCache(tmp_path / "c").path({}).exists()
+    assert files(tmp_path / "c") == cached  # a name-only fallback is never cached
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -180,12 +182,29 @@ def test_bf16_autocast_trains_and_keeps_float_outputs(data):
 
 
 def test_early_stopping_stops_and_keeps_the_best(data):
+    pri = tiny_priors(data.class_names)
     cfg = _cfg(epochs=6, patience=1, lr=0.0, warmup_epochs=0, schedule="constant")
-    _, _, hist = train_encoder(data, tiny_priors(data.class_names), cfg, "xsub")
+    enc, heads, hist = train_encoder(data, pri, cfg, "xsub")
     values = [h["val_text_top1"] for h in hist]
     best = values.index(max(values))
     # lr 0: only batch-norm statistics move; the run stops one epoch after its best
     assert len(hist) < 6 and len(hist) == best + 2
+    assert hist[-1]["selected_epoch"] == best + 1
+
+    def state(e, h):
+        return {**{"e." + k: v for k, v in e.state_dict().items()},
+                **{"h." + k: v for k, v in h.state_dict().items()}}  # fmt: skip
+
+    # the weights returned are those after the best epoch: the same seed without patience,
+    # stopped there, ends with them bit for bit (on CPU, in one process with one thread count,
+    # seeded batches leave the same statistics); the last epoch's state differs from them
+    got = state(enc, heads)
+    for epochs, same in ((best + 1, True), (len(hist), False)):
+        plain = replace(cfg, epochs=epochs, patience=0)
+        ref = state(*train_encoder(data, pri, plain, "xsub")[:2])
+        assert got.keys() == ref.keys()
+        equal = [torch.equal(got[k], ref[k]) for k in got]
+        assert all(equal) if same else not all(equal), (epochs, best)
 
 
 def test_weight_average_follows_the_ramped_decay():

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -151,6 +153,7 @@ def test_damaged_clips_fail_with_one_line_errors_only(tmp_path, rng, fmt):
     whole = target.read_bytes()
     inserts = [b"nan", b"1e999", b"-", b"\xff", b"[", b"{", b",", b"null", b'"x"', b"\n"]
     damage = np.random.default_rng(7)
+    errors = []
     for _ in range(60):
         at = int(damage.integers(len(whole)))
         cut = int(damage.integers(1, 12))
@@ -164,5 +167,9 @@ def test_damaged_clips_fail_with_one_line_errors_only(tmp_path, rng, fmt):
         target.write_bytes(buf)
         try:
             reader.read_clip(path, ReadOptions())
-        except (InputFormatError, ConfigError):
-            pass
+        except (InputFormatError, ConfigError) as exc:
+            errors.append(exc)  # anything else (a bare ValueError, a crash) fails the test
+    assert sum(isinstance(e, InputFormatError) for e in errors) > 10, errors
+    for exc in errors:  # one line that starts with the damaged file (and its line, if any)
+        text = str(exc)
+        assert "\n" not in text and re.match(rf"{re.escape(str(target))}(:\d+)?: \S", text), text

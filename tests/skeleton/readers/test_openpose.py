@@ -57,20 +57,24 @@ def _frame(tmp_path, people) -> object:
 
 
 @pytest.mark.parametrize(
-    "people, message",
+    "people, message, names",
     [
-        ([{"pose_keypoints_2d": [1.0] * 74}], "pose_keypoints_2d has 74 values, expected 75 or 54"),
-        ([{"face_keypoints_2d": []}], "people[0]: expected an object with 'pose_keypoints_2d'"),
-        ([{"pose_keypoints_2d": ["a"] * 75}], "not a list of numbers (expected x, y, confidence"),
-        ([], "no person detected in any of its 1 frames"),
+        ([{"pose_keypoints_2d": [1.0] * 74}], "pose_keypoints_2d has 74 values, expected 75 or 54",
+         "file"),
+        ([{"face_keypoints_2d": []}], "people[0]: expected an object with 'pose_keypoints_2d'",
+         "file"),
+        ([{"pose_keypoints_2d": ["a"] * 75}], "not a list of numbers (expected x, y, confidence",
+         "file"),
+        ([], "no person detected in any of its 1 frames", "folder"),  # the clip, not one frame
     ],
 )  # fmt: skip
-def test_bad_frames_name_the_file_and_the_key(tmp_path, people, message):
+def test_bad_frames_name_the_file_and_the_key(tmp_path, people, message, names):
     folder = _frame(tmp_path, people)
-    with pytest.raises(InputFormatError, match=".*") as exc:
+    with pytest.raises(InputFormatError) as exc:
         openpose.read_clip(folder, ReadOptions())
     assert message in str(exc.value), str(exc.value)
-    assert "bad" in str(exc.value)
+    where = folder / "bad_000000000000_keypoints.json" if names == "file" else folder
+    assert str(exc.value).startswith(f"{where}: "), (where, str(exc.value))
 
 
 def test_not_json_names_the_line_and_mixed_joint_sets_are_refused(tmp_path):
