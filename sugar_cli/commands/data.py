@@ -323,7 +323,11 @@ def _print_predictions(s: dict) -> None:
     m = s["metrics"]
     line(
         f"{s['n']} predictions, {s['classes']} classes, {s['off_list']} off the list"
-        + (f", protocol {m['protocol']}" if "protocol" in m else "")
+        + "".join(
+            f", {k.replace('_', ' ')} {m[k]}"
+            for k in ("protocol", "split", "unseen_split")
+            if m.get(k)
+        )
     )
     shown = {k: v for k, v in m.items() if k in ("top1", "top5", "mean_class_acc") or "_top1" in k}
     line(f"%: {_figures(shown)}")

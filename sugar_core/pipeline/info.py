@@ -21,10 +21,12 @@ import h5py
 import numpy as np
 
 from sugar_core import schema
+from sugar_core.evaluate.metrics import JSON_KEYS
 from sugar_core.predictions import PREDICTION_KINDS
 from sugar_core.skeleton.dataset import TEST, TRAIN, UNUSED
 
-METRIC_KEYS = ("top1", "top5", "mean_class_acc", "n", "protocol", "chance")
+# design.md's metric keys as the file stored them, and zero-shot's unseen split and chance
+METRIC_KEYS = (*JSON_KEYS, "unseen_split", "chance")
 
 
 def describe(path: str | os.PathLike) -> dict:

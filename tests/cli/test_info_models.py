@@ -74,16 +74,18 @@ def test_zeroshot_summary_shows_every_scorer(tmp_path):
     labels = np.array([0, 1, 1, 0])
     top5 = np.stack([labels, 1 - labels], 1)
     metrics = {"top1": 0.5, "top5": 1.0, "n": 4, "protocol": "ru2", "baseline": {"top1": 0.75},
-               "fused": {"top1": 1.0}, "llm": {"rank": {"top1": 0.5}}}  # fmt: skip
+               "fused": {"top1": 1.0}, "llm": {"rank": {"top1": 0.5}}, "split": "xview",
+               "unseen_split": "ru2", "off_list_rate": 0.25, "seconds": 3}  # fmt: skip
     p = Predictions(labels, np.array([0, 0, 1, -1]), top5, ["a", "b"], list("wxyz"),
                     metrics=metrics)  # fmt: skip
     write_predictions(p, tmp_path / "z.h5", "zeroshot")
     s = json.loads(_info(tmp_path / "z.h5", "--json").stdout)["summary"]
     assert s["off_list"] == 1 and "model" not in s
     assert s["metrics"] == {"top1": 0.5, "top5": 1.0, "n": 4, "protocol": "ru2",
+                            "split": "xview", "unseen_split": "ru2", "off_list_rate": 0.25,
                             "baseline_top1": 0.75, "fused_top1": 1.0}  # fmt: skip
     text = _info(tmp_path / "z.h5").stderr
-    assert "1 off the list, protocol ru2" in text
+    assert "1 off the list, protocol ru2, split xview, unseen split ru2" in text
     assert "top1 50.0, top5 100.0, baseline_top1 75.0, fused_top1 100.0" in text
 
 
