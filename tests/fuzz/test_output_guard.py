@@ -19,7 +19,7 @@ from sugar_core import outputs
 from sugar_core.priors.store import write_priors
 from sugar_core.skeleton.dataset import write_skeletons
 from tests.helpers import zeroshot as zs
-from tests.helpers.hostile import fuzz_files
+from tests.helpers.hostile import fuzz_files, tokenize_args
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,23 +66,7 @@ def file_commands(d: Path, llm: Path, bert: Path) -> dict[str, tuple[list, list[
         "data import": (["data", "import", d / "x.npz", "--format", "numpy"], [d / "x.npz"]),
         "data show": (["data", "show", data, "--sample", "0"], [data]),
         "priors": (["priors", "--classes", d / "msr.txt", "--text-encoder", bert], [d / "msr.txt"]),
-        "tokenize": (
-            [
-                "tokenize",
-                data,
-                "--priors",
-                priors,
-                "--split",
-                "xsub",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                "--eval-every",
-                "0",
-            ],
-            [data, priors],
-        ),  # fmt: skip
+        "tokenize": (tokenize_args(d), [data, priors]),
         "align": (
             [
                 "align",

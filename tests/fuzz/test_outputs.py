@@ -21,7 +21,7 @@ from sugar_cli.main import cli
 from sugar_core import outputs
 from tests.helpers.backends import FakeServer
 from tests.helpers.faults import FullDisk, InterruptOnCollect
-from tests.helpers.hostile import fuzz_files
+from tests.helpers.hostile import fuzz_files, tokenize_args
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SECRET = "sk-fuzz-NEVER-SHOWN-0123456789"
@@ -52,24 +52,10 @@ def assert_one_line(r, code: int | None = None) -> None:
 
 
 def writing_runs(d: Path, tiny_bert_dir) -> dict[str, list]:
-    data = d / "data.h5"
     return {
         "data import": ["data", "import", d / "x.npz", "--format", "numpy"],
         "priors": ["priors", "--classes-list", "msr", "--text-encoder", tiny_bert_dir],
-        "tokenize": [
-            "tokenize",
-            data,
-            "--priors",
-            d / "priors.h5",
-            "--split",
-            "xsub",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--eval-every",
-            "0",
-        ],  # fmt: skip
+        "tokenize": tokenize_args(d),
     }
 
 

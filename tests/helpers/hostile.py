@@ -20,6 +20,12 @@ def run_cli(*args) -> str:
     return out
 
 
+def tokenize_args(d: Path) -> list:
+    """A one-epoch ``sugar tokenize`` of ``fuzz_files(d)`` without ``-o`` (seconds)."""
+    return ["tokenize", d / "data.h5", "--priors", d / "priors.h5", "--split", "xsub",
+            "--epochs", "1", "--batch-size", "4", "--eval-every", "0"]  # fmt: skip
+
+
 def fuzz_files(d: Path) -> Path:
     """The small sugar files every command of tests/fuzz reads, written into ``d``."""
     import numpy as np
