@@ -130,8 +130,9 @@ def _report(m: dict, output: str) -> None:
 
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     console.print(
-        f"[bold]{output}[/bold]  protocol [cyan]{m['protocol']}[/cyan]  split "
-        f"[cyan]{m['unseen_split']}[/cyan]  unseen {len(m['unseen'])}  scored: {m['scored']}"
+        f"[bold]{output}[/bold]  protocol [cyan]{m['protocol']}[/cyan]  unseen split "
+        f"[cyan]{m['unseen_split']}[/cyan]  data split {m['split'] or 'none'}  "
+        f"unseen {len(m['unseen'])}  scored: {m['scored']}"
     )
     t = Table(title_justify="left")
     for col in ("predictor", "top-1", "top-5", "mean class acc"):

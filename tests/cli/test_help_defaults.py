@@ -12,11 +12,7 @@ from click.testing import CliRunner
 
 from sugar_cli.main import cli as sugar
 from sugar_cli.options import dataclass_default
-from sugar_core.priors.store import write_priors
-from sugar_core.skeleton.dataset import write_skeletons
-from sugar_core.tokenize.store import write_tokens
-from tests.helpers import align as align_helpers
-from tests.helpers.tokenize import tiny_priors, tiny_set
+from tests.helpers.hostile import fuzz_files
 
 CONFIG_COMMANDS = ("tokenize", "align", "zeroshot")
 
@@ -76,13 +72,7 @@ def test_some_shown_defaults_are_the_documented_values(name, option):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("help-defaults")
-    data = tiny_set(n=12, k=3)
-    write_skeletons(data, d / "data.h5")
-    write_priors(tiny_priors(data.class_names), d / "priors.h5")
-    write_tokens(align_helpers.synthetic_tokens(), d / "tokens.h5")
-    write_priors(align_helpers.synthetic_priors(), d / "apriors.h5")
-    return d
+    return fuzz_files(tmp_path_factory.mktemp("help-defaults"))  # data, priors, tokens, apriors
 
 
 def _recorded(path) -> dict:

@@ -61,6 +61,7 @@ def test_full_run_then_reuse_then_eval(files):
     m = json.loads(out.stdout)
     assert m["unseen_split"] == "unseen" and m["protocol"] == "zeroshot/user"
     assert m["split"] == "xs"  # design.md: `split` names the data file's split (tiny set: xs)
+    assert "unseen split unseen data split xs" in " ".join(out.stderr.split())  # the report
     assert m["unseen"] == ["sit down", "stand up"] and m["n"] == 6
     assert set(m["llm"]) == {"rank"} and {"top1", "top5"} <= set(m["baseline"])
     assert m["chance"] == {"top1": 0.5, "top5": 1.0}
