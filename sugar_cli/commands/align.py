@@ -279,7 +279,7 @@ def cli(
     p.metrics.update(schedule=model.history[-1].get("schedule"), warnings=_warnings(model, p))
     report_warnings(p.metrics["warnings"], strict)
     run = dict(cfg.to_dict(), split=split, decode=decode, describe=describe)
-    run["max_new_tokens"] = max_new_tokens
+    run.update(max_new_tokens=max_new_tokens, match_encoder=match_encoder)
     save_aligned(output, model, p, config=run, inputs=input_record([tokens, priors_path]))
     _report(output, p.metrics, as_json)
 

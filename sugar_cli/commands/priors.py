@@ -167,7 +167,12 @@ def _print_summary(s: dict) -> None:
     help="First try (0 = greedy).",
 )
 @click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The priors file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="The priors file to write  [required, but for `show`].",
+)
 @common
 @json_option("a JSON summary")
 @click.pass_context

@@ -365,8 +365,9 @@ def _write(result, cfg: ZeroShotConfig, o: dict) -> None:
     ]
     if Path(o["unseen"]).is_file():
         used.append(o["unseen"])
+    run = dict(cfg.to_dict(), match_encoder=o["match_encoder"])  # the generate matcher
     write_zeroshot(
-        result, o["output"], config=cfg.to_dict(), seed=cfg.tokenize.seed, inputs=input_record(used)
+        result, o["output"], config=run, seed=cfg.tokenize.seed, inputs=input_record(used)
     )
     if o["save_tokens"]:
         write_tokens(

@@ -67,9 +67,9 @@ def test_generate_with_json_and_no_lora(files, monkeypatch):
         stored = json.loads(f.attrs["config"])
         lora_tensors = len(f[schema.WEIGHTS][schema.LORA])
     assert stored["llm"]["lora"] is False and stored["decode"] == "generate"
+    assert stored["match_encoder"] == "none"  # the file says which matcher named its answers
     assert lora_tensors == 0  # no adapter trained or stored
-    # --match-encoder is not in the file's config: it reaches the matcher, which is none, so
-    # no answer is matched by embedding
+    # --match-encoder reaches the matcher, which is none, so no answer is matched by embedding
     assert asked == [("none", None)]
     assert "embedding" not in read_predictions(out)[0].metrics["match_rules"]
 

@@ -179,5 +179,6 @@ def test_help_forms():
     assert r.exit_code == 0 and "Examples:" in r.output and "sugar priors show" in r.output
     assert r.output.splitlines()[2].strip().startswith("Write motion and visual text priors")
     assert "Commands:\n  show  Print the texts of a priors file" in r.output  # the subcommand
+    assert "[required, but for `show`]" in " ".join(r.output.split())  # -o, as other commands
     bare = CliRunner().invoke(cli, ["priors"])
     assert "Usage:" in bare.output and bare.output == r.output  # no arguments: the whole help

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import pytest
 from click.testing import CliRunner
 
@@ -123,6 +124,8 @@ def test_cross_dataset_run(files):
     m = json.loads(out.stdout)
     assert m["protocol"] == "zeroshot/user/cross-dataset" and m["eval_part"] == "all"
     assert m["n"] == 12 and set(m["llm"]) == {"generate"}
+    with h5py.File(d / "cross.h5") as f:
+        assert json.loads(f.attrs["config"])["match_encoder"] == "none"
 
 
 @pytest.mark.parametrize(
