@@ -89,3 +89,27 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_input_record_hashes_files_and_folder_listings(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_bytes(b"abc")
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "b.txt").write_bytes(b"xy")
+    rec = schema.input_record([tmp_path / "in" / "a.txt", tmp_path / "in", tmp_path / "gone"])
+    assert rec[0]["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert rec[2] == {"path": str(tmp_path / "gone"), "sha256": None}
+    listing = rec[1]["sha256"]
+    assert listing.startswith("listing:") and len(listing) == len("listing:") + 64
+
+    def again():
+        return schema.input_record([tmp_path / "in"])[0]["sha256"]
+
+    (tmp_path / "in" / "sub" / "b.txt").write_bytes(b"yx")  # same names and sizes: same record
+    assert again() == listing
+    (tmp_path / "in" / "sub" / "b.txt").write_bytes(b"xyz")  # a size changed
+    assert again() != listing
+    (tmp_path / "in" / "sub" / "b.txt").write_bytes(b"xy")
+    assert again() == listing
+    (tmp_path / "in" / "sub" / "b.txt").rename(tmp_path / "in" / "sub" / "c.txt")  # a name
+    assert again() != listing
