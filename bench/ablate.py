@@ -98,8 +98,9 @@ def cap_test(data, split: str, cap: int):
     return data
 
 
-def ensure_tokens(job, data, priors, work: Path) -> tuple[Path, float | None, bool]:
-    """(tokens file, seconds it took to make, reused?): the job's stage 1, made once."""
+def ensure_tokens(job, data, priors, work: Path, callback=None) -> tuple[Path, float | None, bool]:
+    """(tokens file, seconds it took to make, reused?): the job's stage 1, made once;
+    ``callback`` receives its progress events."""
     from sugar_core.schema import open_file, root_info
     from sugar_core.tokenize.encoding import encode, take_validation_rows
     from sugar_core.tokenize.store import write_tokens
@@ -116,7 +117,7 @@ def ensure_tokens(job, data, priors, work: Path) -> tuple[Path, float | None, bo
     tok_cfg, _ = job.configs()
     split = DATASETS[job.dataset][0]
     t0 = time.perf_counter()
-    enc, heads, history = train_encoder(data, priors, tok_cfg, split)
+    enc, heads, history = train_encoder(data, priors, tok_cfg, split, callback=callback)
     history, rows = take_validation_rows(history)
     ts = encode(data, enc, heads, prep=tok_cfg.prep, history=history, train_split=split,
                 encoder_validation=rows)  # fmt: skip
@@ -150,7 +151,7 @@ def align_figures(history: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def test_figures(model, ts, idx: np.ndarray) -> dict:
+def test_figures(model, ts, idx: np.ndarray, callback=None) -> dict:
     """The LLM's own rank answers on rows ``idx`` (top-1, top-5, mean class accuracy, recall
     per class) and the answer's top-1 (the text prior where validation chose it)."""
     from sugar_core.align import readout
@@ -160,7 +161,7 @@ def test_figures(model, ts, idx: np.ndarray) -> dict:
     own = model.readout
     model.readout = readout.LLM  # the LLM's ranks, whatever answers; one pass over the test
     try:
-        p = predict_split(model, ts, idx, describe=False)
+        p = predict_split(model, ts, idx, describe=False, callback=callback)
     finally:
         model.readout = own
     m = compute_metrics(p.labels, p.pred, p.top5, p.class_names, candidates=p.candidates)
@@ -173,21 +174,22 @@ def test_figures(model, ts, idx: np.ndarray) -> dict:
             "llm_mca": m["mean_class_acc"], "answer_top1": answer, "recall": recall}  # fmt: skip
 
 
-def run_job(job, loaded, work: Path) -> dict:
-    """Train and test one row; the row as the results file keeps it."""
+def run_job(job, loaded, work: Path, callback=None) -> dict:
+    """Train and test one row; the row as the results file keeps it. ``callback`` receives
+    the progress events of its stages (the CLI's Reporter: bars, or a line every 10 s)."""
     from sugar_core.align.training import train_alignment
     from sugar_core.tokenize.store import read_tokens
 
     data, priors, how = loaded
     load_start = os.getloadavg()
-    path, tok_s, reused = ensure_tokens(job, data, priors, work)
+    path, tok_s, reused = ensure_tokens(job, data, priors, work, callback)
     ts = read_tokens(path)  # the same path for fresh and reused tokens
     _, align_cfg = job.configs()
     split = DATASETS[job.dataset][0]
     t0 = time.perf_counter()
-    model = train_alignment(ts, priors, align_cfg, split)
+    model = train_alignment(ts, priors, align_cfg, split, callback=callback)
     t1 = time.perf_counter()
-    figures = test_figures(model, ts, ts.split_indices(split, "test"))
+    figures = test_figures(model, ts, ts.split_indices(split, "test"), callback)
     seconds = {"tokenize": tok_s, "align": t1 - t0, "predict": time.perf_counter() - t1}
     return {
         **identity(job), "n_train": len(ts.split_indices(split, "train")),
@@ -206,6 +208,8 @@ def identity(job) -> dict:
 
 def run_all(jobs, results: Path, work: Path, budget: str) -> None:
     """Every job not in ``results`` yet, appended as it finishes."""
+    from sugar_cli.console import Reporter
+
     done = read_results(results)
     loaded: dict = {}
     for job in jobs:
@@ -222,7 +226,9 @@ def run_all(jobs, results: Path, work: Path, budget: str) -> None:
                 loaded[job.dataset] = (cap_test(data, split, BUDGETS[budget].test_cap), priors,
                                        how)  # fmt: skip
             print(f"[ablate] {job.key}: running", file=sys.stderr)
-            row = run_job(job, loaded[job.dataset], work)
+            titles = {"tokenize": f"{job.key} encoder", "align": f"{job.key} alignment"}
+            with Reporter(titles) as report:
+                row = run_job(job, loaded[job.dataset], work, report)
         append_row(results, row)
         done.append(row)
         wall = sum(v or 0.0 for v in row["seconds"].values())

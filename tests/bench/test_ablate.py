@@ -145,7 +145,9 @@ def _tiny_align(llm) -> list[str]:
             "bridge.heads=2"]  # fmt: skip
 
 
-def test_a_tiny_table_runs_resumes_and_reuses_its_tokens(tmp_path, tiny_llm_dir, monkeypatch):
+def test_a_tiny_table_runs_resumes_and_reuses_its_tokens(
+    tmp_path, tiny_llm_dir, monkeypatch, capsys
+):
     data = tiny_set(n=36, k=3)
     monkeypatch.setattr(ablate, "read_data",
                         lambda d, w: (data, tiny_priors(data.class_names), "test"))  # fmt: skip
@@ -157,6 +159,10 @@ def test_a_tiny_table_runs_resumes_and_reuses_its_tokens(tmp_path, tiny_llm_dir,
     for item in _tiny_align(tiny_llm_dir):
         argv += ["--align-set", item]
     ablate.main(argv)
+    err = capsys.readouterr().err  # each stage of a row says it started and when it ended
+    assert "> msr/bridge/tqp/s0 encoder" in err and "msr/bridge/tqp/s0 encoder epoch 10:" in err
+    assert "> msr/bridge/pool/s0 alignment" in err and "pool/s0 alignment epoch 2: loss" in err
+    assert "> msr/bridge/pool/s0 encoder" not in err  # pool reused tqp's tokens
     rows = {r["variant"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert list(rows) == ["tqp", "both", "pool"] and len(list(work.glob("*.h5"))) == 1
     tqp, pool = rows["tqp"], rows["pool"]
